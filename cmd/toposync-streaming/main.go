@@ -1,0 +1,84 @@
+// Command toposync-streaming turns the output of video-analytics pipelines
+// into live RTSP, HLS and WebRTC streams.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/toposync/toposync-streaming/internal/app"
+	"github.com/toposync/toposync-streaming/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usage = `toposync-streaming turns pipeline output into live RTSP, HLS and WebRTC streams.
+
+Usage:
+  toposync-streaming serve [flags]   run the service
+  toposync-streaming version         print the version
+
+Run "toposync-streaming serve -h" for the flags of serve.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "toposync-streaming %s\n", version)
+		return 0
+	case "serve":
+		return serve(args[1:], getenv, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func serve(args []string, getenv func(string) string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", config.Listen(getenv), "API address (env "+config.EnvListen+")")
+	dataDir := fs.String("data-dir", config.DataDir(getenv), "where settings and runtime files live (env "+config.EnvDataDir+")")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "invalid --log-level %q: use debug, info, warn or error\n", *logLevel)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	serverID, warning := config.ServerID(getenv)
+	if warning != "" {
+		log.Warn(warning)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("starting toposync-streaming", "version", version)
+	err := app.Run(ctx, app.Config{Listen: *listen, DataDir: config.ExpandHome(*dataDir), ServerID: serverID, Logger: log}, nil)
+	if err != nil {
+		log.Error("service stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}

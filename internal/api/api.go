@@ -1,0 +1,183 @@
+// Package api serves the HTTP API under /api/streams with net/http. Handlers
+// decode and check requests, change settings only through the store's Update,
+// and answer JSON; errors are {"detail": ...} with a 4xx status that says
+// whose fault it is. The package never touches files or processes itself.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/toposync/toposync-streaming/internal/model"
+	"github.com/toposync/toposync-streaming/internal/store"
+)
+
+// Prefix is where the API lives.
+const Prefix = "/api/streams"
+
+// ExtensionID names the service in /health, as the original extension does.
+const ExtensionID = "com.toposync.streaming"
+
+// MaxBodyBytes bounds request bodies.
+const MaxBodyBytes = 1 << 20
+
+// Options are what the API needs from the rest of the service.
+type Options struct {
+	Store    *store.Store
+	ServerID string // this server's host_server_id ("local" on the core)
+	Logger   *slog.Logger
+	Now      func() time.Time // defaults to time.Now
+}
+
+type server struct {
+	store    *store.Store
+	serverID string
+	log      *slog.Logger
+	now      func() time.Time
+	mux      *http.ServeMux
+}
+
+// Handler returns the API's HTTP handler.
+func Handler(opts Options) http.Handler {
+	s := &server{store: opts.Store, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.routes()
+	return s.logRequests(s.mux)
+}
+
+func (s *server) routes() {
+	s.mux.HandleFunc("GET "+Prefix+"/health", s.health)
+	s.mux.HandleFunc("GET "+Prefix+"/settings", s.getSettings)
+	s.mux.HandleFunc("PATCH "+Prefix+"/settings", s.patchSettings)
+	s.mux.HandleFunc("GET "+Prefix+"/transmissions", s.listTransmissions)
+	s.mux.HandleFunc("POST "+Prefix+"/transmissions", s.createTransmission)
+	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}", s.getTransmission)
+	s.mux.HandleFunc("PUT "+Prefix+"/transmissions/{id}", s.putTransmission)
+	s.mux.HandleFunc("DELETE "+Prefix+"/transmissions/{id}", s.deleteTransmission)
+	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/urls", s.transmissionURLs)
+	s.mux.HandleFunc("GET "+Prefix+"/internal/transmissions/{id}/urls", s.internalTransmissionURLs)
+	s.mux.HandleFunc(Prefix+"/", s.notFound)
+}
+
+func (s *server) health(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "extension": ExtensionID})
+}
+
+// notFound answers every other /api/streams request: 405 when the path
+// exists for another method, else 404.
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != Prefix+"/" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		return
+	}
+	writeDetail(w, http.StatusNotFound, "Not Found")
+}
+
+// httpError is an error with the status it should be answered with.
+type httpError struct {
+	status int
+	detail string
+}
+
+func (e *httpError) Error() string { return e.detail }
+
+func errorf(status int, format string, args ...any) error {
+	return &httpError{status: status, detail: fmt.Sprintf(format, args...)}
+}
+
+// writeError answers err with the status its type calls for.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	var ve *model.ValidationError
+	var ce *model.ConflictError
+	switch {
+	case errors.As(err, &he):
+		writeDetail(w, he.status, he.detail)
+	case errors.As(err, &ve):
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": ve.Errors})
+	case errors.As(err, &ce):
+		writeDetail(w, http.StatusConflict, ce.Msg)
+	default:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeDetail(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+func writeDetail(w http.ResponseWriter, status int, detail string) {
+	writeJSON(w, status, map[string]string{"detail": detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"detail":"failed to encode the response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// readJSONBody reads a request body of at most MaxBodyBytes that is
+// syntactically valid JSON; what it means is for the model to judge.
+func readJSONBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", MaxBodyBytes)
+		}
+		return nil, errorf(http.StatusBadRequest, "Could not read the request body: %v", err)
+	}
+	var probe any
+	if err := json.Unmarshal(body, &probe); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return nil, errorf(http.StatusBadRequest, "Malformed JSON body at byte %d: %v", syn.Offset, err)
+		}
+		return nil, errorf(http.StatusBadRequest, "Malformed JSON body: %v", err)
+	}
+	return body, nil
+}
+
+// statusRecorder remembers the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+// logRequests logs method, path, status and duration at debug level; bodies
+// and query strings are never logged (they may hold credentials).
+func (s *server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		s.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start).Round(time.Microsecond))
+	})
+}

@@ -1,0 +1,71 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/toposync/toposync-streaming/internal/model"
+	"github.com/toposync/toposync-streaming/internal/store"
+)
+
+func (s *server) getSettings(w http.ResponseWriter, _ *http.Request) {
+	writeSettings(w, s.store.Current())
+}
+
+// patchSettings merges the body into the settings (see model.ApplyPatch). An
+// invalid result is refused whole: nothing is saved.
+func (s *server) patchSettings(w http.ResponseWriter, r *http.Request) {
+	body, err := readJSONBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc, err := s.store.Update(func(cur *model.Settings) error {
+		merged, err := model.ApplyPatch(*cur, body, s.now())
+		if err != nil {
+			return err
+		}
+		for _, t := range merged.Transmissions {
+			if err := s.checkHost(t.HostServerID); err != nil {
+				return err
+			}
+		}
+		*cur = merged
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeSettings(w, doc)
+}
+
+// writeSettings answers the settings with their revision as ETag, so clients
+// can tell whether anything changed.
+func writeSettings(w http.ResponseWriter, doc *store.Document) {
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(doc.Revision, 10)))
+	writeJSON(w, http.StatusOK, doc.Streams)
+}
+
+// checkHost accepts the host ids this server knows: "local" and its own id.
+func (s *server) checkHost(host string) error {
+	if host == model.LocalHost || host == s.serverID {
+		return nil
+	}
+	return errorf(http.StatusBadRequest, "Unknown host_server_id: %s", host)
+}
+
+// rawWithID returns body (a JSON object) with its "id" member set to id.
+func rawWithID(body json.RawMessage, id string) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+		return body, nil // not an object: the decoder reports it
+	}
+	quoted, err := json.Marshal(id)
+	if err != nil {
+		return nil, err
+	}
+	m["id"] = quoted
+	return json.Marshal(m)
+}

@@ -1,0 +1,213 @@
+package api
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/toposync/toposync-streaming/internal/model"
+)
+
+func (s *server) listTransmissions(w http.ResponseWriter, _ *http.Request) {
+	ts := s.store.Current().Streams.Transmissions
+	if ts == nil {
+		ts = []model.Transmission{}
+	}
+	writeJSON(w, http.StatusOK, ts)
+}
+
+// lookup returns the stored transmission with the request's id.
+func (s *server) lookup(r *http.Request) (model.Transmission, error) {
+	settings := s.store.Current().Streams
+	i := settings.Find(r.PathValue("id"))
+	if i < 0 {
+		return model.Transmission{}, errorf(http.StatusNotFound, "Transmission not found")
+	}
+	return settings.Transmissions[i], nil
+}
+
+func (s *server) getTransmission(w http.ResponseWriter, r *http.Request) {
+	t, err := s.lookup(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+// createTransmission adds a transmission in front of the list. The server
+// generates the id and both timestamps.
+func (s *server) createTransmission(w http.ResponseWriter, r *http.Request) {
+	body, err := readJSONBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t, err := model.DecodeTransmissionCreate(body, "body")
+	if err == nil {
+		err = s.checkHost(t.HostServerID)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t.StampMissing(s.now())
+	doc, err := s.store.Update(func(cur *model.Settings) error {
+		cur.Transmissions = append([]model.Transmission{t}, cur.Transmissions...)
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, doc.Streams.Transmissions[doc.Streams.Find(t.ID)])
+}
+
+// putTransmission replaces a transmission. The id comes from the URL (a
+// different id in the body is refused), created_at is kept, updated_at is now.
+func (s *server) putTransmission(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	body, err := readJSONBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var probe struct {
+		ID *string `json:"id"`
+	}
+	if json.Unmarshal(body, &probe) == nil && probe.ID != nil && *probe.ID != id {
+		s.writeError(w, r, errorf(http.StatusBadRequest, "Transmission id mismatch: the URL names '%s' but the body names '%s'", id, *probe.ID))
+		return
+	}
+	body, err = rawWithID(body, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t, err := model.DecodeTransmission(body, "body")
+	if err == nil {
+		err = s.checkHost(t.HostServerID)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc, err := s.store.Update(func(cur *model.Settings) error {
+		i := cur.Find(id)
+		if i < 0 {
+			return errorf(http.StatusNotFound, "Transmission not found")
+		}
+		t.CreatedAt = cur.Transmissions[i].CreatedAt
+		t.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+		cur.Transmissions[i] = t
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, doc.Streams.Transmissions[doc.Streams.Find(id)])
+}
+
+func (s *server) deleteTransmission(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	_, err := s.store.Update(func(cur *model.Settings) error {
+		i := cur.Find(id)
+		if i < 0 {
+			return errorf(http.StatusNotFound, "Transmission not found")
+		}
+		cur.Transmissions = append(cur.Transmissions[:i], cur.Transmissions[i+1:]...)
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"deleted": true})
+}
+
+// outputURL is one entry of the URL resolution payload.
+type outputURL struct {
+	OutputID           string  `json:"output_id"`
+	Protocol           string  `json:"protocol"`
+	ResolvedEnginePath string  `json:"resolved_engine_path"`
+	URL                string  `json:"url"`
+	RequiresAuth       bool    `json:"requires_auth"`
+	AuthUsername       *string `json:"auth_username"`
+}
+
+type transmissionURLs struct {
+	TransmissionID string      `json:"transmission_id"`
+	EngineRunning  bool        `json:"engine_running"`
+	Outputs        []outputURL `json:"outputs"`
+	Warnings       []string    `json:"warnings"`
+}
+
+const warnEngineNotRunning = "Engine is not running. URLs are based on preferred ports."
+
+func (s *server) transmissionURLs(w http.ResponseWriter, r *http.Request) {
+	t, err := s.lookup(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.resolveURLs(r, t))
+}
+
+// internalTransmissionURLs is what a core asks a processing server; it only
+// answers for transmissions this server hosts.
+func (s *server) internalTransmissionURLs(w http.ResponseWriter, r *http.Request) {
+	t, err := s.lookup(r)
+	if err == nil && t.HostServerID != s.serverID {
+		err = errorf(http.StatusConflict, "Transmission is hosted on '%s', not on this server ('%s')", t.HostServerID, s.serverID)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.resolveURLs(r, t))
+}
+
+// resolveURLs builds the playback URL of each enabled output. Until an
+// engine runs, the URLs use the preferred ports and say so.
+func (s *server) resolveURLs(r *http.Request, t model.Transmission) transmissionURLs {
+	engine := s.store.Current().Streams.Engine
+	host := "127.0.0.1"
+	if engine.ExposeToLAN {
+		host = requestHostname(r)
+	}
+	out := transmissionURLs{TransmissionID: t.ID, Outputs: []outputURL{}, Warnings: []string{warnEngineNotRunning}}
+	if !t.Enabled {
+		out.Warnings = append(out.Warnings, "Transmission is disabled: enable it to publish.")
+	}
+	for _, o := range t.EnabledOutputs() {
+		path := t.OutputPath(o)
+		entry := outputURL{
+			OutputID:           o.ID,
+			Protocol:           o.Protocol,
+			ResolvedEnginePath: path,
+			URL:                model.PlaybackURL(o.Protocol, host, engine.PreferredPorts, path),
+			RequiresAuth:       o.Authentication.Applies(),
+		}
+		if entry.RequiresAuth {
+			entry.AuthUsername = o.Authentication.Username
+		}
+		out.Outputs = append(out.Outputs, entry)
+	}
+	return out
+}
+
+// requestHostname is the host the client used to reach us, without the port.
+func requestHostname(r *http.Request) string {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "" {
+		return "127.0.0.1"
+	}
+	return host
+}

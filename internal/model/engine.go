@@ -1,0 +1,124 @@
+package model
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+)
+
+// DefaultMediaMTXVersion is the MediaMTX release the external engine uses
+// unless the settings name another.
+const DefaultMediaMTXVersion = "v1.20.1"
+
+// Ports are the engine's listening ports, one per protocol plus its API.
+type Ports struct {
+	RTSP   int `json:"rtsp"`
+	HLS    int `json:"hls"`
+	WebRTC int `json:"webrtc"`
+	API    int `json:"api"`
+}
+
+// DefaultPorts are the preferred ports when none are configured.
+var DefaultPorts = Ports{RTSP: 8554, HLS: 8888, WebRTC: 8889, API: 9997}
+
+// EngineSettings configure the media engine.
+type EngineSettings struct {
+	Enabled          bool     `json:"enabled"`
+	ExposeToLAN      bool     `json:"expose_to_lan"`
+	PreferredPorts   Ports    `json:"preferred_ports"`
+	MediaMTXVersion  string   `json:"mediamtx_version"`
+	WebRTCICEServers []string `json:"webrtc_ice_servers"`
+}
+
+// DefaultEngineSettings are the settings of a fresh install.
+func DefaultEngineSettings() EngineSettings {
+	return EngineSettings{PreferredPorts: DefaultPorts, MediaMTXVersion: DefaultMediaMTXVersion, WebRTCICEServers: []string{}}
+}
+
+var versionPattern = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
+
+func decodeEngine(r reader, raw json.RawMessage) EngineSettings {
+	e := DefaultEngineSettings()
+	m, ok := r.object(raw)
+	if !ok {
+		return e
+	}
+	r.forbidExtra(m, "enabled", "expose_to_lan", "preferred_ports", "mediamtx_version", "webrtc_ice_servers")
+	if v, present := m["enabled"]; present && !isNull(v) {
+		e.Enabled, _ = r.at("enabled").boolean(v)
+	}
+	if v, present := m["expose_to_lan"]; present && !isNull(v) {
+		e.ExposeToLAN, _ = r.at("expose_to_lan").boolean(v)
+	}
+	if v, present := m["preferred_ports"]; present && !isNull(v) {
+		e.PreferredPorts = decodePorts(r.at("preferred_ports"), v)
+	}
+	if v, present := m["mediamtx_version"]; present && !isNull(v) {
+		if s, ok := r.at("mediamtx_version").str(v); ok {
+			e.MediaMTXVersion = strings.TrimSpace(s)
+			if !versionPattern.MatchString(e.MediaMTXVersion) {
+				r.at("mediamtx_version").fail("value_error", "mediamtx_version should be a release tag such as %s", DefaultMediaMTXVersion)
+			}
+		}
+	}
+	if v, present := m["webrtc_ice_servers"]; present {
+		e.WebRTCICEServers = NormalizeICEServers(v)
+	}
+	return e
+}
+
+func decodePorts(r reader, raw json.RawMessage) Ports {
+	p := DefaultPorts
+	m, ok := r.object(raw)
+	if !ok {
+		return p
+	}
+	r.forbidExtra(m, "rtsp", "hls", "webrtc", "api")
+	for _, f := range []struct {
+		key string
+		dst *int
+	}{{"rtsp", &p.RTSP}, {"hls", &p.HLS}, {"webrtc", &p.WebRTC}, {"api", &p.API}} {
+		if v, present := m[f.key]; present && !isNull(v) {
+			if n, ok := r.at(f.key).integer(v, 1, 65535); ok {
+				*f.dst = n
+			}
+		}
+	}
+	return p
+}
+
+// NormalizeICEServers accepts a JSON list of strings or one string split on
+// commas and newlines, keeps the trimmed stun:, turn: and turns: URLs and
+// drops case-insensitive duplicates (first spelling wins). Anything else
+// yields an empty list.
+func NormalizeICEServers(raw json.RawMessage) []string {
+	var items []string
+	var one string
+	var many []json.RawMessage
+	switch {
+	case json.Unmarshal(raw, &one) == nil && !isNull(raw):
+		items = strings.FieldsFunc(one, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' })
+	case json.Unmarshal(raw, &many) == nil:
+		for _, item := range many {
+			var s string
+			if json.Unmarshal(item, &s) == nil {
+				items = append(items, s)
+			}
+		}
+	}
+	out := []string{}
+	seen := map[string]bool{}
+	for _, item := range items {
+		item = strings.TrimSpace(item)
+		lower := strings.ToLower(item)
+		if !strings.HasPrefix(lower, "stun:") && !strings.HasPrefix(lower, "turn:") && !strings.HasPrefix(lower, "turns:") {
+			continue
+		}
+		if seen[lower] {
+			continue
+		}
+		seen[lower] = true
+		out = append(out, item)
+	}
+	return out
+}

@@ -1,0 +1,125 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Settings is the streaming configuration: every transmission and the engine.
+type Settings struct {
+	Transmissions []Transmission `json:"transmissions"`
+	Engine        EngineSettings `json:"engine"`
+}
+
+// DefaultSettings are the settings of a fresh install.
+func DefaultSettings() Settings {
+	return Settings{Transmissions: []Transmission{}, Engine: DefaultEngineSettings()}
+}
+
+// DecodeSettings reads a whole settings document. Missing members take their
+// defaults, unknown top-level members are refused, and transmissions missing
+// timestamps get now. The result is also checked for conflicts (Check).
+func DecodeSettings(raw json.RawMessage, now time.Time, loc ...any) (Settings, error) {
+	r := newReader(loc...)
+	s := decodeSettings(r, raw, now)
+	if err := r.err(); err != nil {
+		return s, err
+	}
+	return s, s.Check()
+}
+
+func decodeSettings(r reader, raw json.RawMessage, now time.Time) Settings {
+	s := DefaultSettings()
+	m, ok := r.object(raw)
+	if !ok {
+		return s
+	}
+	r.forbidExtra(m, "transmissions", "engine")
+	if v, present := m["transmissions"]; present && !isNull(v) {
+		items, _ := r.at("transmissions").list(v)
+		for i, item := range items {
+			t := decodeTransmission(r.at("transmissions").at(i), item, false)
+			t.StampMissing(now)
+			s.Transmissions = append(s.Transmissions, t)
+		}
+	}
+	if v, present := m["engine"]; present && !isNull(v) {
+		s.Engine = decodeEngine(r.at("engine"), v)
+	}
+	return s
+}
+
+// StampMissing sets the timestamps that are still zero to now.
+func (t *Transmission) StampMissing(now time.Time) {
+	now = now.UTC().Truncate(time.Microsecond)
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = now
+	}
+	if t.UpdatedAt.IsZero() {
+		t.UpdatedAt = now
+	}
+}
+
+// Check enforces the rules that span transmissions: ids are unique; on one
+// host no two transmissions share a path or an engine path; inside a
+// transmission output ids and engine paths are unique.
+func (s *Settings) Check() error {
+	ids := map[string]bool{}
+	type hostPath struct{ host, path string }
+	owner := map[hostPath]string{}
+	for i := range s.Transmissions {
+		t := &s.Transmissions[i]
+		if ids[t.ID] {
+			return &ConflictError{Msg: fmt.Sprintf("Duplicate transmission id: %s", t.ID)}
+		}
+		ids[t.ID] = true
+
+		outputIDs := map[string]bool{}
+		for _, o := range t.Outputs {
+			if outputIDs[o.ID] {
+				return &ConflictError{Msg: fmt.Sprintf("Duplicate output id in transmission '%s': %s", t.ID, o.ID)}
+			}
+			outputIDs[o.ID] = true
+		}
+		if err := t.checkOutputPathsDistinct(); err != nil {
+			return err
+		}
+
+		for _, p := range t.EnginePaths() {
+			key := hostPath{t.HostServerID, p}
+			if other, taken := owner[key]; taken {
+				if p == t.Path {
+					return &ConflictError{Msg: fmt.Sprintf("Duplicate transmission path for host_server_id='%s': %s", t.HostServerID, p)}
+				}
+				return &ConflictError{Msg: fmt.Sprintf("Engine path '%s' on host_server_id='%s' is used by transmissions '%s' and '%s'", p, t.HostServerID, other, t.ID)}
+			}
+			owner[key] = t.ID
+		}
+	}
+	return nil
+}
+
+// checkOutputPathsDistinct refuses two enabled outputs publishing to one
+// engine path (possible through the "path" extra): one path has one publisher.
+func (t *Transmission) checkOutputPathsDistinct() error {
+	byPath := map[string]string{}
+	for _, o := range t.EnabledOutputs() {
+		p := t.OutputPath(o)
+		if other, taken := byPath[p]; taken {
+			return &ConflictError{Msg: fmt.Sprintf("Outputs '%s' and '%s' of transmission '%s' resolve to the same engine path: %s", other, o.ID, t.ID, p)}
+		}
+		byPath[p] = o.ID
+	}
+	return nil
+}
+
+// Find returns the index of the transmission with id, or -1.
+func (s *Settings) Find(id string) int {
+	for i := range s.Transmissions {
+		if s.Transmissions[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,265 @@
+// Package store keeps the settings document on disk: one JSON file under the
+// data dir, written atomically (temp file, fsync, rename, directory fsync),
+// with a revision number that grows by one per committed change.
+//
+// Every change goes through Update, one at a time, so concurrent callers never
+// lose each other's writes. Readers get immutable snapshots. Subscribers learn
+// about committed changes without polling. A file that does not parse or
+// validate is never overwritten: Open refuses it and says what is wrong.
+// The store never talks to the network and never interprets settings beyond
+// validating them with package model.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/toposync/toposync-streaming/internal/model"
+)
+
+// FileName is the settings file inside the data dir.
+const FileName = "settings.json"
+
+// Document is one committed revision of the settings. Treat it as read-only:
+// it is shared by every reader of that revision.
+type Document struct {
+	Revision  int64
+	UpdatedAt time.Time
+	Streams   model.Settings
+}
+
+// fileFormat is the JSON layout of the settings file.
+type fileFormat struct {
+	Revision  int64           `json:"revision"`
+	UpdatedAt string          `json:"updated_at"`
+	Streams   json.RawMessage `json:"streams"`
+}
+
+// Store is the settings document of one data dir. Open it once per process.
+type Store struct {
+	path string
+	lock *os.File
+
+	mu  sync.Mutex // serialises Update
+	cur atomic.Pointer[Document]
+
+	subsMu sync.Mutex
+	subs   map[chan *Document]struct{}
+}
+
+// Open loads the settings file in dataDir, creating the dir and a default
+// document when there is none. It fails, without touching the file, when the
+// file does not parse or validate, or when another process holds the dir.
+func Open(dataDir string) (*Store, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	lock, err := lockDir(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{path: filepath.Join(dataDir, FileName), lock: lock, subs: map[chan *Document]struct{}{}}
+	removeStaleTemps(s.path)
+
+	doc, err := load(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		doc = &Document{Revision: 1, UpdatedAt: now(), Streams: model.DefaultSettings()}
+		if err := s.write(doc); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	case err != nil:
+		_ = s.Close()
+		return nil, err
+	}
+	s.cur.Store(doc)
+	return s, nil
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func load(path string) (*Document, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f fileFormat
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, fmt.Errorf("settings file %s is not valid JSON (%v); fix or move it away, the service will not overwrite it", path, err)
+	}
+	settings, err := model.DecodeSettings(f.Streams, now(), "streams")
+	if err != nil {
+		return nil, fmt.Errorf("settings file %s is invalid: %v; fix or move it away, the service will not overwrite it", path, err)
+	}
+	updated, _ := time.Parse(time.RFC3339Nano, f.UpdatedAt)
+	return &Document{Revision: f.Revision, UpdatedAt: updated, Streams: settings}, nil
+}
+
+// Path is the settings file.
+func (s *Store) Path() string { return s.path }
+
+// Current is the latest committed document.
+func (s *Store) Current() *Document { return s.cur.Load() }
+
+// Update applies fn to a private copy of the current settings and commits
+// the result as the next revision. When fn fails, or the result does not
+// validate, or the file cannot be written, nothing changes and the error is
+// returned as is (model.ValidationError and model.ConflictError included).
+func (s *Store) Update(fn func(*model.Settings) error) (*Document, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.cur.Load()
+	draft, err := clone(cur.Streams)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(&draft); err != nil {
+		return nil, err
+	}
+	// Validate exactly what will be read back on the next start.
+	raw, err := json.Marshal(draft)
+	if err != nil {
+		return nil, err
+	}
+	checked, err := model.DecodeSettings(raw, now())
+	if err != nil {
+		return nil, err
+	}
+	next := &Document{Revision: cur.Revision + 1, UpdatedAt: now(), Streams: checked}
+	if err := s.write(next); err != nil {
+		return nil, err
+	}
+	s.cur.Store(next)
+	s.notify(next)
+	return next, nil
+}
+
+func clone(s model.Settings) (model.Settings, error) {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return model.Settings{}, err
+	}
+	return model.DecodeSettings(raw, now())
+}
+
+// Subscribe returns a channel that receives the latest committed document
+// after each change. It holds one document: a slow subscriber skips to the
+// newest revision instead of blocking the store. Call cancel when done.
+func (s *Store) Subscribe() (updates <-chan *Document, cancel func()) {
+	ch := make(chan *Document, 1)
+	s.subsMu.Lock()
+	s.subs[ch] = struct{}{}
+	s.subsMu.Unlock()
+	return ch, func() {
+		s.subsMu.Lock()
+		delete(s.subs, ch)
+		s.subsMu.Unlock()
+	}
+}
+
+func (s *Store) notify(doc *Document) {
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
+	for ch := range s.subs {
+		select {
+		case <-ch: // drop the older pending revision
+		default:
+		}
+		ch <- doc
+	}
+}
+
+func (s *Store) write(doc *Document) error {
+	streams, err := json.Marshal(doc.Streams)
+	if err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(fileFormat{Revision: doc.Revision, UpdatedAt: model.FormatTime(doc.UpdatedAt), Streams: streams}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(s.path, append(raw, '\n')); err != nil {
+		return fmt.Errorf("save settings to %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Close releases the data dir.
+func (s *Store) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close()
+	s.lock = nil
+	return err
+}
+
+// writeFileAtomic replaces path with data so that a crash at any moment
+// leaves either the old or the new content, never a mix. The file is
+// readable by its owner only: it holds viewer passwords.
+func writeFileAtomic(path string, data []byte) error {
+	dir, base := filepath.Split(path)
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	committed := false
+	defer func() {
+		if !committed {
+			_ = os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	committed = true
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	if dir == "" {
+		dir = "."
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// removeStaleTemps deletes temp files a crash left behind; the settings file
+// itself is always complete.
+func removeStaleTemps(path string) {
+	dir, base := filepath.Split(path)
+	matches, _ := filepath.Glob(filepath.Join(dir, "."+base+".tmp-*"))
+	for _, m := range matches {
+		if strings.HasPrefix(filepath.Base(m), "."+base+".tmp-") {
+			_ = os.Remove(m)
+		}
+	}
+}
