@@ -206,8 +206,10 @@ func requestHostname(r *http.Request) string {
 		host = h
 	}
 	host = strings.Trim(host, "[]")
-	if host == "" {
-		return "127.0.0.1"
+	if host == "" || strings.ContainsFunc(host, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':')
+	}) {
+		return "127.0.0.1" // no usable host name: fall back to loopback
 	}
 	return host
 }

@@ -67,7 +67,11 @@ func (t *Transmission) StampMissing(now time.Time) {
 func (s *Settings) Check() error {
 	ids := map[string]bool{}
 	type hostPath struct{ host, path string }
-	owner := map[hostPath]string{}
+	type claim struct {
+		id  string
+		own bool // the transmission's own path, not an output's
+	}
+	owner := map[hostPath]claim{}
 	for i := range s.Transmissions {
 		t := &s.Transmissions[i]
 		if ids[t.ID] {
@@ -88,13 +92,14 @@ func (s *Settings) Check() error {
 
 		for _, p := range t.EnginePaths() {
 			key := hostPath{t.HostServerID, p}
+			mine := claim{id: t.ID, own: p == t.Path}
 			if other, taken := owner[key]; taken {
-				if p == t.Path {
+				if other.own && mine.own {
 					return &ConflictError{Msg: fmt.Sprintf("Duplicate transmission path for host_server_id='%s': %s", t.HostServerID, p)}
 				}
-				return &ConflictError{Msg: fmt.Sprintf("Engine path '%s' on host_server_id='%s' is used by transmissions '%s' and '%s'", p, t.HostServerID, other, t.ID)}
+				return &ConflictError{Msg: fmt.Sprintf("Engine path '%s' on host_server_id='%s' is used by transmissions '%s' and '%s'", p, t.HostServerID, other.id, t.ID)}
 			}
-			owner[key] = t.ID
+			owner[key] = mine
 		}
 	}
 	return nil

@@ -169,7 +169,9 @@ func decodeTransmission(r reader, raw json.RawMessage, create bool) Transmission
 	if v, present := m["path"]; present && !isNull(v) {
 		path, _ = r.at("path").str(v)
 	}
-	t.Path = Slug(path, t.ID)
+	// The id stands in for an empty path; slugged too, so that decoding a
+	// transmission twice gives the same path.
+	t.Path = Slug(path, Slug(t.ID, t.ID))
 	if v, present := m["placeholder"]; present && !isNull(v) {
 		t.Placeholder, _ = r.at("placeholder").enum(v, PlaceholderGray, PlaceholderBlack)
 	}

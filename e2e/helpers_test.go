@@ -1,0 +1,173 @@
+// Package e2e runs the real toposync-streaming binary the way a user does:
+// built with go build, started as a process, spoken to over HTTP, stopped
+// with signals.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the toposync-streaming binary built once for the package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "toposync-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "toposync-streaming")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/toposync-streaming")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build failed:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// service is one running toposync-streaming process.
+type service struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	base string // http://127.0.0.1:PORT/api/streams
+	log  *syncBuffer
+	done chan error
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var listenLine = regexp.MustCompile(`msg=listening addr=(http://\S+)`)
+
+// startService runs `toposync-streaming serve` on a free port with dataDir
+// and waits until it answers /health.
+func startService(t *testing.T, dataDir string, env ...string) *service {
+	t.Helper()
+	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	cmd.Env = append(os.Environ(), env...)
+	s := &service{t: t, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		lines := bufio.NewScanner(stderr)
+		for lines.Scan() {
+			fmt.Fprintln(s.log, lines.Text())
+			if m := listenLine.FindStringSubmatch(lines.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+		s.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-s.done
+		}
+		if t.Failed() {
+			t.Logf("service log:\n%s", s.log.String())
+		}
+	})
+	select {
+	case s.base = <-addr:
+	case err := <-s.done:
+		t.Fatalf("service exited before listening (%v):\n%s", err, s.log.String())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("service did not listen within 20s:\n%s", s.log.String())
+	}
+	s.waitHealthy()
+	return s
+}
+
+func (s *service) waitHealthy() {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(s.base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("service not healthy within 10s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// call sends a JSON request and decodes the JSON answer.
+func (s *service) call(method, path, body string) (int, any) {
+	s.t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, s.base+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		s.t.Fatalf("%s %s: not JSON: %s", method, path, raw)
+	}
+	return resp.StatusCode, out
+}
+
+// stop sends sig and waits for the process to exit, returning its exit code.
+func (s *service) stop(sig syscall.Signal) int {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		s.t.Fatalf("service did not exit within 15s of %v", sig)
+	}
+	return s.cmd.ProcessState.ExitCode()
+}

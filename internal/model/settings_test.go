@@ -1,0 +1,221 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func TestDefaultSettingsJSON(t *testing.T) {
+	got, err := json.Marshal(DefaultSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"transmissions":[],"engine":{"enabled":false,"expose_to_lan":false,"preferred_ports":{"rtsp":8554,"hls":8888,"webrtc":8889,"api":9997},"mediamtx_version":"v1.20.1","webrtc_ice_servers":[]}}`
+	if string(got) != want {
+		t.Errorf("defaults\n got  %s\n want %s", got, want)
+	}
+	decoded, err := DecodeSettings(json.RawMessage(`{}`), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := json.Marshal(decoded); string(again) != want {
+		t.Errorf("decoding {} gives %s", again)
+	}
+}
+
+func TestEngineSettingsRules(t *testing.T) {
+	cases := []struct {
+		name, engine string
+		want         []string
+	}{
+		{"ports in range", `{"preferred_ports":{"rtsp":1,"hls":65535}}`, nil},
+		{"port zero", `{"preferred_ports":{"rtsp":0}}`, []string{"engine.preferred_ports.rtsp:greater_than_equal"}},
+		{"port too big", `{"preferred_ports":{"api":65536}}`, []string{"engine.preferred_ports.api:less_than_equal"}},
+		{"port extra", `{"preferred_ports":{"srt":8890}}`, []string{"engine.preferred_ports.srt:extra_forbidden"}},
+		{"engine extra", `{"turbo":true}`, []string{"engine.turbo:extra_forbidden"}},
+		{"bad version", `{"mediamtx_version":"../../x"}`, []string{"engine.mediamtx_version:value_error"}},
+		{"expose not bool", `{"expose_to_lan":1}`, []string{"engine.expose_to_lan:bool_type"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeSettings(json.RawMessage(`{"engine":`+c.engine+`}`), testNow)
+			if got := fieldErrors(t, err); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("errors = %v, want %v", got, c.want)
+			}
+		})
+	}
+	s, err := DecodeSettings(json.RawMessage(`{"engine":{"preferred_ports":{"hls":9000}}}`), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Ports{RTSP: 8554, HLS: 9000, WebRTC: 8889, API: 9997}); s.Engine.PreferredPorts != want {
+		t.Errorf("partial ports = %+v, want %+v", s.Engine.PreferredPorts, want)
+	}
+}
+
+func TestNormalizeICEServers(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+	}{
+		{`["stun:a:3478"," turn:u:p@b:3478 ","turns:c:5349"]`, []string{"stun:a:3478", "turn:u:p@b:3478", "turns:c:5349"}},
+		{`"stun:a:3478, STUN:A:3478\nturn:b\r\nhttp://x"`, []string{"stun:a:3478", "turn:b"}},
+		{`["STUN:X", "stun:x", 5, null, "ftp:y"]`, []string{"STUN:X"}},
+		{`42`, []string{}},
+		{`null`, []string{}},
+		{`{"a":1}`, []string{}},
+		{`""`, []string{}},
+	}
+	for _, c := range cases {
+		if got := NormalizeICEServers(json.RawMessage(c.in)); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("NormalizeICEServers(%s) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestSettingsCheck(t *testing.T) {
+	cases := []struct {
+		name, transmissions string
+		conflict            string // substring of the ConflictError, "" for none
+	}{
+		{"distinct", `[{"id":"a","path":"x"},{"id":"b","path":"y"}]`, ""},
+		{"duplicate id", `[{"id":"a","path":"x"},{"id":"a","path":"y"}]`, "Duplicate transmission id: a"},
+		{"duplicate path on one host", `[{"id":"a","path":"x"},{"id":"b","path":"X"}]`, "Duplicate transmission path for host_server_id='local': x"},
+		{"same path on two hosts", `[{"id":"a","path":"x"},{"id":"b","path":"x","host_server_id":"edge"}]`, ""},
+		{"duplicate output id", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls"},{"id":"o","protocol":"rtsp"}]}]`, "Duplicate output id in transmission 'a': o"},
+		{"output path collides with other transmission", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls"},{"id":"p","protocol":"rtsp"}]},{"id":"b","path":"x-o"}]`, "Engine path 'x-o'"},
+		{"override collides with other transmission", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls","path":"y"}]},{"id":"b","path":"y"}]`, "Engine path 'y' on host_server_id='local' is used by transmissions 'a' and 'b'"},
+		{"two outputs one override path", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls","path":"z"},{"id":"p","protocol":"rtsp","path":"z"}]}]`, "resolve to the same engine path: z"},
+		{"disabled outputs do not claim paths", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls","path":"z","enabled":false}]},{"id":"b","path":"z"}]`, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeSettings(json.RawMessage(`{"transmissions":`+c.transmissions+`}`), testNow)
+			var ce *ConflictError
+			switch {
+			case c.conflict == "" && err != nil:
+				t.Fatalf("unexpected error %v", err)
+			case c.conflict != "" && !errors.As(err, &ce):
+				t.Fatalf("error %v, want a ConflictError", err)
+			case c.conflict != "" && !strings.Contains(ce.Msg, c.conflict):
+				t.Fatalf("conflict %q does not say %q", ce.Msg, c.conflict)
+			}
+		})
+	}
+}
+
+func TestDecodeSettingsRefusesUnknownTopLevel(t *testing.T) {
+	_, err := DecodeSettings(json.RawMessage(`{"transmissions":[],"camera_ingest":{}}`), testNow)
+	if got := fieldErrors(t, err); !reflect.DeepEqual(got, []string{"camera_ingest:extra_forbidden"}) {
+		t.Errorf("errors = %v", got)
+	}
+}
+
+func TestApplyPatch(t *testing.T) {
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	current, err := DecodeSettings(json.RawMessage(`{"transmissions":[{"id":"a","path":"x","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}],
+		"engine":{"enabled":true,"preferred_ports":{"rtsp":9000},"webrtc_ice_servers":["stun:a"]}}`), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("deep merge keeps siblings and ignores null", func(t *testing.T) {
+		got, err := ApplyPatch(current, json.RawMessage(`{"engine":{"preferred_ports":{"hls":9100,"api":null},"expose_to_lan":true,"enabled":null}}`), testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Ports{RTSP: 9000, HLS: 9100, WebRTC: 8889, API: 9997}
+		if got.Engine.PreferredPorts != want || !got.Engine.ExposeToLAN || !got.Engine.Enabled {
+			t.Errorf("engine = %+v", got.Engine)
+		}
+		if len(got.Transmissions) != 1 || got.Transmissions[0].ID != "a" {
+			t.Errorf("transmissions changed: %+v", got.Transmissions)
+		}
+	})
+	t.Run("lists are replaced", func(t *testing.T) {
+		got, err := ApplyPatch(current, json.RawMessage(`{"engine":{"webrtc_ice_servers":["turn:b"]},"transmissions":[{"id":"a","path":"x2"},{"id":"b","path":"y"}]}`), testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Engine.WebRTCICEServers, []string{"turn:b"}) {
+			t.Errorf("ice = %v", got.Engine.WebRTCICEServers)
+		}
+		if len(got.Transmissions) != 2 || got.Transmissions[0].Path != "x2" {
+			t.Fatalf("transmissions = %+v", got.Transmissions)
+		}
+		if !got.Transmissions[0].CreatedAt.Equal(created) {
+			t.Errorf("known transmission lost created_at: %v", got.Transmissions[0].CreatedAt)
+		}
+		if !got.Transmissions[1].CreatedAt.Equal(testNow) || !got.Transmissions[0].UpdatedAt.Equal(testNow) {
+			t.Errorf("new timestamps = %v / %v", got.Transmissions[1].CreatedAt, got.Transmissions[0].UpdatedAt)
+		}
+	})
+	t.Run("invalid whole is refused", func(t *testing.T) {
+		for _, body := range []string{
+			`{"transmissions":[{"id":"a","path":"x"},{"id":"a","path":"y"}]}`,
+			`{"engine":{"preferred_ports":{"rtsp":70000}}}`,
+			`{"camera_ingest":{"enabled":false}}`,
+			`[]`,
+		} {
+			if _, err := ApplyPatch(current, json.RawMessage(body), testNow); err == nil {
+				t.Errorf("patch %s accepted", body)
+			}
+		}
+		if current.Engine.PreferredPorts.RTSP != 9000 || len(current.Transmissions) != 1 {
+			t.Errorf("current was modified: %+v", current)
+		}
+	})
+}
+
+func TestPlaybackURL(t *testing.T) {
+	ports := Ports{RTSP: 8554, HLS: 8888, WebRTC: 8889, API: 9997}
+	cases := []struct{ protocol, host, want string }{
+		{"rtsp", "127.0.0.1", "rtsp://127.0.0.1:8554/front-door"},
+		{"hls", "127.0.0.1", "http://127.0.0.1:8888/front-door/index.m3u8"},
+		{"webrtc", "192.168.1.5", "http://192.168.1.5:8889/front-door/whep"},
+		{"rtsp", "::1", "rtsp://[::1]:8554/front-door"},
+	}
+	for _, c := range cases {
+		if got := PlaybackURL(c.protocol, c.host, ports, "front-door"); got != c.want {
+			t.Errorf("PlaybackURL(%s, %s) = %s, want %s", c.protocol, c.host, got, c.want)
+		}
+	}
+}
+
+func FuzzDecodeSettings(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"transmissions":[{"id":"a","path":"x"}],"engine":{"preferred_ports":{"rtsp":1}}}`,
+		`{"engine":{"webrtc_ice_servers":"stun:a, turn:b"}}`, `{"transmissions":[{"id":"a"},{"id":"a"}]}`,
+	} {
+		f.Add(s, `{"engine":{"enabled":true}}`)
+	}
+	f.Fuzz(func(t *testing.T, doc, patch string) {
+		s, err := DecodeSettings(json.RawMessage(doc), testNow)
+		if err != nil {
+			return
+		}
+		out, _ := json.Marshal(s)
+		again, err := DecodeSettings(out, testNow)
+		if err != nil {
+			t.Fatalf("re-decoding %s: %v", out, err)
+		}
+		if out2, _ := json.Marshal(again); string(out2) != string(out) {
+			t.Fatalf("not stable:\n%s\n%s", out, out2)
+		}
+		before := string(out)
+		if merged, err := ApplyPatch(s, json.RawMessage(patch), testNow); err == nil {
+			if err := merged.Check(); err != nil {
+				t.Fatalf("ApplyPatch returned settings failing Check: %v", err)
+			}
+		}
+		if after, _ := json.Marshal(s); string(after) != before {
+			t.Fatalf("ApplyPatch modified its input")
+		}
+	})
+}
