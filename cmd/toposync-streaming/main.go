@@ -75,7 +75,7 @@ func serve(args []string, getenv func(string) string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("starting toposync-streaming", "version", version)
-	err := app.Run(ctx, app.Config{Listen: *listen, DataDir: config.ExpandHome(*dataDir), ServerID: serverID, Logger: log}, nil)
+	err := app.Run(ctx, app.Config{Listen: *listen, DataDir: config.ExpandHome(*dataDir), ServerID: serverID, Getenv: getenv, Logger: log})
 	if err != nil {
 		log.Error("service stopped with an error", "err", err)
 		return 1

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/store"
 )
@@ -30,6 +31,7 @@ const MaxBodyBytes = 1 << 20
 // Options are what the API needs from the rest of the service.
 type Options struct {
 	Store    *store.Store
+	Engine   *engine.Manager
 	ServerID string // this server's host_server_id ("local" on the core)
 	Logger   *slog.Logger
 	Now      func() time.Time // defaults to time.Now
@@ -37,6 +39,7 @@ type Options struct {
 
 type server struct {
 	store    *store.Store
+	engine   *engine.Manager
 	serverID string
 	log      *slog.Logger
 	now      func() time.Time
@@ -45,7 +48,7 @@ type server struct {
 
 // Handler returns the API's HTTP handler.
 func Handler(opts Options) http.Handler {
-	s := &server{store: opts.Store, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	s := &server{store: opts.Store, engine: opts.Engine, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -60,6 +63,10 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET "+Prefix+"/health", s.health)
 	s.mux.HandleFunc("GET "+Prefix+"/settings", s.getSettings)
 	s.mux.HandleFunc("PATCH "+Prefix+"/settings", s.patchSettings)
+	s.mux.HandleFunc("GET "+Prefix+"/engine/status", s.engineStatus)
+	s.mux.HandleFunc("POST "+Prefix+"/engine/start", s.engineAction(s.engine.Start, "Failed to start streaming engine"))
+	s.mux.HandleFunc("POST "+Prefix+"/engine/stop", s.engineAction(s.engine.Stop, "Failed to stop streaming engine"))
+	s.mux.HandleFunc("POST "+Prefix+"/engine/restart", s.engineAction(s.engine.Restart, "Failed to restart streaming engine"))
 	s.mux.HandleFunc("GET "+Prefix+"/transmissions", s.listTransmissions)
 	s.mux.HandleFunc("POST "+Prefix+"/transmissions", s.createTransmission)
 	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}", s.getTransmission)

@@ -2,17 +2,21 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/engine"
+	"github.com/toposync/toposync-streaming/internal/engine/embedded"
 	"github.com/toposync/toposync-streaming/internal/store"
 )
 
@@ -21,16 +25,32 @@ type client struct {
 	base string
 }
 
-// newServer runs the API on a real HTTP server over a fresh data dir.
+// newServer runs the API on a real HTTP server over a fresh data dir, with
+// the embedded engine (disabled until a test enables it).
 func newServer(t *testing.T, serverID string) *client {
 	t.Helper()
-	st, err := store.Open(t.TempDir())
+	dir := t.TempDir()
+	st, err := store.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(Handler(Options{Store: st, ServerID: serverID}))
+	manager, err := engine.NewManager(engine.ManagerOptions{
+		Store: st, Engine: embedded.NewEngine(nil), ServerID: serverID, RuntimeDir: filepath.Join(dir, "runtime", "streaming"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		manager.Run(ctx)
+		close(done)
+	}()
+	srv := httptest.NewServer(Handler(Options{Store: st, Engine: manager, ServerID: serverID}))
 	t.Cleanup(func() {
 		srv.Close()
+		cancel()
+		<-done
 		_ = st.Close()
 	})
 	return &client{t: t, base: srv.URL + Prefix}

@@ -173,12 +173,13 @@ func (s *server) internalTransmissionURLs(w http.ResponseWriter, r *http.Request
 // resolveURLs builds the playback URL of each enabled output. Until an
 // engine runs, the URLs use the preferred ports and say so.
 func (s *server) resolveURLs(r *http.Request, t model.Transmission) transmissionURLs {
-	engine := s.store.Current().Streams.Engine
-	host := "127.0.0.1"
-	if engine.ExposeToLAN {
-		host = requestHostname(r)
+	host := s.viewerHost(r)
+	st := s.engine.Status(host)
+	out := transmissionURLs{TransmissionID: t.ID, EngineRunning: st.Running, Outputs: []outputURL{}, Warnings: []string{warnEngineNotRunning}}
+	ports := s.store.Current().Streams.Engine.PreferredPorts
+	if st.Running {
+		ports, out.Warnings = st.Ports, st.Warnings // port remaps, if any
 	}
-	out := transmissionURLs{TransmissionID: t.ID, Outputs: []outputURL{}, Warnings: []string{warnEngineNotRunning}}
 	if !t.Enabled {
 		out.Warnings = append(out.Warnings, "Transmission is disabled: enable it to publish.")
 	}
@@ -188,7 +189,7 @@ func (s *server) resolveURLs(r *http.Request, t model.Transmission) transmission
 			OutputID:           o.ID,
 			Protocol:           o.Protocol,
 			ResolvedEnginePath: path,
-			URL:                model.PlaybackURL(o.Protocol, host, engine.PreferredPorts, path),
+			URL:                model.PlaybackURL(o.Protocol, host, ports, path),
 			RequiresAuth:       o.Authentication.Applies(),
 		}
 		if entry.RequiresAuth {
@@ -197,6 +198,15 @@ func (s *server) resolveURLs(r *http.Request, t model.Transmission) transmission
 		out.Outputs = append(out.Outputs, entry)
 	}
 	return out
+}
+
+// viewerHost is the host put into playback URLs: 127.0.0.1, or the host the
+// client used to reach us when the engine is exposed to the LAN.
+func (s *server) viewerHost(r *http.Request) string {
+	if !s.store.Current().Streams.Engine.ExposeToLAN {
+		return "127.0.0.1"
+	}
+	return requestHostname(r)
 }
 
 // requestHostname is the host the client used to reach us, without the port.

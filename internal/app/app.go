@@ -9,10 +9,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/api"
+	"github.com/toposync/toposync-streaming/internal/config"
+	"github.com/toposync/toposync-streaming/internal/engine"
+	"github.com/toposync/toposync-streaming/internal/engine/embedded"
+	"github.com/toposync/toposync-streaming/internal/publisher"
 	"github.com/toposync/toposync-streaming/internal/store"
+	"github.com/toposync/toposync-streaming/internal/testpattern"
 )
 
 // Config is what the service is started with.
@@ -20,17 +28,21 @@ type Config struct {
 	Listen   string // API address, e.g. 127.0.0.1:8100
 	DataDir  string
 	ServerID string // "local", or this processing server's id
+	Getenv   func(string) string
 	Logger   *slog.Logger
 }
 
 // shutdownGrace is how long in-flight requests get to finish on shutdown.
 const shutdownGrace = 10 * time.Second
 
-// Run serves until ctx is cancelled, then shuts down cleanly: in-flight
-// requests finish, the settings store is closed. ready, when not nil, is
-// called with the API address once it accepts connections.
-func Run(ctx context.Context, cfg Config, ready func(addr net.Addr)) error {
+// Run serves until ctx is cancelled, then shuts down in reverse order: the
+// API stops taking requests and finishes the ones in flight, the engine and
+// its publishers stop, the settings store is closed.
+func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
 	st, err := store.Open(cfg.DataDir)
 	if err != nil {
 		return err
@@ -38,19 +50,52 @@ func Run(ctx context.Context, cfg Config, ready func(addr net.Addr)) error {
 	defer st.Close()
 	log.Info("settings loaded", "file", st.Path(), "revision", st.Current().Revision, "transmissions", len(st.Current().Streams.Transmissions))
 
+	runtimeDir := config.RuntimeDir(cfg.DataDir)
+	manager, err := engine.NewManager(engine.ManagerOptions{
+		Store:      st,
+		Engine:     embedded.NewEngine(log),
+		ServerID:   cfg.ServerID,
+		RuntimeDir: runtimeDir,
+		WebRTC: engine.WebRTCNetwork{
+			AdditionalHosts: config.WebRTCAdditionalHosts(cfg.Getenv),
+			LocalUDPAddress: cfg.Getenv(config.EnvWebRTCLocalUDPAddress),
+			LocalTCPAddress: cfg.Getenv(config.EnvWebRTCLocalTCPAddress),
+		},
+		Logger: log.With("component", "engine"),
+	})
+	if err != nil {
+		return err
+	}
+	ffmpeg, err := publisher.FindFFmpeg(cfg.Getenv)
+	if err != nil {
+		log.Warn("publishers are unavailable", "err", err)
+	}
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (stop the other process or choose another --listen)", cfg.Listen, err)
 	}
+
+	runtimeCtx, stopRuntime := context.WithCancel(context.Background())
+	var runtime sync.WaitGroup
+	runtime.Go(func() { manager.Run(runtimeCtx) })
+	runtime.Go(func() {
+		testpattern.Run(runtimeCtx, testpattern.Options{
+			Engine: manager, FFmpeg: ffmpeg, LogLevel: publisher.LogLevel(cfg.Getenv),
+			LogDir: filepath.Join(runtimeDir, "logs"), Logger: log.With("component", "testpattern"),
+		})
+	})
+	defer func() {
+		stopRuntime()
+		runtime.Wait()
+	}()
+
 	srv := &http.Server{
-		Handler:           api.Handler(api.Options{Store: st, ServerID: cfg.ServerID, Logger: log.With("component", "api")}),
+		Handler:           api.Handler(api.Options{Store: st, Engine: manager, ServerID: cfg.ServerID, Logger: log.With("component", "api")}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", "http://"+ln.Addr().String()+api.Prefix, "data_dir", cfg.DataDir, "server_id", cfg.ServerID)
-	if ready != nil {
-		ready(ln.Addr())
-	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -68,6 +113,8 @@ func Run(ctx context.Context, cfg Config, ready func(addr net.Addr)) error {
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	stopRuntime()
+	runtime.Wait()
 	log.Info("stopped")
 	return nil
 }

@@ -16,6 +16,10 @@ const (
 	EnvDataDir            = "TOPOSYNC_DATA_DIR"
 	EnvRole               = "TOPOSYNC_ROLE"
 	EnvProcessingServerID = "TOPOSYNC_PROCESSING_SERVER_ID"
+
+	EnvWebRTCAdditionalHosts = "TOPOSYNC_STREAMING_WEBRTC_ADDITIONAL_HOSTS"
+	EnvWebRTCLocalUDPAddress = "TOPOSYNC_STREAMING_WEBRTC_LOCAL_UDP_ADDRESS"
+	EnvWebRTCLocalTCPAddress = "TOPOSYNC_STREAMING_WEBRTC_LOCAL_TCP_ADDRESS"
 )
 
 // DefaultListen is where the API listens unless told otherwise.
@@ -62,4 +66,27 @@ func ServerID(getenv func(string) string) (id string, warning string) {
 		return id, EnvRole + "=processing but " + EnvProcessingServerID + " is not set; acting as server 'local'"
 	}
 	return id, ""
+}
+
+// RuntimeDir is where the streaming runtime keeps its files (publish secret,
+// logs, engine config) inside the data dir.
+func RuntimeDir(dataDir string) string {
+	return filepath.Join(dataDir, "runtime", "streaming")
+}
+
+// WebRTCAdditionalHosts are the hosts advertised to WebRTC clients besides
+// the machine's own addresses: split on ',' and ';', trimmed, duplicates
+// (case-insensitive) dropped.
+func WebRTCAdditionalHosts(getenv func(string) string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, h := range strings.FieldsFunc(getenv(EnvWebRTCAdditionalHosts), func(r rune) bool { return r == ',' || r == ';' }) {
+		h = strings.TrimSpace(h)
+		if h == "" || seen[strings.ToLower(h)] {
+			continue
+		}
+		seen[strings.ToLower(h)] = true
+		out = append(out, h)
+	}
+	return out
 }

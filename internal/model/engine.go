@@ -21,18 +21,34 @@ type Ports struct {
 // DefaultPorts are the preferred ports when none are configured.
 var DefaultPorts = Ports{RTSP: 8554, HLS: 8888, WebRTC: 8889, API: 9997}
 
+// Engine kinds.
+const (
+	EngineEmbedded = "embedded"
+	EngineMediaMTX = "mediamtx"
+)
+
 // EngineSettings configure the media engine.
 type EngineSettings struct {
+	Kind             string   `json:"kind"`
 	Enabled          bool     `json:"enabled"`
 	ExposeToLAN      bool     `json:"expose_to_lan"`
 	PreferredPorts   Ports    `json:"preferred_ports"`
 	MediaMTXVersion  string   `json:"mediamtx_version"`
 	WebRTCICEServers []string `json:"webrtc_ice_servers"`
+	// ReaderHoldSeconds is how long a viewer of a path without a publisher
+	// is held waiting for the stream before it gets "not found".
+	ReaderHoldSeconds int `json:"reader_hold_seconds"`
 }
+
+// Bounds of ReaderHoldSeconds.
+const (
+	DefaultReaderHoldSeconds = 10
+	MaxReaderHoldSeconds     = 60
+)
 
 // DefaultEngineSettings are the settings of a fresh install.
 func DefaultEngineSettings() EngineSettings {
-	return EngineSettings{PreferredPorts: DefaultPorts, MediaMTXVersion: DefaultMediaMTXVersion, WebRTCICEServers: []string{}}
+	return EngineSettings{Kind: EngineEmbedded, PreferredPorts: DefaultPorts, MediaMTXVersion: DefaultMediaMTXVersion, WebRTCICEServers: []string{}, ReaderHoldSeconds: DefaultReaderHoldSeconds}
 }
 
 var versionPattern = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
@@ -43,7 +59,12 @@ func decodeEngine(r reader, raw json.RawMessage) EngineSettings {
 	if !ok {
 		return e
 	}
-	r.forbidExtra(m, "enabled", "expose_to_lan", "preferred_ports", "mediamtx_version", "webrtc_ice_servers")
+	r.forbidExtra(m, "kind", "enabled", "expose_to_lan", "preferred_ports", "mediamtx_version", "webrtc_ice_servers", "reader_hold_seconds")
+	if v, present := m["kind"]; present && !isNull(v) {
+		if kind, ok := r.at("kind").enum(v, EngineEmbedded, EngineMediaMTX); ok && kind == EngineMediaMTX {
+			r.at("kind").fail("value_error", "the mediamtx engine is not available in this build yet; use 'embedded'")
+		}
+	}
 	if v, present := m["enabled"]; present && !isNull(v) {
 		e.Enabled, _ = r.at("enabled").boolean(v)
 	}
@@ -59,6 +80,11 @@ func decodeEngine(r reader, raw json.RawMessage) EngineSettings {
 			if !versionPattern.MatchString(e.MediaMTXVersion) {
 				r.at("mediamtx_version").fail("value_error", "mediamtx_version should be a release tag such as %s", DefaultMediaMTXVersion)
 			}
+		}
+	}
+	if v, present := m["reader_hold_seconds"]; present && !isNull(v) {
+		if n, ok := r.at("reader_hold_seconds").integer(v, 1, MaxReaderHoldSeconds); ok {
+			e.ReaderHoldSeconds = n
 		}
 	}
 	if v, present := m["webrtc_ice_servers"]; present {

@@ -16,7 +16,7 @@ func TestDefaultSettingsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"transmissions":[],"engine":{"enabled":false,"expose_to_lan":false,"preferred_ports":{"rtsp":8554,"hls":8888,"webrtc":8889,"api":9997},"mediamtx_version":"v1.20.1","webrtc_ice_servers":[]}}`
+	want := `{"transmissions":[],"engine":{"kind":"embedded","enabled":false,"expose_to_lan":false,"preferred_ports":{"rtsp":8554,"hls":8888,"webrtc":8889,"api":9997},"mediamtx_version":"v1.20.1","webrtc_ice_servers":[],"reader_hold_seconds":10}}`
 	if string(got) != want {
 		t.Errorf("defaults\n got  %s\n want %s", got, want)
 	}
@@ -41,6 +41,11 @@ func TestEngineSettingsRules(t *testing.T) {
 		{"engine extra", `{"turbo":true}`, []string{"engine.turbo:extra_forbidden"}},
 		{"bad version", `{"mediamtx_version":"../../x"}`, []string{"engine.mediamtx_version:value_error"}},
 		{"expose not bool", `{"expose_to_lan":1}`, []string{"engine.expose_to_lan:bool_type"}},
+		{"embedded kind", `{"kind":"embedded"}`, nil},
+		{"hold in range", `{"reader_hold_seconds":60}`, nil},
+		{"hold zero", `{"reader_hold_seconds":0}`, []string{"engine.reader_hold_seconds:greater_than_equal"}},
+		{"mediamtx kind not yet", `{"kind":"mediamtx"}`, []string{"engine.kind:value_error"}},
+		{"unknown kind", `{"kind":"gstreamer"}`, []string{"engine.kind:literal_error"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

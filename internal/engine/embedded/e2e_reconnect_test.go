@@ -1,0 +1,96 @@
+package embedded
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// playlistURIs returns the non-comment lines of a playlist.
+func playlistURIs(body []byte) []string {
+	var out []string
+	for _, l := range strings.Split(string(body), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestPublisherReconnect: a publisher that goes away closes the HLS muxer
+// and WebRTC readers; the next publisher gets a fresh muxer; an idle muxer
+// is closed. WHEP goes through a single UDP port and announces an
+// additional host.
+func TestPublisherReconnect(t *testing.T) {
+	needFFmpeg(t)
+	ts := newTestServer(t, []PathConfig{{Name: "cam"}}, func(c *Config) {
+		c.HLSMuxerCloseAfter = 1500 * time.Millisecond
+		c.WebRTCLocalUDPAddress = "127.0.0.1:0"
+		c.WebRTCAdditionalHosts = []string{"203.0.113.7"}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	base := "http://" + ts.hlsAddr + "/cam/"
+	p := ts.lookup("cam")
+	currentMuxer := func() *hlsMuxer {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.hls
+	}
+
+	pub1 := startFFmpeg(t, rtspURL(ts.rtspAddr, "", "", "cam"))
+	ts.waitReady(t, "cam", 15*time.Second)
+	res, body := httpGet(t, base+"index.m3u8", "", "")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("index: %d", res.StatusCode)
+	}
+	media := playlistURIs(body)
+	if len(media) != 1 {
+		t.Fatalf("multivariant playlist: %q", body)
+	}
+	res, body = httpGet(t, base+media[0], "", "")
+	segs := playlistURIs(body)
+	if res.StatusCode != http.StatusOK || len(segs) == 0 {
+		t.Fatalf("media playlist: %d %q", res.StatusCode, body)
+	}
+	res, body = httpGet(t, base+segs[0], "", "")
+	if res.StatusCode != http.StatusOK || len(body) < 188 || body[0] != 0x47 {
+		t.Fatalf("segment %s: %d, %d bytes", segs[0], res.StatusCode, len(body))
+	}
+	m1 := currentMuxer()
+
+	wc, err := startWHEP(t, ctx, ts.webrtcAddr, "cam", "", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(wc.answer, "203.0.113.7") {
+		t.Fatalf("answer lacks the additional host:\n%s", wc.answer)
+	}
+	_, udpPort, _ := strings.Cut(ts.whep.udpConn.LocalAddr().String(), ":")
+	if !strings.Contains(wc.answer, " "+udpPort+" typ host") {
+		t.Fatalf("answer lacks the UDP mux port %s:\n%s", udpPort, wc.answer)
+	}
+	<-wc.idrCh
+
+	pub1.stop()
+	waitFor(t, "publisher gone", 10*time.Second, func() bool {
+		pi, _ := ts.pathInfo("cam")
+		return pi.Source == nil && currentMuxer() == nil && !hasReaderType(pi.Readers, ReaderWebRTC)
+	})
+
+	startFFmpeg(t, rtspURL(ts.rtspAddr, "", "", "cam"))
+	res, _ = httpGet(t, base+"index.m3u8", "", "") // held until ready
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("index after reconnect: %d", res.StatusCode)
+	}
+	if m2 := currentMuxer(); m2 == nil || m2 == m1 {
+		t.Fatal("no fresh muxer after the publisher reconnected")
+	}
+	d := waitFor(t, "idle muxer closed", 10*time.Second, func() bool { return currentMuxer() == nil })
+	t.Logf("idle HLS muxer closed %v after the last request", d)
+	if pi, _ := ts.pathInfo("cam"); !pi.Ready {
+		t.Fatal("closing the muxer hurt the path")
+	}
+}

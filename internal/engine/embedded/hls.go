@@ -1,0 +1,248 @@
+package embedded
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+	"github.com/google/uuid"
+)
+
+// HLS settings: MPEG-TS segments of at least 1 s (they end on an IDR).
+const (
+	hlsSegmentCount       = 7
+	hlsSegmentMinDuration = time.Second
+	hlsQueueSize          = 256
+)
+
+// hlsHandler serves /<path>/index.m3u8 and the files it lists.
+type hlsHandler struct {
+	s *Server
+}
+
+// splitPathFile splits "/a/b/index.m3u8" into "a/b" and "index.m3u8".
+func splitPathFile(urlPath string) (name, file string) {
+	urlPath = strings.TrimPrefix(urlPath, "/")
+	i := strings.LastIndexByte(urlPath, '/')
+	if i < 0 {
+		return "", urlPath
+	}
+	return cleanPathName(urlPath[:i]), urlPath[i+1:]
+}
+
+func (h *hlsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setCORS(w, "GET, HEAD, OPTIONS")
+	switch r.Method {
+	case http.MethodOptions:
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case http.MethodGet, http.MethodHead:
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name, file := splitPathFile(r.URL.Path)
+	p := h.s.lookup(name)
+	if name == "" || file == "" || p == nil {
+		http.NotFound(w, r)
+		return
+	}
+	if !checkBasic(w, r, p.config()) {
+		return
+	}
+	key := hlsClientKey{ip: remoteIP(r), userAgent: r.UserAgent()}
+
+	var m *hlsMuxer
+	var c *hlsClient
+	if file == "index.m3u8" {
+		// the entry point: hold until the path is ready, then make sure a
+		// muxer exists
+		var err error
+		if _, err = p.waitReady(r.Context(), false, func() { c = p.touchHLSLocked(key) }); err == nil {
+			m, err = p.hlsMuxer()
+		}
+		if err != nil {
+			if c != nil {
+				p.endHLS(c)
+			}
+			h.s.log.Info("[HLS] reader not served", "path", p.name, "reason", err.Error(), "remote", r.RemoteAddr)
+			if errors.Is(err, errServerClosed) {
+				http.Error(w, "server closing", http.StatusServiceUnavailable)
+				return
+			}
+			http.Error(w, "404 no stream on this path (no publisher yet)", http.StatusNotFound)
+			return
+		}
+	} else {
+		p.mu.Lock()
+		m = p.hls
+		if m != nil {
+			c = p.touchHLSLocked(key)
+		}
+		p.mu.Unlock()
+		if m == nil {
+			http.NotFound(w, r)
+			return
+		}
+	}
+	defer p.endHLS(c)
+	m.inflight.Add(1)
+	defer func() {
+		m.lastRequest.Store(time.Now().UnixNano())
+		m.inflight.Add(-1)
+	}()
+
+	tw := &trackingWriter{ResponseWriter: w}
+	m.mux.Handle(tw, r)
+	if !tw.wrote {
+		http.NotFound(w, r) // gohlslib answers unknown names with an empty 200
+	}
+	p.bytesSentHTTP.Add(uint64(tw.n))
+}
+
+// trackingWriter records whether a handler wrote anything, and how much.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+	n     int64
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	n, err := t.ResponseWriter.Write(b)
+	t.n += int64(n)
+	return n, err
+}
+
+// touchHLSLocked counts an HLS request of a client (IP, User-Agent).
+func (p *path) touchHLSLocked(key hlsClientKey) *hlsClient {
+	now := time.Now()
+	c := p.hlsClients[key]
+	if c == nil {
+		c = &hlsClient{id: uuid.NewString(), since: now}
+		p.hlsClients[key] = c
+		p.s.log.Info("[HLS] reader joined", "path", p.name, "id", c.id, "ip", key.ip)
+	}
+	c.inflight++
+	c.lastSeen = now
+	p.updateDemandLocked()
+	return c
+}
+
+// endHLS marks the end of a request of c; the client lingers for HLSLinger.
+func (p *path) endHLS(c *hlsClient) {
+	p.mu.Lock()
+	c.inflight--
+	c.lastSeen = time.Now()
+	p.mu.Unlock()
+}
+
+// hlsMuxer feeds one gohlslib muxer from the path's current publisher. A new
+// publisher always gets a new muxer (timestamps restart).
+type hlsMuxer struct {
+	p           *path
+	mux         *gohlslib.Muxer
+	track       *gohlslib.Track
+	sub         *subscriber
+	stop        chan struct{}
+	done        chan struct{}
+	lastRequest atomic.Int64 // unix nanoseconds, end of the last request
+	inflight    atomic.Int32 // requests being served
+	closeOnce   sync.Once
+}
+
+// idleFor reports whether the muxer had no request for d.
+func (m *hlsMuxer) idleFor(now time.Time, d time.Duration) bool {
+	return m.inflight.Load() == 0 && now.Sub(time.Unix(0, m.lastRequest.Load())) > d
+}
+
+// hlsMuxer returns the path's muxer, creating it for the current publisher
+// (pre-filled with the cached GOP).
+func (p *path) hlsMuxer() (*hlsMuxer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hls != nil {
+		return p.hls, nil
+	}
+	if p.removed {
+		return nil, errPathNotFound
+	}
+	pub := p.pub
+	if pub == nil || !pub.ready {
+		return nil, errHoldTimeout
+	}
+	track := &gohlslib.Track{
+		Codec:     &codecs.H264{SPS: pub.sps, PPS: pub.pps},
+		ClockRate: 90000,
+	}
+	m := &hlsMuxer{
+		p:     p,
+		track: track,
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		mux: &gohlslib.Muxer{
+			Tracks:             []*gohlslib.Track{track},
+			Variant:            gohlslib.MuxerVariantMPEGTS,
+			SegmentCount:       hlsSegmentCount,
+			SegmentMinDuration: hlsSegmentMinDuration,
+			OnEncodeError: func(err error) {
+				p.s.log.Debug("[HLS] encode error", "path", p.name, "err", err)
+			},
+		},
+	}
+	m.lastRequest.Store(time.Now().UnixNano())
+	if err := m.mux.Start(); err != nil {
+		return nil, err
+	}
+	// subscribe under the lock already held
+	m.sub = &subscriber{ch: make(chan *accessUnit, hlsQueueSize)}
+	if len(pub.gop) == 0 {
+		m.sub.resync = true
+	}
+	for _, au := range pub.gop {
+		p.offerLocked(m.sub, au)
+	}
+	p.subs[m.sub] = struct{}{}
+	p.hls = m
+	p.s.wg.Add(1)
+	go func() {
+		defer p.s.wg.Done()
+		m.run()
+	}()
+	p.s.log.Info("[HLS] muxer created", "path", p.name, "cachedAUs", len(pub.gop))
+	return m, nil
+}
+
+func (m *hlsMuxer) run() {
+	defer close(m.done)
+	for {
+		select {
+		case <-m.stop:
+			return
+		case au := <-m.sub.ch:
+			if err := m.mux.WriteH264(m.track, au.ntp, au.pts, au.nalus); err != nil {
+				m.p.s.log.Debug("[HLS] write error", "path", m.p.name, "err", err)
+			}
+		}
+	}
+}
+
+// close stops feeding and closes the muxer; requests waiting in it return.
+func (m *hlsMuxer) close() {
+	m.closeOnce.Do(func() {
+		m.p.unsubscribe(m.sub)
+		close(m.stop)
+		<-m.done
+		m.mux.Close()
+	})
+}

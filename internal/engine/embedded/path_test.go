@@ -1,0 +1,191 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+var (
+	// SPS of ffmpeg testsrc 640x360, libx264 ultrafast, yuv420p
+	testSPS = []byte{0x67, 0x42, 0xc0, 0x16, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0xc0, 0x44, 0x00, 0x00, 0x03,
+		0x00, 0x04, 0x00, 0x00, 0x03, 0x00, 0x7a, 0x3c, 0x58, 0xba, 0x80}
+	testPPS = []byte{0x68, 0xce, 0x3c, 0x80}
+	testIDR = []byte{0x65, 0x88, 0x84, 0x00}
+	testP   = []byte{0x41, 0x9a, 0x02}
+	testAUD = []byte{0x09, 0xf0}
+)
+
+func TestBuildAccessUnitInjectsParams(t *testing.T) {
+	var sps, pps []byte
+	// parameters seen in-band are remembered
+	out, idr := buildAccessUnit([][]byte{testAUD, testSPS, testPPS, testIDR}, &sps, &pps)
+	if !idr || len(out) != 3 || !bytes.Equal(sps, testSPS) || !bytes.Equal(pps, testPPS) {
+		t.Fatalf("in-band: idr=%v out=%x", idr, out)
+	}
+	// an IDR without them gets them in front, AUDs dropped
+	out, idr = buildAccessUnit([][]byte{testAUD, testIDR}, &sps, &pps)
+	if !idr || len(out) != 3 || naluType(out[0]) != 7 || naluType(out[1]) != 8 || naluType(out[2]) != 5 {
+		t.Fatalf("injected: idr=%v out=%x", idr, out)
+	}
+	// non-IDR untouched
+	out, idr = buildAccessUnit([][]byte{testP}, &sps, &pps)
+	if idr || len(out) != 1 {
+		t.Fatalf("P frame: idr=%v out=%x", idr, out)
+	}
+	// the input is copied
+	in := [][]byte{append([]byte(nil), testP...)}
+	out, _ = buildAccessUnit(in, &sps, &pps)
+	in[0][1] = 0
+	if out[0][1] == 0 {
+		t.Fatal("access unit shares the decoder's buffer")
+	}
+}
+
+func TestH264TrackInfo(t *testing.T) {
+	ti := h264TrackInfo(testSPS)
+	if ti.Codec != "H264" || ti.Profile != "Constrained Baseline" || ti.Level != "2.2" || ti.Width != 640 || ti.Height != 360 {
+		t.Fatalf("%+v", ti)
+	}
+}
+
+// unitPath returns a path with a fake ready publisher (no RTSP session).
+func unitPath(t *testing.T) (*path, *publisher, *Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &Server{
+		cfg:    Config{ReaderHoldTimeout: time.Second, HLSLinger: time.Second},
+		log:    slog.New(slog.DiscardHandler),
+		ctx:    ctx,
+		cancel: cancel,
+		demand: newDemandQueue(),
+	}
+	p := newPath(s, PathConfig{Name: "u"})
+	pub := &publisher{id: "pub", since: time.Now(), recording: true}
+	p.pub = pub
+	return p, pub, s
+}
+
+func TestSlowSubscriberDropsAndResyncs(t *testing.T) {
+	p, pub, _ := unitPath(t)
+	pts := int64(0)
+	write := func(n [][]byte) {
+		pts += 6000
+		p.writeAU(pub, pts, n)
+	}
+	write([][]byte{testSPS, testPPS, testIDR})
+	write([][]byte{testP})
+	if !pub.ready || !pub.armed || len(pub.gop) != 2 {
+		t.Fatalf("ready=%v armed=%v gop=%d", pub.ready, pub.armed, len(pub.gop))
+	}
+
+	// a new subscriber starts with the cached GOP, squeezed in time
+	fast, _ := p.subscribe(64, true)
+	slow, _ := p.subscribe(3, false) // never read: must not block anything
+	a, b := <-fast.ch, <-fast.ch
+	if !a.idr || b.pts-a.pts != 1 || b.pts != pts {
+		t.Fatalf("squeezed GOP: %d %d (last %d)", a.pts, b.pts, pts)
+	}
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			write([][]byte{testP})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the publisher blocked on a slow subscriber")
+	}
+	if got := len(fast.ch); got != 50 {
+		t.Fatalf("fast subscriber has %d access units, want 50", got)
+	}
+	if p.drops.Load() == 0 || !slow.resync {
+		t.Fatalf("drops %d resync %v", p.drops.Load(), slow.resync)
+	}
+	// the slow one resumes at the next IDR only
+	for len(slow.ch) > 0 {
+		<-slow.ch
+	}
+	write([][]byte{testP})
+	if len(slow.ch) != 0 {
+		t.Fatal("slow subscriber got a P frame while resyncing")
+	}
+	write([][]byte{testIDR})
+	if au := <-slow.ch; !au.idr || naluType(au.nalus[0]) != 7 {
+		t.Fatalf("resync AU: %+v", au)
+	}
+}
+
+func TestWaitReadyAndDemand(t *testing.T) {
+	p, pub, s := unitPath(t)
+	p.pub = nil
+	go s.demand.run(s.ctx)
+
+	got := make(chan error, 1)
+	go func() {
+		_, err := p.waitReady(context.Background(), false, nil)
+		got <- err
+	}()
+	if ev := <-s.demand.out; ev != (DemandEvent{Path: "u", Demanded: true}) {
+		t.Fatalf("event %+v", ev)
+	}
+	if !p.attachPublisher(pub) {
+		t.Fatal("attach failed")
+	}
+	p.writeAU(pub, 0, [][]byte{testSPS, testPPS, testIDR})
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-s.demand.out; ev.Demanded {
+		t.Fatalf("event %+v", ev)
+	}
+
+	// hold timeout
+	p2, _, _ := unitPath(t)
+	p2.pub = nil
+	p2.s = s
+	start := time.Now()
+	if _, err := p2.waitReady(context.Background(), false, nil); err != errHoldTimeout || time.Since(start) < time.Second {
+		t.Fatalf("err %v after %v", err, time.Since(start))
+	}
+}
+
+func TestDemandQueueCoalesces(t *testing.T) {
+	q := newDemandQueue()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); q.run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	// nobody reads: set never blocks, and toggles collapse
+	for i := range 1001 {
+		q.set("a", i%2 == 0) // ends at true
+	}
+	q.set("b", true)
+	q.set("b", false) // b ends where the consumer believes it is: no event
+	q.set("c", true)
+	var got []DemandEvent
+	deadline := time.After(2 * time.Second)
+	for len(got) == 0 || got[len(got)-1].Path != "c" {
+		select {
+		case ev := <-q.out:
+			got = append(got, ev)
+		case <-deadline:
+			t.Fatalf("events so far %v, none for c", got)
+		}
+	}
+	for _, ev := range got {
+		if ev.Path == "b" {
+			t.Fatalf("unexpected event for b in %v", got)
+		}
+	}
+	if len(got) > 3 || got[len(got)-2] != (DemandEvent{Path: "a", Demanded: true}) {
+		t.Fatalf("not coalesced: %v", got)
+	}
+}
