@@ -1,0 +1,312 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/toposync/toposync-streaming/internal/engine"
+	"github.com/toposync/toposync-streaming/internal/engine/embedded"
+	"github.com/toposync/toposync-streaming/internal/model"
+	"github.com/toposync/toposync-streaming/internal/store"
+)
+
+// freePorts returns n distinct TCP ports that were free a moment ago, far
+// enough apart that a remap scan from one does not land on the next.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var lns []net.Listener
+	for len(ports) < n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+type fixture struct {
+	t       *testing.T
+	store   *store.Store
+	manager *engine.Manager
+	ports   model.Ports
+}
+
+// newFixture runs a manager with the real embedded engine on free ports.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := freePorts(t, 4)
+	ports := model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
+	if _, err := st.Update(func(s *model.Settings) error {
+		s.Engine.PreferredPorts = ports
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.NewManager(engine.ManagerOptions{Store: st, Engine: embedded.NewEngine(nil), ServerID: "local", RuntimeDir: filepath.Join(dir, "runtime", "streaming")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		m.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		st.Close()
+	})
+	return &fixture{t: t, store: st, manager: m, ports: ports}
+}
+
+func (f *fixture) update(fn func(*model.Settings) error) {
+	f.t.Helper()
+	if _, err := f.store.Update(fn); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) addTransmission(body string) model.Transmission {
+	f.t.Helper()
+	tr, err := model.DecodeTransmission(json.RawMessage(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tr.StampMissing(time.Now())
+	f.update(func(s *model.Settings) error {
+		s.Transmissions = append(s.Transmissions, tr)
+		return nil
+	})
+	return tr
+}
+
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestStartStopPersistAndReport(t *testing.T) {
+	f := newFixture(t)
+	st := f.manager.Status("127.0.0.1")
+	if st.Running || st.Kind != "embedded" || !slices.Equal(st.Warnings, []string{"Engine is disabled in settings."}) {
+		t.Fatalf("initial status = %+v", st)
+	}
+	if err := f.manager.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !f.store.Current().Streams.Engine.Enabled {
+		t.Error("start did not persist enabled=true")
+	}
+	st = f.manager.Status("127.0.0.1")
+	if !st.Running || st.Ports != f.ports || len(st.Warnings) != 0 || st.PID == nil || st.UptimeSeconds == nil || st.BindHost != "127.0.0.1" {
+		t.Fatalf("running status = %+v", st)
+	}
+	if want := fmt.Sprintf("rtsp://127.0.0.1:%d/test", f.ports.RTSP); st.URLs.RTSP != want {
+		t.Errorf("test URL = %s, want %s", st.URLs.RTSP, want)
+	}
+	if err := f.manager.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if f.store.Current().Streams.Engine.Enabled || f.manager.Status("").Running {
+		t.Error("stop did not persist enabled=false or did not stop")
+	}
+	if conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(f.ports.RTSP)); err == nil {
+		conn.Close()
+		t.Error("RTSP port still open after stop")
+	}
+}
+
+func TestPortRemapWithoutDrift(t *testing.T) {
+	f := newFixture(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(f.ports.RTSP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.manager.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st := f.manager.Status("127.0.0.1")
+	remapped := st.Ports.RTSP
+	want := fmt.Sprintf("RTSP port %d unavailable; using %d.", f.ports.RTSP, remapped)
+	if remapped == f.ports.RTSP || !slices.Contains(st.Warnings, want) {
+		t.Fatalf("status %+v lacks %q", st, want)
+	}
+	for i := range 3 {
+		if err := f.manager.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.manager.Status("").Ports; got.RTSP != remapped || got.HLS != f.ports.HLS {
+			t.Fatalf("restart %d moved ports to %+v", i, got)
+		}
+	}
+	// The preferred port is free again, but a restart keeps what viewers use.
+	busy.Close()
+	if err := f.manager.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.manager.Status("").Ports.RTSP; got != remapped {
+		t.Errorf("restart moved RTSP from %d to %d", remapped, got)
+	}
+	if n := f.manager.Status("").RestartCount; n != 4 {
+		t.Errorf("restart_count = %d, want 4", n)
+	}
+	// A new preference is honoured.
+	next := freePorts(t, 1)[0]
+	f.update(func(s *model.Settings) error {
+		s.Engine.PreferredPorts.RTSP = next
+		return nil
+	})
+	waitFor(t, 5*time.Second, "engine on the new preferred port", func() bool {
+		st := f.manager.Status("")
+		return st.Running && st.Ports.RTSP == next
+	})
+}
+
+// pathsList reads the engine API the way MediaMTX tools do.
+func pathsList(t *testing.T, apiPort int) map[string]any {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v3/paths/list", apiPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]any{}
+	for _, it := range out.Items {
+		byName[it["name"].(string)] = it
+	}
+	return byName
+}
+
+func requireFFmpeg(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (make test installs it)")
+	}
+}
+
+func TestPathsFollowSettingsLive(t *testing.T) {
+	requireFFmpeg(t)
+	f := newFixture(t)
+	if err := f.manager.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := f.addTransmission(`{"id":"a","path":"cam-a","outputs":[{"id":"o","protocol":"rtsp"}]}`)
+	f.addTransmission(`{"id":"off","path":"cam-off","enabled":false}`)
+	f.addTransmission(`{"id":"elsewhere","path":"cam-remote","host_server_id":"edge"}`)
+	waitFor(t, 5*time.Second, "path cam-a", func() bool { _, ok := pathsList(t, f.ports.API)["cam-a"]; return ok })
+	paths := pathsList(t, f.ports.API)
+	if _, ok := paths["test"]; !ok || len(paths) != 2 {
+		t.Fatalf("paths = %v, want test and cam-a only", paths)
+	}
+
+	// A publisher with the path's HMAC credentials and a reader.
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
+		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
+		"-f", "rtsp", "-rtsp_transport", "tcp", f.manager.PublishURL(a.Path))
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
+	reader := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
+		"-i", fmt.Sprintf("rtsp://127.0.0.1:%d/cam-a", f.ports.RTSP), "-f", "null", "-")
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Process.Kill(); reader.Wait() })
+	waitFor(t, 10*time.Second, "an RTSP reader on cam-a", func() bool { return len(f.manager.Readers("cam-a")) == 1 })
+	readerID := f.manager.Readers("cam-a")[0].ID
+	if r := f.manager.Readers("cam-a")[0]; r.Type != "rtspSession" {
+		t.Errorf("reader type %q", r.Type)
+	}
+	waitFor(t, 10*time.Second, "cam-a ready", func() bool { return pathsList(t, f.ports.API)["cam-a"].(map[string]any)["ready"] == true })
+	listed := pathsList(t, f.ports.API)["cam-a"].(map[string]any)
+	if readers := listed["readers"].([]any); len(readers) != 1 || readers[0].(map[string]any)["type"] != "rtspSession" || listed["ready"] != true {
+		t.Errorf("/v3/paths/list cam-a = %v", listed)
+	}
+
+	// Adding a transmission with read auth applies live: the reader stays.
+	f.addTransmission(`{"id":"b","path":"cam-b","outputs":[{"id":"o","protocol":"rtsp","authentication":{"enabled":true,"username":"viewer","password":"pw"}}]}`)
+	waitFor(t, 5*time.Second, "path cam-b", func() bool { _, ok := pathsList(t, f.ports.API)["cam-b"]; return ok })
+	if rs := f.manager.Readers("cam-a"); len(rs) != 1 || rs[0].ID != readerID {
+		t.Errorf("the cam-a reader was disturbed: %+v", rs)
+	}
+	out, _ := exec.Command("ffprobe", "-v", "error", "-rtsp_transport", "tcp", fmt.Sprintf("rtsp://127.0.0.1:%d/cam-b", f.ports.RTSP)).CombinedOutput()
+	if !strings.Contains(string(out), "401") {
+		t.Errorf("cam-b without credentials: %s", out)
+	}
+	if f.manager.Status("").RestartCount != 0 {
+		t.Error("a transmission change restarted the engine")
+	}
+}
+
+func TestDemandEvents(t *testing.T) {
+	requireFFmpeg(t)
+	f := newFixture(t)
+	events, cancel := f.manager.SubscribeDemand()
+	defer cancel()
+	f.update(func(s *model.Settings) error {
+		s.Engine.ReaderHoldSeconds = 2 // the reader below gives up after this
+		return nil
+	})
+	if err := f.manager.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.addTransmission(`{"id":"a","path":"idle"}`)
+	waitFor(t, 5*time.Second, "path idle", func() bool { _, ok := pathsList(t, f.ports.API)["idle"]; return ok })
+	probe := exec.Command("ffprobe", "-v", "error", "-rtsp_transport", "tcp", fmt.Sprintf("rtsp://127.0.0.1:%d/idle", f.ports.RTSP))
+	if err := probe.Start(); err != nil {
+		t.Fatal(err)
+	}
+	next := func() engine.DemandEvent {
+		select {
+		case ev := <-events:
+			return ev
+		case <-time.After(15 * time.Second):
+			t.Fatal("no demand event")
+			return engine.DemandEvent{}
+		}
+	}
+	if ev := next(); ev != (engine.DemandEvent{Path: "idle", Demanded: true}) {
+		t.Errorf("first event %+v", ev)
+	}
+	if !f.manager.Demanded("idle") {
+		t.Error("Demanded(idle) is false while a reader waits")
+	}
+	_ = probe.Wait() // the hold times out: nobody publishes
+	if ev := next(); ev != (engine.DemandEvent{Path: "idle", Demanded: false}) {
+		t.Errorf("second event %+v", ev)
+	}
+}
