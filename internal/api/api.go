@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/bridge"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/store"
@@ -32,14 +34,23 @@ const MaxBodyBytes = 1 << 20
 type Options struct {
 	Store    *store.Store
 	Engine   *engine.Manager
+	Bridge   *bridge.Bridge
+	Arbiter  *arbiter.Arbiter
 	ServerID string // this server's host_server_id ("local" on the core)
-	Logger   *slog.Logger
-	Now      func() time.Time // defaults to time.Now
+	// FFmpegPath is the ffmpeg publishers run; FFmpegErr says why it is
+	// missing. Both are reported in diagnostics.
+	FFmpegPath string
+	FFmpegErr  error
+	Logger     *slog.Logger
+	Now        func() time.Time // defaults to time.Now
 }
 
 type server struct {
 	store    *store.Store
 	engine   *engine.Manager
+	bridge   *bridge.Bridge
+	arbiter  *arbiter.Arbiter
+	ffmpeg   ffmpegInfo
 	serverID string
 	log      *slog.Logger
 	now      func() time.Time
@@ -48,9 +59,12 @@ type server struct {
 
 // Handler returns the API's HTTP handler.
 func Handler(opts Options) http.Handler {
-	s := &server{store: opts.Store, engine: opts.Engine, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if opts.FFmpegErr != nil {
+		s.ffmpeg.err = opts.FFmpegErr.Error()
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -73,6 +87,13 @@ func (s *server) routes() {
 	s.mux.HandleFunc("PUT "+Prefix+"/transmissions/{id}", s.putTransmission)
 	s.mux.HandleFunc("DELETE "+Prefix+"/transmissions/{id}", s.deleteTransmission)
 	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/urls", s.transmissionURLs)
+	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/demand", s.transmissionDemand)
+	s.mux.HandleFunc("POST "+Prefix+"/transmissions/{id}/demand/prime", s.primeDemand)
+	s.mux.HandleFunc("PUT "+Prefix+"/transmissions/{id}/writers/{writer_id}/frame", s.putFrame)
+	s.mux.HandleFunc("POST "+Prefix+"/transmissions/{id}/writers/{writer_id}/stream", s.streamFrames)
+	s.mux.HandleFunc("DELETE "+Prefix+"/transmissions/{id}/writers/{writer_id}", s.deleteWriter)
+	s.mux.HandleFunc("GET "+Prefix+"/runtime/outputs", s.runtimeOutputs)
+	s.mux.HandleFunc("GET "+Prefix+"/runtime/diagnostics", s.runtimeDiagnostics)
 	s.mux.HandleFunc("GET "+Prefix+"/internal/transmissions/{id}/urls", s.internalTransmissionURLs)
 	s.mux.HandleFunc(Prefix+"/", s.notFound)
 }
@@ -98,6 +119,12 @@ func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeDetail(w, http.StatusNotFound, "Not Found")
+}
+
+// ffmpegInfo is what diagnostics say about ffmpeg.
+type ffmpegInfo struct {
+	path string
+	err  string
 }
 
 // httpError is an error with the status it should be answered with.

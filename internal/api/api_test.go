@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -15,8 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/bridge"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
+	"github.com/toposync/toposync-streaming/internal/publisher"
 	"github.com/toposync/toposync-streaming/internal/store"
 )
 
@@ -40,17 +44,18 @@ func newServer(t *testing.T, serverID string) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	arb := arbiter.New(arbiter.DefaultConfig(), nil, nil)
+	ffmpeg, ffmpegErr := publisher.FindFFmpeg(os.Getenv)
+	b := bridge.New(bridge.Options{Store: st, Engine: manager, Arbiter: arb, ServerID: serverID, FFmpeg: ffmpeg, FFmpegErr: ffmpegErr, LogLevel: "error", RuntimeDir: filepath.Join(dir, "runtime", "streaming")})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		manager.Run(ctx)
-		close(done)
-	}()
-	srv := httptest.NewServer(Handler(Options{Store: st, Engine: manager, ServerID: serverID}))
+	var wg sync.WaitGroup
+	wg.Go(func() { manager.Run(ctx) })
+	wg.Go(func() { b.Run(ctx) })
+	srv := httptest.NewServer(Handler(Options{Store: st, Engine: manager, Bridge: b, Arbiter: arb, ServerID: serverID, FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr}))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
-		<-done
+		wg.Wait()
 		_ = st.Close()
 	})
 	return &client{t: t, base: srv.URL + Prefix}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/api"
+	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/bridge"
 	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
@@ -66,10 +68,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ffmpeg, err := publisher.FindFFmpeg(cfg.Getenv)
-	if err != nil {
-		log.Warn("publishers are unavailable", "err", err)
+	ffmpeg, ffmpegErr := publisher.FindFFmpeg(cfg.Getenv)
+	if ffmpegErr != nil {
+		log.Warn("publishers are unavailable", "err", ffmpegErr)
 	}
+	arb := arbiter.New(arbiter.DefaultConfig(), nil, log.With("component", "arbiter"))
+	runtimeBridge := bridge.New(bridge.Options{
+		Store: st, Engine: manager, Arbiter: arb, ServerID: cfg.ServerID,
+		FFmpeg: ffmpeg, FFmpegErr: ffmpegErr, LogLevel: publisher.LogLevel(cfg.Getenv),
+		RuntimeDir: runtimeDir, Logger: log.With("component", "bridge"),
+	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -79,6 +87,7 @@ func Run(ctx context.Context, cfg Config) error {
 	runtimeCtx, stopRuntime := context.WithCancel(context.Background())
 	var runtime sync.WaitGroup
 	runtime.Go(func() { manager.Run(runtimeCtx) })
+	runtime.Go(func() { runtimeBridge.Run(runtimeCtx) })
 	runtime.Go(func() {
 		testpattern.Run(runtimeCtx, testpattern.Options{
 			Engine: manager, FFmpeg: ffmpeg, LogLevel: publisher.LogLevel(cfg.Getenv),
@@ -91,7 +100,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	srv := &http.Server{
-		Handler:           api.Handler(api.Options{Store: st, Engine: manager, ServerID: cfg.ServerID, Logger: log.With("component", "api")}),
+		Handler: api.Handler(api.Options{
+			Store: st, Engine: manager, Bridge: runtimeBridge, Arbiter: arb, ServerID: cfg.ServerID,
+			FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr, Logger: log.With("component", "api"),
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

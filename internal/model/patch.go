@@ -17,7 +17,7 @@ func ApplyPatch(current Settings, patch json.RawMessage, now time.Time) (Setting
 	if !ok {
 		return current, r.err()
 	}
-	r.forbidExtra(pm, "transmissions", "engine")
+	r.forbidExtra(pm, "transmissions", "engine", "runtime")
 	if err := r.err(); err != nil {
 		return current, err
 	}

@@ -107,6 +107,24 @@ func (r reader) integer(raw json.RawMessage, lo, hi int) (int, bool) {
 	return int(f), true
 }
 
+// number accepts a JSON number inside [lo, hi].
+func (r reader) number(raw json.RawMessage, lo, hi float64) (float64, bool) {
+	var f float64
+	if isNull(raw) || json.Unmarshal(raw, &f) != nil {
+		r.fail("float_type", "Input should be a valid number")
+		return 0, false
+	}
+	if f < lo {
+		r.fail("greater_than_equal", "Input should be greater than or equal to %g", lo)
+		return 0, false
+	}
+	if f > hi {
+		r.fail("less_than_equal", "Input should be less than or equal to %g", hi)
+		return 0, false
+	}
+	return f, true
+}
+
 // enum accepts one of the allowed strings.
 func (r reader) enum(raw json.RawMessage, allowed ...string) (string, bool) {
 	s, ok := r.str(raw)

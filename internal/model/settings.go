@@ -8,13 +8,14 @@ import (
 
 // Settings is the streaming configuration: every transmission and the engine.
 type Settings struct {
-	Transmissions []Transmission `json:"transmissions"`
-	Engine        EngineSettings `json:"engine"`
+	Transmissions []Transmission  `json:"transmissions"`
+	Engine        EngineSettings  `json:"engine"`
+	Runtime       RuntimeSettings `json:"runtime"`
 }
 
 // DefaultSettings are the settings of a fresh install.
 func DefaultSettings() Settings {
-	return Settings{Transmissions: []Transmission{}, Engine: DefaultEngineSettings()}
+	return Settings{Transmissions: []Transmission{}, Engine: DefaultEngineSettings(), Runtime: DefaultRuntimeSettings()}
 }
 
 // DecodeSettings reads a whole settings document. Missing members take their
@@ -35,7 +36,7 @@ func decodeSettings(r reader, raw json.RawMessage, now time.Time) Settings {
 	if !ok {
 		return s
 	}
-	r.forbidExtra(m, "transmissions", "engine")
+	r.forbidExtra(m, "transmissions", "engine", "runtime")
 	if v, present := m["transmissions"]; present && !isNull(v) {
 		items, _ := r.at("transmissions").list(v)
 		for i, item := range items {
@@ -46,6 +47,9 @@ func decodeSettings(r reader, raw json.RawMessage, now time.Time) Settings {
 	}
 	if v, present := m["engine"]; present && !isNull(v) {
 		s.Engine = decodeEngine(r.at("engine"), v)
+	}
+	if v, present := m["runtime"]; present && !isNull(v) {
+		s.Runtime = decodeRuntime(r.at("runtime"), v)
 	}
 	return s
 }

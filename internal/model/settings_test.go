@@ -16,7 +16,8 @@ func TestDefaultSettingsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"transmissions":[],"engine":{"kind":"embedded","enabled":false,"expose_to_lan":false,"preferred_ports":{"rtsp":8554,"hls":8888,"webrtc":8889,"api":9997},"mediamtx_version":"v1.20.1","webrtc_ice_servers":[],"reader_hold_seconds":10}}`
+	want := `{"transmissions":[],"engine":{"kind":"embedded","enabled":false,"expose_to_lan":false,"preferred_ports":{"rtsp":8554,"hls":8888,"webrtc":8889,"api":9997},"mediamtx_version":"v1.20.1","webrtc_ice_servers":[],"reader_hold_seconds":10},` +
+		`"runtime":{"freshness_seconds":2,"sticky_seconds":0.5,"stale_writer_seconds":30,"max_writers":32,"stop_debounce_seconds":3,"prime_seconds":60}}`
 	if string(got) != want {
 		t.Errorf("defaults\n got  %s\n want %s", got, want)
 	}
@@ -61,6 +62,27 @@ func TestEngineSettingsRules(t *testing.T) {
 	}
 	if want := (Ports{RTSP: 8554, HLS: 9000, WebRTC: 8889, API: 9997}); s.Engine.PreferredPorts != want {
 		t.Errorf("partial ports = %+v, want %+v", s.Engine.PreferredPorts, want)
+	}
+}
+
+func TestRuntimeSettingsRules(t *testing.T) {
+	cases := []struct {
+		name, runtime string
+		want          []string
+	}{
+		{"in range", `{"freshness_seconds":0.1,"sticky_seconds":0,"max_writers":1,"stop_debounce_seconds":600}`, nil},
+		{"freshness too small", `{"freshness_seconds":0.05}`, []string{"runtime.freshness_seconds:greater_than_equal"}},
+		{"sticky not a number", `{"sticky_seconds":"x"}`, []string{"runtime.sticky_seconds:float_type"}},
+		{"max writers fraction", `{"max_writers":2.5}`, []string{"runtime.max_writers:int_type"}},
+		{"unknown", `{"tick":0.1}`, []string{"runtime.tick:extra_forbidden"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeSettings(json.RawMessage(`{"runtime":`+c.runtime+`}`), testNow)
+			if got := fieldErrors(t, err); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("errors = %v, want %v", got, c.want)
+			}
+		})
 	}
 }
 

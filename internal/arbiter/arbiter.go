@@ -1,0 +1,347 @@
+// Package arbiter keeps, per transmission, the writers that publish frames
+// into it and decides which one is shown: lifecycle (open, update, close),
+// priority, freshness and a sticky window, with the limits on how many
+// writers a transmission keeps and for how long.
+//
+// It never does I/O, never blocks beyond a short mutex, and never copies
+// frame data: frames handed to it are immutable and owned by it.
+package arbiter
+
+import (
+	"cmp"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/toposync/toposync-streaming/internal/frame"
+)
+
+// Lifecycle of a writer.
+type Lifecycle string
+
+// Lifecycle values.
+const (
+	Open   Lifecycle = "open"
+	Update Lifecycle = "update"
+	Close  Lifecycle = "close"
+)
+
+// Arbitration modes (model.ArbitrationLatest, model.ArbitrationPriorityLatest).
+const (
+	ModeLatest         = "latest"
+	ModePriorityLatest = "priority_latest"
+)
+
+// Config holds the windows and limits (see DefaultConfig).
+type Config struct {
+	Freshness  time.Duration // a writer's frame counts this long (default 2s)
+	Sticky     time.Duration // a new selection is kept this long while eligible (default 0.5s)
+	StaleAfter time.Duration // a writer silent this long is forgotten (default 30s)
+	MaxWriters int           // writers kept per transmission (default 32)
+}
+
+// Defaults of Config.
+const (
+	DefaultFreshness  = 2 * time.Second
+	DefaultSticky     = 500 * time.Millisecond
+	DefaultStaleAfter = 30 * time.Second
+	DefaultMaxWriters = 32
+)
+
+// DefaultConfig is the documented default of every window and limit.
+func DefaultConfig() Config {
+	return Config{Freshness: DefaultFreshness, Sticky: DefaultSticky, StaleAfter: DefaultStaleAfter, MaxWriters: DefaultMaxWriters}
+}
+
+// checked keeps a configuration usable: at least one writer, no negative window.
+func (c Config) checked() Config {
+	c.Freshness, c.Sticky, c.StaleAfter = max(0, c.Freshness), max(0, c.Sticky), max(0, c.StaleAfter)
+	c.MaxWriters = max(1, c.MaxWriters)
+	return c
+}
+
+type writer struct {
+	id        string
+	lifecycle Lifecycle
+	priority  int
+	frame     *frame.Frame
+	seq       uint64    // of frame; 0 without a frame
+	frameAt   time.Time // when frame arrived
+	updatedAt time.Time // last publish or close
+}
+
+type transmission struct {
+	mode        string
+	writers     map[string]*writer
+	active      string
+	stickyUntil time.Time
+	reason      string
+}
+
+// Arbiter holds the writers of every transmission. Safe for concurrent use.
+type Arbiter struct {
+	now func() time.Time
+	log *slog.Logger
+
+	mu  sync.Mutex
+	cfg Config
+	seq uint64
+	ts  map[string]*transmission
+}
+
+// New returns an arbiter; now is its clock (time.Now when nil).
+func New(cfg Config, now func() time.Time, log *slog.Logger) *Arbiter {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Arbiter{now: now, log: log, cfg: cfg.checked(), ts: map[string]*transmission{}}
+}
+
+// SetConfig changes the windows and limits.
+func (a *Arbiter) SetConfig(cfg Config) {
+	a.mu.Lock()
+	a.cfg = cfg.checked()
+	a.mu.Unlock()
+}
+
+// SetMode sets a transmission's arbitration mode (anything unknown means
+// priority_latest, the default).
+func (a *Arbiter) SetMode(transmissionID, mode string) {
+	if mode != ModeLatest {
+		mode = ModePriorityLatest
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.get(transmissionID).mode = mode
+}
+
+func (a *Arbiter) get(tid string) *transmission {
+	t := a.ts[tid]
+	if t == nil {
+		t = &transmission{mode: ModePriorityLatest, writers: map[string]*writer{}}
+		a.ts[tid] = t
+	}
+	return t
+}
+
+// Publish records a writer's state and, when f is not nil, its new frame
+// (which the arbiter now owns: callers must not change it). Close lifecycle
+// closes the writer. It returns the writer selected afterwards ("" for none).
+func (a *Arbiter) Publish(transmissionID, writerID string, lc Lifecycle, priority int, f *frame.Frame) string {
+	if lc == Close {
+		return a.Close(transmissionID, writerID)
+	}
+	if lc != Open {
+		lc = Update
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	t := a.get(transmissionID)
+	w := t.writers[writerID]
+	if w == nil {
+		w = &writer{id: writerID}
+		t.writers[writerID] = w
+	}
+	w.lifecycle, w.priority, w.updatedAt = lc, priority, now
+	if f != nil {
+		a.seq++
+		w.frame, w.seq, w.frameAt = f, a.seq, now
+	}
+	a.evict(transmissionID, t, now, writerID)
+	a.arbitrate(t, now)
+	return t.active
+}
+
+// Close marks a writer closed: it is no longer shown. Unknown writers are
+// ignored. It returns the writer selected afterwards.
+func (a *Arbiter) Close(transmissionID, writerID string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t := a.ts[transmissionID]
+	if t == nil {
+		return ""
+	}
+	now := a.now()
+	if w := t.writers[writerID]; w != nil {
+		w.lifecycle, w.updatedAt = Close, now
+	}
+	a.arbitrate(t, now)
+	return t.active
+}
+
+// Selection is what a transmission shows now.
+type Selection struct {
+	WriterID string       // "" when no writer is eligible
+	Frame    *frame.Frame // nil when no writer is eligible: show the placeholder
+	Seq      uint64       // identifies Frame: equal Seq, equal pixels
+	Reason   string
+}
+
+// Select evicts stale writers and returns the selected writer's frame.
+func (a *Arbiter) Select(transmissionID string) Selection {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t := a.ts[transmissionID]
+	if t == nil {
+		return Selection{Reason: reasonNone}
+	}
+	now := a.now()
+	a.evict(transmissionID, t, now, "")
+	a.arbitrate(t, now)
+	if t.active == "" {
+		return Selection{Reason: t.reason}
+	}
+	w := t.writers[t.active]
+	return Selection{WriterID: w.id, Frame: w.frame, Seq: w.seq, Reason: t.reason}
+}
+
+const reasonNone = "no eligible writer: placeholder"
+
+func (a *Arbiter) eligible(w *writer, now time.Time) bool {
+	return w != nil && w.lifecycle != Close && w.frame != nil && now.Sub(w.frameAt) <= a.cfg.Freshness
+}
+
+// better reports whether x ranks above y under mode.
+func better(mode string, x, y *writer) bool {
+	c := 0
+	if mode == ModeLatest {
+		c = cmp.Or(x.frameAt.Compare(y.frameAt), cmp.Compare(x.priority, y.priority))
+	} else {
+		c = cmp.Or(cmp.Compare(x.priority, y.priority), x.frameAt.Compare(y.frameAt))
+	}
+	return cmp.Or(c, x.updatedAt.Compare(y.updatedAt), cmp.Compare(x.id, y.id)) > 0
+}
+
+// arbitrate applies the rules: no eligible writer clears the selection; a
+// selection younger than the sticky window is kept while it is eligible;
+// otherwise the best writer is selected, and a change starts a new window.
+func (a *Arbiter) arbitrate(t *transmission, now time.Time) {
+	current := t.writers[t.active]
+	if a.eligible(current, now) && now.Before(t.stickyUntil) {
+		t.reason = "sticky: selected less than the sticky window ago"
+		return
+	}
+	var best *writer
+	candidates := 0
+	for _, w := range t.writers {
+		if !a.eligible(w, now) {
+			continue
+		}
+		candidates++
+		if best == nil || better(t.mode, w, best) {
+			best = w
+		}
+	}
+	switch {
+	case best == nil:
+		t.active, t.stickyUntil, t.reason = "", time.Time{}, reasonNone
+		return
+	case candidates == 1:
+		t.reason = "only eligible writer"
+	case t.mode == ModeLatest:
+		t.reason = "latest: most recent frame"
+	default:
+		t.reason = "priority_latest: highest priority, then most recent frame"
+	}
+	if best.id != t.active {
+		t.active, t.stickyUntil = best.id, now.Add(a.cfg.Sticky)
+	}
+}
+
+// evict forgets writers silent longer than StaleAfter, then the oldest ones
+// beyond MaxWriters (never keep, the writer being updated).
+func (a *Arbiter) evict(tid string, t *transmission, now time.Time, keep string) {
+	for id, w := range t.writers {
+		if now.Sub(w.updatedAt) > a.cfg.StaleAfter {
+			delete(t.writers, id)
+			a.log.Info("writer evicted: silent too long", "transmission", tid, "writer", id, "silent", now.Sub(w.updatedAt).Round(time.Millisecond))
+		}
+	}
+	if len(t.writers) <= a.cfg.MaxWriters {
+		return
+	}
+	ws := make([]*writer, 0, len(t.writers))
+	for _, w := range t.writers {
+		if w.id != keep {
+			ws = append(ws, w)
+		}
+	}
+	slices.SortFunc(ws, func(x, y *writer) int { return cmp.Or(x.updatedAt.Compare(y.updatedAt), cmp.Compare(x.id, y.id)) })
+	var evicted []string
+	for _, w := range ws[:len(t.writers)-a.cfg.MaxWriters] {
+		delete(t.writers, w.id)
+		evicted = append(evicted, w.id)
+	}
+	a.log.Warn("writers evicted: too many writers", "transmission", tid, "max", a.cfg.MaxWriters, "evicted", evicted)
+}
+
+// Prune forgets every transmission for which keep is false.
+func (a *Arbiter) Prune(keep func(transmissionID string) bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id := range a.ts {
+		if !keep(id) {
+			delete(a.ts, id)
+		}
+	}
+}
+
+// WriterState is one writer in diagnostics.
+type WriterState struct {
+	Lifecycle       Lifecycle `json:"lifecycle_state"`
+	Priority        int       `json:"writer_priority"`
+	HasFrame        bool      `json:"has_frame"`
+	FrameAgeSeconds *float64  `json:"frame_age_seconds"`
+	Eligible        bool      `json:"eligible"`
+	UpdatedAtUnix   float64   `json:"updated_at_unix"`
+}
+
+// State is one transmission in diagnostics.
+type State struct {
+	ActiveWriter    *string                `json:"active_writer"`
+	Reason          string                 `json:"reason"`
+	ArbitrationMode string                 `json:"arbitration_mode"`
+	StickyUntilUnix *float64               `json:"sticky_until_unix"`
+	Writers         map[string]WriterState `json:"writers"`
+}
+
+// Snapshot describes every transmission that has writers.
+func (a *Arbiter) Snapshot() map[string]State {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	out := map[string]State{}
+	for tid, t := range a.ts {
+		a.evict(tid, t, now, "")
+		a.arbitrate(t, now)
+		if len(t.writers) == 0 {
+			continue
+		}
+		st := State{Reason: t.reason, ArbitrationMode: t.mode, Writers: map[string]WriterState{}}
+		if t.active != "" {
+			id := t.active
+			st.ActiveWriter = &id
+			if now.Before(t.stickyUntil) {
+				u := unix(t.stickyUntil)
+				st.StickyUntilUnix = &u
+			}
+		}
+		for id, w := range t.writers {
+			ws := WriterState{Lifecycle: w.lifecycle, Priority: w.priority, HasFrame: w.frame != nil, Eligible: a.eligible(w, now), UpdatedAtUnix: unix(w.updatedAt)}
+			if w.frame != nil {
+				age := now.Sub(w.frameAt).Seconds()
+				ws.FrameAgeSeconds = &age
+			}
+			st.Writers[id] = ws
+		}
+		out[tid] = st
+	}
+	return out
+}
+
+func unix(t time.Time) float64 { return float64(t.UnixMicro()) / 1e6 }

@@ -1,0 +1,78 @@
+package frame
+
+import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"testing"
+)
+
+// testImage returns a realistic, non-uniform w x h BGR frame: smooth
+// gradients with a few sharp edges and some deterministic noise.
+func testImage(tb testing.TB, w, h int) *Frame {
+	tb.Helper()
+	data := make([]byte, w*h*3)
+	seed := uint32(12345)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			seed = seed*1664525 + 1013904223
+			noise := int(seed>>28) - 8
+			i := 3 * (y*w + x)
+			b := x * 255 / w
+			g := y * 255 / h
+			r := (x + y) * 255 / (w + h)
+			if (x/97+y/61)%2 == 0 {
+				r = 255 - r
+			}
+			data[i] = clamp8(b + noise)
+			data[i+1] = clamp8(g - noise)
+			data[i+2] = clamp8(r + noise/2)
+		}
+	}
+	f, err := NewBGR(w, h, data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+func clamp8(v int) uint8 { return uint8(min(max(v, 0), 255)) }
+
+func benchContain(b *testing.B, sw, sh, dw, dh int) {
+	src := testImage(b, sw, sh)
+	r := NewResizer(dw, dh)
+	dst := make([]byte, dw*dh*3)
+	r.Contain(dst, src) // build the plan outside the timing
+	b.SetBytes(int64(dw * dh * 3))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r.Contain(dst, src)
+	}
+}
+
+func BenchmarkContain1080pTo720p(b *testing.B)    { benchContain(b, 1920, 1080, 1280, 720) }
+func BenchmarkContainVGATo720p(b *testing.B)      { benchContain(b, 640, 480, 1280, 720) }
+func BenchmarkContainSameSize720p(b *testing.B)   { benchContain(b, 1280, 720, 1280, 720) }
+func BenchmarkContainPortraitTo720p(b *testing.B) { benchContain(b, 1080, 1920, 1280, 720) } // 4-tap general paths
+
+func BenchmarkDecodeJPEG720p(b *testing.B) {
+	f := testImage(b, 1280, 720)
+	img := image.NewRGBA(image.Rect(0, 0, 1280, 720))
+	for i := 0; i < 1280*720; i++ {
+		img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] = f.Data[3*i+2], f.Data[3*i+1], f.Data[3*i], 255
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
+		b.Fatal(err)
+	}
+	body := buf.Bytes()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Decode("image/jpeg", body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,181 @@
+package frame
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"mime"
+	"strings"
+)
+
+// Decode turns an HTTP body into a frame. contentType is the request's
+// Content-Type: "image/jpeg" (or the common alias "image/jpg") and
+// "image/png" are decoded with the standard library, parameters and case are
+// ignored. Any other type gives an error wrapping ErrUnsupportedFormat;
+// corrupt data, or an image whose size is outside the frame limits (checked
+// from the header, before decoding the pixels), gives another error.
+//
+// Transparent PNG pixels are composited onto black.
+func Decode(contentType string, body []byte) (*Frame, error) {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt = strings.ToLower(strings.TrimSpace(contentType))
+	}
+	var (
+		decodeConfig func(*bytes.Reader) (image.Config, error)
+		decode       func(*bytes.Reader) (image.Image, error)
+	)
+	switch mt {
+	case "image/jpeg", "image/jpg":
+		decodeConfig = func(r *bytes.Reader) (image.Config, error) { return jpeg.DecodeConfig(r) }
+		decode = func(r *bytes.Reader) (image.Image, error) { return jpeg.Decode(r) }
+	case "image/png":
+		decodeConfig = func(r *bytes.Reader) (image.Config, error) { return png.DecodeConfig(r) }
+		decode = func(r *bytes.Reader) (image.Image, error) { return png.Decode(r) }
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrUnsupportedFormat, contentType)
+	}
+	cfg, err := decodeConfig(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("frame: decode %s: %w", mt, err)
+	}
+	if err := CheckSize(cfg.Width, cfg.Height); err != nil {
+		return nil, fmt.Errorf("frame: decode %s: %w", mt, err)
+	}
+	img, err := decode(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("frame: decode %s: %w", mt, err)
+	}
+	b := img.Bounds()
+	if err := CheckSize(b.Dx(), b.Dy()); err != nil {
+		return nil, fmt.Errorf("frame: decode %s: %w", mt, err)
+	}
+	return FromImage(img), nil
+}
+
+// FromImage converts any image.Image (of a valid frame size; see CheckSize)
+// to a BGR frame. *image.YCbCr, *image.RGBA, *image.NRGBA and *image.Gray
+// take fast paths; anything else goes through its color model. Alpha is
+// treated as premultiplied, so transparent pixels come out composited onto
+// black.
+func FromImage(img image.Image) *Frame {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	out := make([]byte, w*h*3)
+	switch m := img.(type) {
+	case *image.YCbCr:
+		fromYCbCr(out, m)
+	case *image.RGBA:
+		for y := 0; y < h; y++ {
+			i := m.PixOffset(b.Min.X, b.Min.Y+y)
+			s := m.Pix[i : i+4*w : i+4*w]
+			d := out[3*w*y : 3*w*(y+1) : 3*w*(y+1)]
+			for x := 0; x < w; x++ {
+				p := s[4*x : 4*x+3 : 4*x+3]
+				q := d[3*x : 3*x+3 : 3*x+3]
+				q[0], q[1], q[2] = p[2], p[1], p[0]
+			}
+		}
+	case *image.NRGBA:
+		for y := 0; y < h; y++ {
+			i := m.PixOffset(b.Min.X, b.Min.Y+y)
+			s := m.Pix[i : i+4*w : i+4*w]
+			d := out[3*w*y : 3*w*(y+1) : 3*w*(y+1)]
+			for x := 0; x < w; x++ {
+				p := s[4*x : 4*x+4 : 4*x+4]
+				q := d[3*x : 3*x+3 : 3*x+3]
+				if a := p[3]; a == 0xff {
+					q[0], q[1], q[2] = p[2], p[1], p[0]
+				} else {
+					q[0], q[1], q[2] = premul(p[2], a), premul(p[1], a), premul(p[0], a)
+				}
+			}
+		}
+	case *image.Gray:
+		for y := 0; y < h; y++ {
+			i := m.PixOffset(b.Min.X, b.Min.Y+y)
+			grayToBGR(out[3*w*y:3*w*(y+1)], m.Pix[i:i+w])
+		}
+	default:
+		j := 0
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				r, g, bl, _ := img.At(x, y).RGBA()
+				out[j], out[j+1], out[j+2] = uint8(bl>>8), uint8(g>>8), uint8(r>>8)
+				j += 3
+			}
+		}
+	}
+	return &Frame{Width: w, Height: h, Data: out}
+}
+
+// premul multiplies an 8-bit channel by an 8-bit alpha exactly as
+// color.NRGBA.RGBA does (then keeps the high byte), so the fast path and the
+// generic path agree.
+func premul(c, a uint8) uint8 {
+	c16 := uint32(c) * 0x101
+	a16 := uint32(a) * 0x101
+	return uint8((c16 * a16 / 0xffff) >> 8)
+}
+
+// fromYCbCr converts a (JPEG) YCbCr image with the same fixed-point
+// arithmetic as color.YCbCrToRGB, for every chroma subsampling.
+func fromYCbCr(out []byte, m *image.YCbCr) {
+	b := m.Rect
+	w := b.Dx()
+	// Horizontal and vertical chroma subsampling factors.
+	hs, vs := 1, 1
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio422:
+		hs = 2
+	case image.YCbCrSubsampleRatio420:
+		hs, vs = 2, 2
+	case image.YCbCrSubsampleRatio440:
+		vs = 2
+	case image.YCbCrSubsampleRatio411:
+		hs = 4
+	case image.YCbCrSubsampleRatio410:
+		hs, vs = 4, 2
+	}
+	cx0 := b.Min.X / hs
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		yi := m.YOffset(b.Min.X, y)
+		ys := m.Y[yi : yi+w]
+		ci := (y/vs - b.Min.Y/vs) * m.CStride
+		d := out[3*w*(y-b.Min.Y) : 3*w*(y-b.Min.Y+1)]
+		for x := 0; x < w; x++ {
+			c := ci + (b.Min.X+x)/hs - cx0
+			r, g, bl := ycc(ys[x], m.Cb[c], m.Cr[c])
+			q := d[3*x : 3*x+3 : 3*x+3]
+			q[0], q[1], q[2] = bl, g, r
+		}
+	}
+}
+
+// ycc is color.YCbCrToRGB, inlinable.
+func ycc(y, cb, cr uint8) (uint8, uint8, uint8) {
+	yy1 := int32(y) * 0x10101
+	cb1 := int32(cb) - 128
+	cr1 := int32(cr) - 128
+	r := yy1 + 91881*cr1
+	if uint32(r)&0xff000000 == 0 {
+		r >>= 16
+	} else {
+		r = ^(r >> 31)
+	}
+	g := yy1 - 22554*cb1 - 46802*cr1
+	if uint32(g)&0xff000000 == 0 {
+		g >>= 16
+	} else {
+		g = ^(g >> 31)
+	}
+	b := yy1 + 116130*cb1
+	if uint32(b)&0xff000000 == 0 {
+		b >>= 16
+	} else {
+		b = ^(b >> 31)
+	}
+	return uint8(r), uint8(g), uint8(b)
+}

@@ -1,0 +1,79 @@
+package publisher
+
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Input modes of a publisher.
+const (
+	InputRawVideo = "rawvideo_pipe" // bgr24 frames on stdin
+	InputRTSPPull = "rtsp_pull"     // ffmpeg pulls a source URL itself (bypass)
+)
+
+// Encoding is what an output asks of the encoder.
+type Encoding struct {
+	Width, Height  int
+	FPS            int
+	BitrateKbps    int    // 0: the encoder's default rate control
+	LatencyProfile string // normal | low | ultra_low
+}
+
+// Input says where a publisher's frames come from.
+type Input struct {
+	Mode      string // InputRawVideo or InputRTSPPull
+	SourceURL string // InputRTSPPull only
+}
+
+// x264Options maps a latency profile to libx264 settings. Every profile
+// encodes without B-frames (browsers' WebRTC decoders expect none):
+//
+//	normal:    -preset veryfast, rate-control lookahead on (best quality per
+//	           bit; the lookahead delays each frame by several frame times)
+//	low:       -preset veryfast -tune zerolatency (no lookahead, sliced threads)
+//	ultra_low: -preset ultrafast -tune zerolatency (fastest encode per frame)
+func x264Options(profile string) []string {
+	switch profile {
+	case "low":
+		return []string{"-preset", "veryfast", "-tune", "zerolatency"}
+	case "ultra_low":
+		return []string{"-preset", "ultrafast", "-tune", "zerolatency"}
+	default:
+		return []string{"-preset", "veryfast", "-bf", "0"}
+	}
+}
+
+// Args is the ffmpeg command line (without the binary) that encodes in into
+// H.264 (yuv420p, no audio, one keyframe per second) and publishes it over
+// RTSP/TCP to publishURL.
+func Args(logLevel string, in Input, enc Encoding, publishURL string) []string {
+	fps := strconv.Itoa(max(1, enc.FPS))
+	size := strconv.Itoa(enc.Width) + "x" + strconv.Itoa(enc.Height)
+	args := []string{"-hide_banner", "-loglevel", logLevel, "-nostats"}
+	var filters []string
+	switch in.Mode {
+	case InputRTSPPull:
+		if strings.HasPrefix(strings.ToLower(in.SourceURL), "rtsp://") {
+			args = append(args, "-rtsp_transport", "tcp")
+		}
+		args = append(args, "-fflags", "nobuffer", "-i", in.SourceURL)
+		w, h := strconv.Itoa(enc.Width), strconv.Itoa(enc.Height)
+		filters = []string{"fps=" + fps, "scale=" + w + ":" + h + ":force_original_aspect_ratio=decrease", "pad=" + w + ":" + h + ":(ow-iw)/2:(oh-ih)/2:black"}
+	default:
+		args = append(args, "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", size, "-r", fps, "-i", "pipe:0")
+	}
+	args = append(args, "-an", "-c:v", "libx264")
+	args = append(args, x264Options(enc.LatencyProfile)...)
+	args = append(args, "-pix_fmt", "yuv420p")
+	if len(filters) > 0 {
+		args = append(args, "-vf", strings.Join(filters, ","))
+	}
+	if b := enc.BitrateKbps; b > 0 {
+		args = append(args, "-b:v", strconv.Itoa(b)+"k",
+			"-maxrate", strconv.Itoa(int(math.RoundToEven(float64(b)*1.1)))+"k",
+			"-bufsize", strconv.Itoa(max(2*b, 512))+"k")
+	}
+	return append(args, "-g", fps, "-keyint_min", fps, "-sc_threshold", "0",
+		"-f", "rtsp", "-rtsp_transport", "tcp", publishURL)
+}
