@@ -23,7 +23,7 @@ build:
 deps:
 	scripts/deps.sh ffmpeg
 
-## fuzz: run each fuzz target longer (FUZZTIME, default 60s)
+## fuzz: fuzz each target (FUZZTIME each, default 60s); make test runs only their seeds
 fuzz:
 	FUZZTIME=$${FUZZTIME:-60s} bash -c 'for f in FuzzSlug FuzzDecodeTransmission FuzzDecodeSettings; do go test -run "^$$" -fuzz "^$$f$$" -fuzztime "$$FUZZTIME" ./internal/model || exit 1; done'
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, vet, staticcheck, every test with -race,
-# and a short run of each fuzz target. Installs what is missing first.
+# The whole test suite: formatting, vet, staticcheck, and every test with
+# -race (fuzz targets run their checked-in seed corpus; `make fuzz` fuzzes).
+# Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
@@ -25,8 +26,3 @@ go tool staticcheck ./...
 
 step "go test -race"
 go test -race -count=1 -timeout 12m ./...
-
-step "fuzz (${FUZZTIME:=5s} per target)"
-go test -run '^$' -fuzz '^FuzzSlug$' -fuzztime "$FUZZTIME" ./internal/model
-go test -run '^$' -fuzz '^FuzzDecodeTransmission$' -fuzztime "$FUZZTIME" ./internal/model
-go test -run '^$' -fuzz '^FuzzDecodeSettings$' -fuzztime "$FUZZTIME" ./internal/model
