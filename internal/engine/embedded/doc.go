@@ -26,9 +26,19 @@
 //     reader gets it at once (its timestamps squeezed to the newest frame, so
 //     the browser shows the live picture instead of replaying the GOP) and a
 //     new HLS muxer starts from it;
-//   - a new RTSP reader of a running stream gets live packets only, and
-//     waits for the next IDR (at most one GOP): gortsplib's ServerStream
-//     offers no way to send earlier packets to one session.
+//   - a new RTSP reader of a running stream gets the cached RTP packets of
+//     the current GOP at once, queued to its session in OnPlay, and then the
+//     live packets, without gap or duplicate (see rtspjoin.go for how the
+//     hand-over to the shared ServerStream works). Sequence numbers and
+//     timestamps are the publisher's: the GOP arrives as a burst, so a
+//     decoder starts at once; a real-time player starts at most one GOP
+//     behind. A GOP of more than 768 packets (3/4 of the 1024-packet session
+//     write queue) is not sent: that reader waits for the next IDR.
+//
+// Known issue (gortsplib v5.3.1, not of this package): a UDP SETUP that runs
+// concurrently with another SETUP of the same stream is a data race inside
+// gortsplib (ServerStream.readerAdd reads the other sessions' medias without
+// their lock); TestRTSPFastJoin therefore starts its UDP reader alone.
 //
 // What it never does:
 //   - it never starts publishers or other processes: demand is only reported;

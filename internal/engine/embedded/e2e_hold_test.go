@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/toposync/toposync-streaming/internal/whep"
 )
 
 // TestPublishRefused: wrong or missing credentials, an unconfigured path and
@@ -113,7 +115,7 @@ func TestHeldReaders(t *testing.T) {
 		defer close(rrDone)
 		rr, rrErr = startRTSPReader(t, ts.rtspAddr, "", "", "idle")
 	}()
-	var wc *whepClient
+	var wc *whep.Session
 	var wcErr error
 	wcDone := make(chan struct{})
 	go func() {
@@ -140,7 +142,7 @@ func TestHeldReaders(t *testing.T) {
 	if wcErr != nil {
 		t.Fatalf("held WHEP reader: %v", wcErr)
 	}
-	for _, ch := range []chan struct{}{rr.idrCh, wc.idrCh} {
+	for _, ch := range []<-chan struct{}{rr.idrCh, wc.FirstIDR()} {
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -148,7 +150,7 @@ func TestHeldReaders(t *testing.T) {
 		}
 	}
 	t.Logf("held readers, publisher start -> first IDR: RTSP %v, WHEP %v",
-		rr.firstIDR.Sub(pubStart), wc.firstIDR.Sub(pubStart))
+		rr.firstIDR.Sub(pubStart), wc.Stats().FirstIDR.Sub(pubStart))
 	for range 2 {
 		r := <-results
 		if r.err != nil || r.out != "h264,640,360" {
@@ -188,20 +190,16 @@ func TestSetPathsLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-wc.idrCh
+	<-wc.FirstIDR()
 	waitFor(t, "RTSP packets", 10*time.Second, func() bool { return rr.packetCount() > 0 })
 
 	ts.SetPaths([]PathConfig{{Name: "a"}, {Name: "b", ReadUser: "x", ReadPass: "y"}})
 	pubB := startFFmpeg(t, rtspURL(ts.rtspAddr, "", "", "b"))
 	ts.waitReady(t, "b", 15*time.Second)
 	n := rr.packetCount()
-	wc.mu.Lock()
-	w := wc.packets
-	wc.mu.Unlock()
+	w := wc.Stats().Packets
 	waitFor(t, "RTSP and WHEP packets after adding a path", 5*time.Second, func() bool {
-		wc.mu.Lock()
-		defer wc.mu.Unlock()
-		return rr.packetCount() > n+20 && wc.packets > w+20
+		return rr.packetCount() > n+20 && wc.Stats().Packets > w+20
 	})
 	if rs := ts.Readers("a"); len(rs) != 2 {
 		t.Fatalf("readers of a after adding b: %v", rs)

@@ -65,14 +65,14 @@ func TestPublisherReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(wc.answer, "203.0.113.7") {
-		t.Fatalf("answer lacks the additional host:\n%s", wc.answer)
+	if !strings.Contains(wc.Answer(), "203.0.113.7") {
+		t.Fatalf("answer lacks the additional host:\n%s", wc.Answer())
 	}
 	_, udpPort, _ := strings.Cut(ts.whep.udpConn.LocalAddr().String(), ":")
-	if !strings.Contains(wc.answer, " "+udpPort+" typ host") {
-		t.Fatalf("answer lacks the UDP mux port %s:\n%s", udpPort, wc.answer)
+	if !strings.Contains(wc.Answer(), " "+udpPort+" typ host") {
+		t.Fatalf("answer lacks the UDP mux port %s:\n%s", udpPort, wc.Answer())
 	}
-	<-wc.idrCh
+	<-wc.FirstIDR()
 
 	pub1.stop()
 	waitFor(t, "publisher gone", 10*time.Second, func() bool {

@@ -110,17 +110,13 @@ func TestServeAllProtocols(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-wc.idrCh:
-		t.Logf("WHEP reader joining a running stream: first IDR with SPS/PPS after %v", wc.firstIDR.Sub(whepStart))
+	case <-wc.FirstIDR():
+		t.Logf("WHEP reader joining a running stream: first IDR with SPS/PPS after %v", wc.Stats().FirstIDR.Sub(whepStart))
 	case <-ctx.Done():
 		t.Fatal("WHEP reader got no IDR with SPS/PPS")
 	}
-	waitFor(t, "WHEP access units", 10*time.Second, func() bool {
-		wc.mu.Lock()
-		defer wc.mu.Unlock()
-		return wc.aus >= 10
-	})
-	if out, err := wc.probeAnnexB(ctx); err != nil || out != "h264,640,360" {
+	waitFor(t, "WHEP access units", 10*time.Second, func() bool { return wc.Stats().Frames >= 10 })
+	if out, err := probeAnnexB(ctx, wc); err != nil || out != "h264,640,360" {
 		t.Fatalf("ffprobe of WHEP Annex-B: %q %v", out, err)
 	}
 	rs := ts.Readers("cam")
@@ -137,8 +133,8 @@ func TestServeAllProtocols(t *testing.T) {
 	t.Logf("path info: tracks %+v, bytes in %d out %d, drops %d", pi.Tracks, pi.BytesReceived, pi.BytesSent, pi.ReaderDrops)
 
 	// WHEP session resource: PATCH is a no-op, OPTIONS exposes Location
-	if code := wc.do(t, http.MethodPatch); code != http.StatusNoContent {
-		t.Fatalf("WHEP PATCH: %d", code)
+	if code, err := wc.Do(ctx, http.MethodPatch); err != nil || code != http.StatusNoContent {
+		t.Fatalf("WHEP PATCH: %d %v", code, err)
 	}
 	req, _ = http.NewRequest(http.MethodOptions, "http://"+ts.webrtcAddr+"/cam/whep", nil)
 	res, err = testHTTP.Do(req)
@@ -151,8 +147,8 @@ func TestServeAllProtocols(t *testing.T) {
 	}
 
 	// all readers leave: demand drops once (HLS lingers 1 s)
-	if code := wc.delete(t); code != http.StatusOK {
-		t.Fatalf("WHEP DELETE: %d", code)
+	if code, err := wc.Do(ctx, http.MethodDelete); err != nil || code != http.StatusOK {
+		t.Fatalf("WHEP DELETE: %d %v", code, err)
 	}
 	rr.c.Close()
 	waitFor(t, "no readers", 10*time.Second, func() bool { return len(ts.Readers("cam")) == 0 })

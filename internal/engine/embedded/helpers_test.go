@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,12 +21,10 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
+	"github.com/toposync/toposync-streaming/internal/whep"
 )
 
 func TestMain(m *testing.M) {
@@ -187,9 +186,16 @@ func rtspURL(addr, user, pass, path string) string {
 
 func startFFmpeg(t *testing.T, url string) *publisher_ {
 	t.Helper()
+	return startFFmpegGOP(t, url, 15)
+}
+
+// startFFmpegGOP publishes 640x360 at 15 fps with a keyframe every gop frames.
+func startFFmpegGOP(t *testing.T, url string, gop int) *publisher_ {
+	t.Helper()
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
 		"-re", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=15",
-		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
+		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+		"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop), "-sc_threshold", "0",
 		"-f", "rtsp", "-rtsp_transport", "tcp", url)
 	pub := &publisher_{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = pub.stderr
@@ -348,60 +354,6 @@ func (r *rtspReader) packetCount() int {
 	return r.packets
 }
 
-// whepClient is a pion WHEP reader that collects the received H.264 as
-// Annex-B.
-type whepClient struct {
-	pc       *webrtc.PeerConnection
-	location string
-	answer   string
-	baseURL  string
-	user     string
-	pass     string
-
-	mu            sync.Mutex
-	packets       int
-	annexB        bytes.Buffer
-	aus           int
-	idrWithParams bool
-	firstIDR      time.Time
-	idrCh         chan struct{}
-	idrOnce       sync.Once
-	readDone      chan struct{}
-}
-
-// whepOffer creates a recvonly offer. With lf the SDP lines end in LF only.
-func newWHEPPeer(t *testing.T) (*webrtc.PeerConnection, string) {
-	t.Helper()
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo,
-		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	return pc, pc.LocalDescription().SDP
-}
-
 func whepPost(ctx context.Context, url, user, pass, sdp string) (*http.Response, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(sdp))
 	if err != nil {
@@ -420,111 +372,32 @@ func whepPost(ctx context.Context, url, user, pass, sdp string) (*http.Response,
 	return res, string(b), nil
 }
 
-// startWHEP connects a WHEP reader; lf sends the offer with bare LF.
-func startWHEP(t *testing.T, ctx context.Context, webrtcAddr, path, user, pass string, lf bool) (*whepClient, error) {
+// startWHEP connects a WHEP reader (the shared internal/whep client) that
+// records 30 access units from its first decodable IDR; lf sends the offer
+// with bare LF. The session is closed when the test ends.
+func startWHEP(t *testing.T, ctx context.Context, webrtcAddr, path, user, pass string, lf bool) (*whep.Session, error) {
 	t.Helper()
-	pc, offer := newWHEPPeer(t)
-	if lf {
-		offer = strings.ReplaceAll(offer, "\r\n", "\n")
-	}
-	w := &whepClient{pc: pc, baseURL: "http://" + webrtcAddr, user: user, pass: pass,
-		idrCh: make(chan struct{}), readDone: make(chan struct{})}
-	t.Cleanup(w.close)
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		defer close(w.readDone)
-		dec := &rtph264.Decoder{PacketizationMode: 1}
-		_ = dec.Init()
-		for {
-			pkt, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			w.mu.Lock()
-			w.packets++
-			w.mu.Unlock()
-			au, err := dec.Decode(pkt)
-			if err != nil {
-				continue
-			}
-			var idr, sps, pps bool
-			for _, n := range au {
-				switch h264.NALUType(n[0] & 0x1f) {
-				case h264.NALUTypeIDR:
-					idr = true
-				case h264.NALUTypeSPS:
-					sps = true
-				case h264.NALUTypePPS:
-					pps = true
-				}
-			}
-			w.mu.Lock()
-			if idr && sps && pps && !w.idrWithParams {
-				w.idrWithParams = true
-				w.firstIDR = time.Now()
-				w.idrOnce.Do(func() { close(w.idrCh) })
-			}
-			if w.idrWithParams && w.aus < 30 {
-				w.aus++
-				for _, n := range au {
-					w.annexB.Write([]byte{0, 0, 0, 1})
-					w.annexB.Write(n)
-				}
-			}
-			w.mu.Unlock()
-		}
-	})
-	res, answer, err := whepPost(ctx, w.baseURL+"/"+path+"/whep", user, pass, offer)
+	d := whep.Dialer{HTTPClient: testHTTP, RecordAUs: 30, OfferLF: lf}
+	w, err := d.Dial(ctx, "http://"+webrtcAddr+"/"+path+"/whep", user, pass)
 	if err != nil {
 		return nil, err
 	}
-	if res.StatusCode != http.StatusCreated {
-		return nil, fmt.Errorf("WHEP POST: %d %s", res.StatusCode, strings.TrimSpace(answer))
-	}
-	if ct := res.Header.Get("Content-Type"); ct != "application/sdp" {
-		return nil, fmt.Errorf("answer Content-Type %q", ct)
-	}
-	w.answer = answer
-	w.location = res.Header.Get("Location")
-	if !strings.HasPrefix(w.location, "/"+path+"/whep/") {
-		return nil, fmt.Errorf("bad Location %q", w.location)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		return nil, err
+	t.Cleanup(func() { _ = w.Close() })
+	if !strings.HasPrefix(w.Location(), "/"+path+"/whep/") {
+		return nil, fmt.Errorf("bad Location %q", w.Location())
 	}
 	return w, nil
 }
 
-func (w *whepClient) delete(t *testing.T) int {
-	t.Helper()
-	return w.do(t, http.MethodDelete)
-}
-
-func (w *whepClient) do(t *testing.T, method string) int {
-	t.Helper()
-	req, _ := http.NewRequest(method, w.baseURL+w.location, nil)
-	if w.user != "" {
-		req.SetBasicAuth(w.user, w.pass)
+// probeAnnexB decodes the access units a WHEP session recorded with ffprobe.
+func probeAnnexB(ctx context.Context, w *whep.Session) (string, error) {
+	var buf bytes.Buffer
+	if _, err := w.WriteAnnexB(&buf); err != nil {
+		return "", err
 	}
-	res, err := testHTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
-}
-
-func (w *whepClient) close() {
-	_ = w.pc.Close()
-}
-
-// probeAnnexB decodes the collected Annex-B with ffprobe.
-func (w *whepClient) probeAnnexB(ctx context.Context) (string, error) {
-	w.mu.Lock()
-	data := append([]byte(nil), w.annexB.Bytes()...)
-	w.mu.Unlock()
 	cmd := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-f", "h264", "-select_streams", "v:0",
 		"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", "-i", "pipe:0")
-	cmd.Stdin = bytes.NewReader(data)
+	cmd.Stdin = &buf
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }

@@ -37,8 +37,9 @@ type path struct {
 	name      string
 	removedCh chan struct{} // closed by remove
 
-	bytesSentHTTP atomic.Uint64 // HLS + WHEP payload bytes
-	drops         atomic.Uint64
+	bytesSentHTTP   atomic.Uint64 // HLS + WHEP payload bytes
+	bytesSentDirect atomic.Uint64 // RTSP bytes queued to sessions directly (fast join, see rtspjoin.go)
+	drops           atomic.Uint64
 
 	mu        sync.Mutex
 	conf      PathConfig
@@ -71,6 +72,12 @@ type publisher struct {
 	media   *description.Media // the H.264 media
 	format  *format.H264
 	decoder *rtph264.Decoder // used only by the publisher's read goroutine
+
+	// RTSP fast join (rtspjoin.go), guarded by fanMu, which the read
+	// goroutine holds while it writes a packet to the stream.
+	fanMu   sync.Mutex
+	rtpGOP  rtpGOPCache
+	joining map[*gortsplib.ServerSession]*rtspJoiner
 
 	// guarded by path.mu
 	sps, pps  []byte
@@ -205,14 +212,14 @@ func (p *path) detachLocked(pub *publisher, closeSession bool) func() {
 // read goroutine and never blocks: RTSP readers get the packet through the
 // gortsplib stream queues, the others get access units through subscribers.
 func (p *path) onRTP(pub *publisher, medi *description.Media, forma format.Format, pkt *rtp.Packet) {
-	// PTS first: WritePacketRTP rewrites the SSRC in place.
+	// PTS first: writing to the stream rewrites the SSRC in place.
 	var pts int64
 	var ptsOK bool
 	isVideo := medi == pub.media && forma == format.Format(pub.format)
 	if isVideo {
 		pts, ptsOK = pub.session.PacketPTS(medi, pkt)
 	}
-	_ = pub.stream.WritePacketRTP(medi, pkt)
+	p.writeRTP(pub, medi, pkt, isVideo)
 	if !isVideo || !ptsOK {
 		return
 	}
@@ -478,7 +485,7 @@ func (p *path) info(now time.Time) PathInfo {
 		Name:          p.name,
 		Readers:       p.readersLocked(now),
 		BytesReceived: p.bytesReceivedPrev,
-		BytesSent:     p.bytesSentPrev + p.bytesSentHTTP.Load(),
+		BytesSent:     p.bytesSentPrev + p.bytesSentHTTP.Load() + p.bytesSentDirect.Load(),
 		ReaderDrops:   p.drops.Load(),
 	}
 	if pub := p.pub; pub != nil {

@@ -36,6 +36,7 @@ type rtspSessionState struct {
 	id     string
 	pub    *publisher // nil for readers
 	reader bool       // registered as a reader (after PLAY)
+	joined *publisher // the publisher whose GOP it got at PLAY (session goroutine only)
 }
 
 func status(code base.StatusCode) *base.Response {
@@ -231,15 +232,24 @@ func (h *rtspHandler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Respo
 		releasePending(&rtspConnState{pending: pending})
 		return status(base.StatusNotFound), nil
 	}
+	var join *publisher // the publisher whose stream this session plays, on its first PLAY
 	if !st.reader {
 		st.reader = true
 		p.readers[st.id] = Reader{Type: ReaderRTSP, ID: st.id, Since: time.Now()}
+		if p.pub != nil && p.pub.stream == ctx.Session.Stream() {
+			join = p.pub
+		}
 	}
 	p.updateDemandLocked()
 	p.mu.Unlock()
 	releasePending(&rtspConnState{pending: pending}) // pending on another path
+	gop := 0
+	if join != nil {
+		gop = p.joinRTSP(join, ctx.Session)
+		st.joined = join
+	}
 	h.s.log.Info("[RTSP] reader playing", "path", p.name, "id", st.id,
-		"remote", ctx.Conn.NetConn().RemoteAddr().String())
+		"remote", ctx.Conn.NetConn().RemoteAddr().String(), "gopPackets", gop)
 	return status(base.StatusOK), nil
 }
 
@@ -265,6 +275,9 @@ func (h *rtspHandler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseC
 	if st.pub != nil {
 		st.p.detachPublisher(st.pub)
 		return
+	}
+	if st.joined != nil {
+		st.joined.leaveRTSP(ctx.Session)
 	}
 	if st.reader {
 		st.p.removeReader(st.id)

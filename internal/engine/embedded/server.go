@@ -203,7 +203,7 @@ func (s *Server) start() error {
 		RTSPAddress:    net.JoinHostPort(host, strconv.Itoa(s.cfg.RTSPPort)),
 		UDPRTPAddress:  s.cfg.RTSPUDPRTPAddress,
 		UDPRTCPAddress: s.cfg.RTSPUDPRTCPAddress,
-		WriteQueueSize: 512,
+		WriteQueueSize: rtspWriteQueueSize,
 	}
 	if err := s.rtsp.Start(); err != nil {
 		s.rtsp = nil
