@@ -23,6 +23,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/publisher"
 	"github.com/toposync/toposync-streaming/internal/store"
 	"github.com/toposync/toposync-streaming/internal/testpattern"
+	"github.com/toposync/toposync-streaming/internal/webui"
 )
 
 // Config is what the service is started with.
@@ -99,15 +100,18 @@ func Run(ctx context.Context, cfg Config) error {
 		runtime.Wait()
 	}()
 
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api.Handler(api.Options{
+		Store: st, Engine: manager, Bridge: runtimeBridge, Arbiter: arb, ServerID: cfg.ServerID,
+		FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr, Logger: log.With("component", "api"),
+	}))
+	mux.Handle("/", webui.Handler())
 	srv := &http.Server{
-		Handler: api.Handler(api.Options{
-			Store: st, Engine: manager, Bridge: runtimeBridge, Arbiter: arb, ServerID: cfg.ServerID,
-			FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr, Logger: log.With("component", "api"),
-		}),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", "http://"+ln.Addr().String()+api.Prefix, "data_dir", cfg.DataDir, "server_id", cfg.ServerID)
+	log.Info("listening", "addr", "http://"+ln.Addr().String()+api.Prefix, "ui", "http://"+ln.Addr().String()+"/", "data_dir", cfg.DataDir, "server_id", cfg.ServerID)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
