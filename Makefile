@@ -8,9 +8,9 @@ ARGS ?=
 
 .PHONY: run test build deps fuzz clean
 
-## run: install what is missing, build, and run the service on 127.0.0.1:8100
+## run: install what is missing, build, run the service on 127.0.0.1:8100 with the live demo
 run: deps build
-	./$(BIN) serve $(ARGS)
+	./$(BIN) serve --demo $(ARGS)
 
 ## test: install what is missing and run the whole test suite
 test:

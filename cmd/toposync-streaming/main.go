@@ -42,7 +42,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "toposync-streaming %s\n", version)
 		return 0
 	case "serve":
-		return serve(args[1:], getenv, stderr)
+		return serve(args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -52,12 +52,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 }
 
-func serve(args []string, getenv func(string) string, stderr io.Writer) int {
+func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", config.Listen(getenv), "API address (env "+config.EnvListen+")")
 	dataDir := fs.String("data-dir", config.DataDir(getenv), "where settings and runtime files live (env "+config.EnvDataDir+")")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	demo := fs.Bool("demo", false, "create a demo (test-scene camera, transmission, two pipelines) when absent, start the engine, print where to watch")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -75,7 +76,7 @@ func serve(args []string, getenv func(string) string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("starting toposync-streaming", "version", version)
-	err := app.Run(ctx, app.Config{Listen: *listen, DataDir: config.ExpandHome(*dataDir), ServerID: serverID, Getenv: getenv, Logger: log})
+	err := app.Run(ctx, app.Config{Listen: *listen, DataDir: config.ExpandHome(*dataDir), ServerID: serverID, Getenv: getenv, Logger: log, Demo: *demo, Out: stdout})
 	if err != nil {
 		log.Error("service stopped with an error", "err", err)
 		return 1

@@ -18,6 +18,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/bridge"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/model"
+	"github.com/toposync/toposync-streaming/internal/pipeline"
 	"github.com/toposync/toposync-streaming/internal/store"
 )
 
@@ -32,11 +33,13 @@ const MaxBodyBytes = 1 << 20
 
 // Options are what the API needs from the rest of the service.
 type Options struct {
-	Store    *store.Store
-	Engine   *engine.Manager
-	Bridge   *bridge.Bridge
-	Arbiter  *arbiter.Arbiter
-	ServerID string // this server's host_server_id ("local" on the core)
+	Store   *store.Store
+	Engine  *engine.Manager
+	Bridge  *bridge.Bridge
+	Arbiter *arbiter.Arbiter
+	// Pipelines runs the stored pipelines and reports their state.
+	Pipelines *pipeline.Host
+	ServerID  string // this server's host_server_id ("local" on the core)
 	// FFmpegPath is the ffmpeg publishers run; FFmpegErr says why it is
 	// missing. Both are reported in diagnostics.
 	FFmpegPath string
@@ -46,20 +49,21 @@ type Options struct {
 }
 
 type server struct {
-	store    *store.Store
-	engine   *engine.Manager
-	bridge   *bridge.Bridge
-	arbiter  *arbiter.Arbiter
-	ffmpeg   ffmpegInfo
-	serverID string
-	log      *slog.Logger
-	now      func() time.Time
-	mux      *http.ServeMux
+	store     *store.Store
+	engine    *engine.Manager
+	bridge    *bridge.Bridge
+	arbiter   *arbiter.Arbiter
+	pipelines *pipeline.Host
+	ffmpeg    ffmpegInfo
+	serverID  string
+	log       *slog.Logger
+	now       func() time.Time
+	mux       *http.ServeMux
 }
 
 // Handler returns the API's HTTP handler.
 func Handler(opts Options) http.Handler {
-	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -95,21 +99,33 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET "+Prefix+"/runtime/outputs", s.runtimeOutputs)
 	s.mux.HandleFunc("GET "+Prefix+"/runtime/diagnostics", s.runtimeDiagnostics)
 	s.mux.HandleFunc("GET "+Prefix+"/internal/transmissions/{id}/urls", s.internalTransmissionURLs)
-	s.mux.HandleFunc(Prefix+"/", s.notFound)
+	s.mux.HandleFunc("POST "+Prefix+"/wizard/create-pipeline", s.wizardCreatePipeline)
+	s.mux.HandleFunc("GET /api/cameras", s.listCameras)
+	s.mux.HandleFunc("POST /api/cameras", s.createCamera)
+	s.mux.HandleFunc("GET /api/cameras/{id}", s.getCamera)
+	s.mux.HandleFunc("PUT /api/cameras/{id}", s.putCamera)
+	s.mux.HandleFunc("DELETE /api/cameras/{id}", s.deleteCamera)
+	s.mux.HandleFunc("GET /api/pipelines", s.listPipelines)
+	s.mux.HandleFunc("POST /api/pipelines", s.createPipeline)
+	s.mux.HandleFunc("GET /api/pipelines/{name}", s.getPipeline)
+	s.mux.HandleFunc("PUT /api/pipelines/{name}", s.putPipeline)
+	s.mux.HandleFunc("DELETE /api/pipelines/{name}", s.deletePipeline)
+	s.mux.HandleFunc("GET /api/pipelines/{name}/status", s.pipelineStatus)
+	s.mux.HandleFunc("/api/", s.notFound)
 }
 
 func (s *server) health(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "extension": ExtensionID})
 }
 
-// notFound answers every other /api/streams request: 405 when the path
+// notFound answers every other /api request: 405 when the path
 // exists for another method, else 404.
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != Prefix+"/" {
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/api/" {
 			allowed = append(allowed, m)
 		}
 	}

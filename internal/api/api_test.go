@@ -20,6 +20,9 @@ import (
 	"github.com/toposync/toposync-streaming/internal/bridge"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
+	"github.com/toposync/toposync-streaming/internal/pipeline"
+	_ "github.com/toposync/toposync-streaming/internal/pipeline/ops"
+	_ "github.com/toposync/toposync-streaming/internal/pipeline/vision"
 	"github.com/toposync/toposync-streaming/internal/publisher"
 	"github.com/toposync/toposync-streaming/internal/store"
 )
@@ -51,7 +54,9 @@ func newServer(t *testing.T, serverID string) *client {
 	var wg sync.WaitGroup
 	wg.Go(func() { manager.Run(ctx) })
 	wg.Go(func() { b.Run(ctx) })
-	srv := httptest.NewServer(Handler(Options{Store: st, Engine: manager, Bridge: b, Arbiter: arb, ServerID: serverID, FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr}))
+	host := pipeline.NewHost(st, serverID, pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: os.Getenv}, nil)
+	wg.Go(func() { host.Run(ctx) })
+	srv := httptest.NewServer(Handler(Options{Store: st, Engine: manager, Bridge: b, Arbiter: arb, Pipelines: host, ServerID: serverID, FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr}))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,9 @@ import (
 	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
+	"github.com/toposync/toposync-streaming/internal/pipeline"
+	_ "github.com/toposync/toposync-streaming/internal/pipeline/ops"    // registers the core operators
+	_ "github.com/toposync/toposync-streaming/internal/pipeline/vision" // registers the vision operators
 	"github.com/toposync/toposync-streaming/internal/publisher"
 	"github.com/toposync/toposync-streaming/internal/store"
 	"github.com/toposync/toposync-streaming/internal/testpattern"
@@ -33,6 +37,10 @@ type Config struct {
 	ServerID string // "local", or this processing server's id
 	Getenv   func(string) string
 	Logger   *slog.Logger
+	// Demo creates the demo camera, transmission and pipelines when absent
+	// and prints where to watch them to Out.
+	Demo bool
+	Out  io.Writer
 }
 
 // shutdownGrace is how long in-flight requests get to finish on shutdown.
@@ -51,6 +59,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.Close()
+	if cfg.Demo {
+		if err := ensureDemo(st); err != nil {
+			return fmt.Errorf("set up the demo: %w", err)
+		}
+	}
 	log.Info("settings loaded", "file", st.Path(), "revision", st.Current().Revision, "transmissions", len(st.Current().Streams.Transmissions))
 
 	runtimeDir := config.RuntimeDir(cfg.DataDir)
@@ -89,6 +102,8 @@ func Run(ctx context.Context, cfg Config) error {
 	var runtime sync.WaitGroup
 	runtime.Go(func() { manager.Run(runtimeCtx) })
 	runtime.Go(func() { runtimeBridge.Run(runtimeCtx) })
+	pipelines := pipeline.NewHost(st, cfg.ServerID, pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv}, log.With("component", "pipelines"))
+	runtime.Go(func() { pipelines.Run(runtimeCtx) })
 	runtime.Go(func() {
 		testpattern.Run(runtimeCtx, testpattern.Options{
 			Engine: manager, FFmpeg: ffmpeg, LogLevel: publisher.LogLevel(cfg.Getenv),
@@ -102,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api.Handler(api.Options{
-		Store: st, Engine: manager, Bridge: runtimeBridge, Arbiter: arb, ServerID: cfg.ServerID,
+		Store: st, Engine: manager, Bridge: runtimeBridge, Arbiter: arb, Pipelines: pipelines, ServerID: cfg.ServerID,
 		FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr, Logger: log.With("component", "api"),
 	}))
 	mux.Handle("/", webui.Handler())
@@ -115,6 +130,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if cfg.Demo && cfg.Out != nil {
+		go printDemo(cfg.Out, manager, st, ln.Addr().String())
+	}
 	select {
 	case err := <-served:
 		return err

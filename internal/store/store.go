@@ -27,12 +27,12 @@ import (
 // FileName is the settings file inside the data dir.
 const FileName = "settings.json"
 
-// Document is one committed revision of the settings. Treat it as read-only:
-// it is shared by every reader of that revision.
+// Document is one committed revision of the configuration. Treat it as
+// read-only: it is shared by every reader of that revision.
 type Document struct {
 	Revision  int64
 	UpdatedAt time.Time
-	Streams   model.Settings
+	model.Config
 }
 
 // fileFormat is the JSON layout of the settings file.
@@ -40,6 +40,8 @@ type fileFormat struct {
 	Revision  int64           `json:"revision"`
 	UpdatedAt string          `json:"updated_at"`
 	Streams   json.RawMessage `json:"streams"`
+	Cameras   json.RawMessage `json:"cameras"`
+	Pipelines json.RawMessage `json:"pipelines"`
 }
 
 // Store is the settings document of one data dir. Open it once per process.
@@ -71,7 +73,7 @@ func Open(dataDir string) (*Store, error) {
 	doc, err := load(s.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		doc = &Document{Revision: 1, UpdatedAt: now(), Streams: model.DefaultSettings()}
+		doc = &Document{Revision: 1, UpdatedAt: now(), Config: model.DefaultConfig()}
 		if err := s.write(doc); err != nil {
 			_ = s.Close()
 			return nil, err
@@ -95,12 +97,12 @@ func load(path string) (*Document, error) {
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return nil, fmt.Errorf("settings file %s is not valid JSON (%v); fix or move it away, the service will not overwrite it", path, err)
 	}
-	settings, err := model.DecodeSettings(f.Streams, now(), "streams")
+	cfg, err := model.DecodeStored(f.Streams, f.Cameras, f.Pipelines, now())
 	if err != nil {
 		return nil, fmt.Errorf("settings file %s is invalid: %v; fix or move it away, the service will not overwrite it", path, err)
 	}
 	updated, _ := time.Parse(time.RFC3339Nano, f.UpdatedAt)
-	return &Document{Revision: f.Revision, UpdatedAt: updated, Streams: settings}, nil
+	return &Document{Revision: f.Revision, UpdatedAt: updated, Config: cfg}, nil
 }
 
 // Path is the settings file.
@@ -109,31 +111,35 @@ func (s *Store) Path() string { return s.path }
 // Current is the latest committed document.
 func (s *Store) Current() *Document { return s.cur.Load() }
 
-// Update applies fn to a private copy of the current settings and commits
-// the result as the next revision. When fn fails, or the result does not
-// validate, or the file cannot be written, nothing changes and the error is
-// returned as is (model.ValidationError and model.ConflictError included).
+// Update applies fn to a private copy of the current streaming settings
+// and commits the result as the next revision (see UpdateConfig).
 func (s *Store) Update(fn func(*model.Settings) error) (*Document, error) {
+	return s.UpdateConfig(func(c *model.Config) error { return fn(&c.Streams) })
+}
+
+// UpdateConfig applies fn to a private copy of the whole configuration and
+// commits the result as the next revision. When fn fails, or the result
+// does not validate, or the file cannot be written, nothing changes and the
+// error is returned as is (model.ValidationError and model.ConflictError
+// included).
+func (s *Store) UpdateConfig(fn func(*model.Config) error) (*Document, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.cur.Load()
-	draft, err := clone(cur.Streams)
+	// A round trip through the file format gives fn a private deep copy,
+	// and validates exactly what the next start will read back.
+	draft, err := roundTrip(cur.Config)
 	if err != nil {
 		return nil, err
 	}
 	if err := fn(&draft); err != nil {
 		return nil, err
 	}
-	// Validate exactly what will be read back on the next start.
-	raw, err := json.Marshal(draft)
+	checked, err := roundTrip(draft)
 	if err != nil {
 		return nil, err
 	}
-	checked, err := model.DecodeSettings(raw, now())
-	if err != nil {
-		return nil, err
-	}
-	next := &Document{Revision: cur.Revision + 1, UpdatedAt: now(), Streams: checked}
+	next := &Document{Revision: cur.Revision + 1, UpdatedAt: now(), Config: checked}
 	if err := s.write(next); err != nil {
 		return nil, err
 	}
@@ -142,12 +148,12 @@ func (s *Store) Update(fn func(*model.Settings) error) (*Document, error) {
 	return next, nil
 }
 
-func clone(s model.Settings) (model.Settings, error) {
-	raw, err := json.Marshal(s)
+func roundTrip(c model.Config) (model.Config, error) {
+	streams, cameras, pipelines, err := model.EncodeStored(c)
 	if err != nil {
-		return model.Settings{}, err
+		return model.Config{}, err
 	}
-	return model.DecodeSettings(raw, now())
+	return model.DecodeStored(streams, cameras, pipelines, now())
 }
 
 // Subscribe returns a channel that receives the latest committed document
@@ -178,11 +184,11 @@ func (s *Store) notify(doc *Document) {
 }
 
 func (s *Store) write(doc *Document) error {
-	streams, err := json.Marshal(doc.Streams)
+	streams, cameras, pipelines, err := model.EncodeStored(doc.Config)
 	if err != nil {
 		return err
 	}
-	raw, err := json.MarshalIndent(fileFormat{Revision: doc.Revision, UpdatedAt: model.FormatTime(doc.UpdatedAt), Streams: streams}, "", "  ")
+	raw, err := json.MarshalIndent(fileFormat{Revision: doc.Revision, UpdatedAt: model.FormatTime(doc.UpdatedAt), Streams: streams, Cameras: cameras, Pipelines: pipelines}, "", "  ")
 	if err != nil {
 		return err
 	}

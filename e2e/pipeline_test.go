@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// activeWriter is the writer the transmission shows now ("" for none).
+func (f *runtimeFixture) activeWriter() string {
+	_, out := f.call("GET", "/runtime/diagnostics", "")
+	state, _ := out.(map[string]any)["runtime_state"].(map[string]any)["transmissions"].(map[string]any)[f.id].(map[string]any)
+	w, _ := state["active_writer"].(string)
+	return w
+}
+
+// writerState is a writer's lifecycle in the diagnostics ("" when absent).
+func (f *runtimeFixture) writerState(writer string) (lifecycle string, eligible bool) {
+	_, out := f.call("GET", "/runtime/diagnostics", "")
+	state, _ := out.(map[string]any)["runtime_state"].(map[string]any)["transmissions"].(map[string]any)[f.id].(map[string]any)
+	writers, _ := state["writers"].(map[string]any)
+	ws, _ := writers[writer].(map[string]any)
+	lifecycle, _ = ws["lifecycle_state"].(string)
+	eligible, _ = ws["eligible"].(bool)
+	return lifecycle, eligible
+}
+
+// sceneBackground is the test scene's background (0x2b3a4a) as decoded.
+var sceneBackground = rgb{0x2b, 0x3a, 0x4a}
+
+func TestWizardPresetsPublish(t *testing.T) {
+	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "cam", "gray", "priority_latest"))
+	if status, out := f.call("POST", "/../cameras", `{"id":"scene","name":"Scene","url":"testsrc","fps":10}`); status != 200 {
+		t.Fatalf("camera: %d %v", status, out)
+	}
+	for _, preset := range []string{"simple_stream", "motion_gate_stream", "detection_stream", "tracking_stream", "segmentation_stream"} {
+		t.Run(preset, func(t *testing.T) {
+			status, out := f.call("POST", "/wizard/create-pipeline", fmt.Sprintf(
+				`{"transmission_id":%q,"camera_id":"Scene","preset_id":%q,"optional_parameters":{"yolo_filter_enabled":false,"motion_sensitivity":0.002}}`, f.id, preset))
+			if status != 200 {
+				t.Fatalf("wizard: %d %v", status, out)
+			}
+			name := out.(map[string]any)["pipeline_name"].(string)
+			defer f.call("DELETE", "/../pipelines/"+name, "")
+			waitUntil(t, 20*time.Second, name+" shown", func() bool { return f.activeWriter() == name+":stream" })
+			// Inside the letterboxed picture: the scene's background, or for
+			// segmentation the mask (published first, as the original's
+			// frame_with_fallback says), black where nothing moves.
+			want := sceneBackground
+			if preset == "segmentation_stream" {
+				want = black
+			}
+			if c := f.colourAt(f.current(), 10, 60); !c.near(want, 16) {
+				t.Errorf("background colour %v, want %v", c, want)
+			}
+			_, st := f.call("GET", "/../pipelines/"+name+"/status", "")
+			if s := st.(map[string]any); s["running"] != true || s["fps_in"].(float64) <= 0 {
+				t.Errorf("status %v", s)
+			}
+		})
+	}
+}
+
+func TestPipelineFromRTSPCamera(t *testing.T) {
+	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "cam", "black", "priority_latest"))
+	// The RTSP camera is the engine's own test pattern, published by ffmpeg.
+	_, out := f.call("GET", "/engine/status", "")
+	testURL := out.(map[string]any)["urls"].(map[string]any)["rtsp_url"].(string)
+	if status, out := f.call("POST", "/../cameras", fmt.Sprintf(`{"id":"ipcam","url":%q}`, testURL)); status != 200 {
+		t.Fatalf("camera: %d %v", status, out)
+	}
+	status, out := f.call("POST", "/wizard/create-pipeline", fmt.Sprintf(`{"transmission_id":%q,"camera_id":"ipcam","preset_id":"simple_stream"}`, f.id))
+	if status != 200 {
+		t.Fatalf("wizard: %d %v", status, out)
+	}
+	name := out.(map[string]any)["pipeline_name"].(string)
+	waitUntil(t, 20*time.Second, "the RTSP pipeline shown", func() bool { return f.activeWriter() == name+":stream" })
+	if c := f.centre(f.current()); c.near(black, 30) {
+		t.Errorf("centre %v: the placeholder, not the camera", c)
+	}
+}
+
+// movingThenStill writes a 4 s clip: a square moving for 2 s, then still.
+func movingThenStill(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "clip.mp4")
+	scene := "color=c=0x2b3a4a:s=320x240:r=10[bg];color=c=0xffa020:s=60x60:r=10[box];" +
+		"[bg][box]overlay=x='if(lt(t,2),t*100,200)':y=90"
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", scene, "-t", "4", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-g", "10", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("make clip: %v %s", err, out)
+	}
+	return path
+}
+
+func TestMotionGateOpensAndClosesWriter(t *testing.T) {
+	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "cam", "gray", "priority_latest"))
+	clip := movingThenStill(t)
+	if status, out := f.call("POST", "/../cameras", fmt.Sprintf(`{"id":"clip","url":%q}`, clip)); status != 200 {
+		t.Fatalf("camera: %d %v", status, out)
+	}
+	status, out := f.call("POST", "/wizard/create-pipeline", fmt.Sprintf(
+		`{"transmission_id":%q,"camera_id":"clip","preset_id":"motion_gate_stream","optional_parameters":{"motion_hold_seconds":0.5,"fps_limit":10,"motion_sensitivity":0.002}}`, f.id))
+	if status != 200 {
+		t.Fatalf("wizard: %d %v", status, out)
+	}
+	writer := out.(map[string]any)["pipeline_name"].(string) + ":stream"
+	// The clip loops: the square moves (writer open and shown), then stays
+	// still (writer closed, placeholder).
+	waitUntil(t, 20*time.Second, "the gate open", func() bool { lc, ok := f.writerState(writer); return ok && lc != "close" })
+	waitUntil(t, 10*time.Second, "the gate closed", func() bool { lc, _ := f.writerState(writer); return lc == "close" })
+	if w := f.activeWriter(); w != "" {
+		t.Errorf("closed gate, but %q is shown", w)
+	}
+	waitUntil(t, 10*time.Second, "the gate open again", func() bool { lc, ok := f.writerState(writer); return ok && lc != "close" })
+}
+
+var demoRTSP = regexp.MustCompile(`RTSP:\s+ffplay -rtsp_transport tcp (\S+)`)
+
+// The README's run command serves the demo; a newcomer's ffprobe decodes it.
+func TestDemo(t *testing.T) {
+	requireFFmpeg(t)
+	data := t.TempDir()
+	cmd := exec.Command(binary, "serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir", data)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("service log:\n%s", stderr.String())
+		}
+	}()
+	found := make(chan string, 1)
+	go func() {
+		lines := bufio.NewScanner(stdout)
+		for lines.Scan() {
+			if m := demoRTSP.FindStringSubmatch(lines.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	var url string
+	select {
+	case url = <-found:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the demo printed no RTSP URL")
+	}
+	if got := probe(t, url, "-rtsp_transport", "tcp"); got != "h264 1280x720" {
+		t.Errorf("demo RTSP: %s", got)
+	}
+	raw, err := os.ReadFile(filepath.Join(data, "settings.json"))
+	if err != nil || !strings.Contains(string(raw), "demo__motion") || !strings.Contains(string(raw), "demo__continuous") {
+		t.Errorf("demo objects not stored: %v", err)
+	}
+}

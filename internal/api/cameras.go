@@ -1,0 +1,139 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/toposync/toposync-streaming/internal/model"
+)
+
+func (s *server) listCameras(w http.ResponseWriter, _ *http.Request) {
+	cams := s.store.Current().Cameras
+	if cams == nil {
+		cams = []model.Camera{}
+	}
+	writeJSON(w, http.StatusOK, cams)
+}
+
+func (s *server) getCamera(w http.ResponseWriter, r *http.Request) {
+	doc := s.store.Current()
+	i := doc.FindCamera(r.PathValue("id"))
+	if i < 0 {
+		s.writeError(w, r, errorf(http.StatusNotFound, "Camera not found"))
+		return
+	}
+	writeJSON(w, http.StatusOK, doc.Cameras[i])
+}
+
+// createCamera adds a camera; its id defaults to the slug of its name.
+func (s *server) createCamera(w http.ResponseWriter, r *http.Request) {
+	body, err := readJSONBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cam, err := model.DecodeCamera(body, "body")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
+		if c.FindCamera(cam.ID) >= 0 {
+			return &model.ConflictError{Msg: "Duplicate camera id: " + cam.ID}
+		}
+		c.Cameras = append(c.Cameras, cam)
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, doc.Cameras[doc.FindCamera(cam.ID)])
+}
+
+// putCamera replaces a camera. A body without "password" keeps the stored
+// one (listings never show it); null or "" clears it.
+func (s *server) putCamera(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	body, err := readJSONBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var probe map[string]json.RawMessage
+	_ = json.Unmarshal(body, &probe)
+	if raw, ok := probe["id"]; ok {
+		var bodyID string
+		if json.Unmarshal(raw, &bodyID) == nil && bodyID != id {
+			s.writeError(w, r, errorf(http.StatusBadRequest, "Camera id mismatch: the URL names '%s' but the body names '%s'", id, bodyID))
+			return
+		}
+	}
+	if body, err = rawWithID(body, id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cam, err := model.DecodeCamera(body, "body")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	_, keepPassword := probe["password"]
+	keepPassword = !keepPassword
+	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
+		i := c.FindCamera(id)
+		if i < 0 {
+			return errorf(http.StatusNotFound, "Camera not found")
+		}
+		if keepPassword {
+			cam.Password = c.Cameras[i].Password
+		}
+		c.Cameras[i] = cam
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, doc.Cameras[doc.FindCamera(id)])
+}
+
+// deleteCamera removes a camera no pipeline reads.
+func (s *server) deleteCamera(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	_, err := s.store.UpdateConfig(func(c *model.Config) error {
+		i := c.FindCamera(id)
+		if i < 0 {
+			return errorf(http.StatusNotFound, "Camera not found")
+		}
+		if users := pipelinesReading(c, id); len(users) > 0 {
+			return errorf(http.StatusConflict, "Camera '%s' is used by pipelines %s: change or delete them first", id, strings.Join(users, ", "))
+		}
+		c.Cameras = append(c.Cameras[:i], c.Cameras[i+1:]...)
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"deleted": true})
+}
+
+// pipelinesReading lists the pipelines with a node reading camera id.
+func pipelinesReading(c *model.Config, id string) []string {
+	var out []string
+	for _, p := range c.Pipelines {
+		for _, n := range p.Graph.Nodes {
+			var cfg struct {
+				CameraID string `json:"camera_id"`
+			}
+			if json.Unmarshal(n.Config, &cfg) == nil && cfg.CameraID == id {
+				out = append(out, fmt.Sprintf("'%s'", p.Name))
+				break
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,160 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/toposync/toposync-streaming/internal/model"
+	"github.com/toposync/toposync-streaming/internal/pipeline"
+	"github.com/toposync/toposync-streaming/internal/streamwriter"
+)
+
+// pipelineView is a pipeline with its state, as GET /api/pipelines lists it.
+type pipelineView struct {
+	model.Pipeline
+	Status pipeline.Status `json:"status"`
+}
+
+func (s *server) listPipelines(w http.ResponseWriter, _ *http.Request) {
+	out := []pipelineView{}
+	for _, p := range s.store.Current().Pipelines {
+		st, _ := s.pipelines.Status(p.Name)
+		out = append(out, pipelineView{Pipeline: p, Status: st})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) getPipeline(w http.ResponseWriter, r *http.Request) {
+	doc := s.store.Current()
+	i := doc.FindPipeline(r.PathValue("name"))
+	if i < 0 {
+		s.writeError(w, r, errorf(http.StatusNotFound, "Pipeline not found"))
+		return
+	}
+	st, _ := s.pipelines.Status(doc.Pipelines[i].Name)
+	writeJSON(w, http.StatusOK, pipelineView{Pipeline: doc.Pipelines[i], Status: st})
+}
+
+func (s *server) pipelineStatus(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.pipelines.Status(r.PathValue("name"))
+	if !ok {
+		s.writeError(w, r, errorf(http.StatusNotFound, "Pipeline not found"))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// configServices lets operator factories check a draft configuration
+// (that cameras exist) without touching the runtime.
+type configServices struct{ c *model.Config }
+
+func (v configServices) Camera(id string) (model.Camera, bool) {
+	if i := v.c.FindCamera(id); i >= 0 {
+		return v.c.Cameras[i], true
+	}
+	return model.Camera{}, false
+}
+
+func (configServices) FFmpeg() (string, error) { return "", errors.New("not running") }
+
+func (configServices) Writer(string, string, int) *streamwriter.Writer { return nil }
+
+// checkPipeline refuses, with 400 and the reason, a pipeline whose graph
+// cannot run or whose host is unknown.
+func (s *server) checkPipeline(c *model.Config, p model.Pipeline) error {
+	if err := s.checkHost(p.ProcessingServerID); err != nil {
+		return err
+	}
+	if err := pipeline.Validate(p.Graph, configServices{c}); err != nil {
+		return errorf(http.StatusBadRequest, "Invalid pipeline graph: %v", err)
+	}
+	return nil
+}
+
+// decodePipeline reads a pipeline body; a structural problem is a 400.
+func decodePipeline(body []byte) (model.Pipeline, error) {
+	p, err := model.DecodePipeline(body, "body")
+	var ve *model.ValidationError
+	if errors.As(err, &ve) {
+		return p, errorf(http.StatusBadRequest, "Invalid pipeline: %s", ve.Error())
+	}
+	return p, err
+}
+
+func (s *server) createPipeline(w http.ResponseWriter, r *http.Request) {
+	body, err := readJSONBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := decodePipeline(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
+		if c.FindPipeline(p.Name) >= 0 {
+			return errorf(http.StatusConflict, "Pipeline already exists: %s", p.Name)
+		}
+		if err := s.checkPipeline(c, p); err != nil {
+			return err
+		}
+		c.Pipelines = append(c.Pipelines, p)
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, doc.Pipelines[doc.FindPipeline(p.Name)])
+}
+
+func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	body, err := readJSONBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := decodePipeline(body)
+	if err == nil && p.Name != name {
+		err = errorf(http.StatusBadRequest, "Pipeline name mismatch: the URL names '%s' but the body names '%s'", name, p.Name)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
+		i := c.FindPipeline(name)
+		if i < 0 {
+			return errorf(http.StatusNotFound, "Pipeline not found")
+		}
+		if err := s.checkPipeline(c, p); err != nil {
+			return err
+		}
+		c.Pipelines[i] = p
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, doc.Pipelines[doc.FindPipeline(name)])
+}
+
+func (s *server) deletePipeline(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	_, err := s.store.UpdateConfig(func(c *model.Config) error {
+		i := c.FindPipeline(name)
+		if i < 0 {
+			return errorf(http.StatusNotFound, "Pipeline not found")
+		}
+		c.Pipelines = append(c.Pipelines[:i], c.Pipelines[i+1:]...)
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"deleted": true})
+}

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestCameras(t *testing.T) {
+	c := newServer(t, "local")
+	cam := c.expect(200, "POST", "/../cameras", `{"name":"Front Door","url":"rtsp://10.1.1.9/stream","username":"admin","password":"s3cret","fps":10}`)
+	if cam["id"] != "front-door" || cam["password_set"] != true || cam["password"] != nil {
+		t.Fatalf("created %v", cam)
+	}
+	c.expect(409, "POST", "/../cameras", `{"name":"Front Door","url":"testsrc"}`)
+	c.expect(422, "POST", "/../cameras", `{"name":"x"}`)
+	c.expect(422, "POST", "/../cameras", `{"name":"y","url":"rtsp://a:b@host/x"}`)
+
+	// PUT without a password keeps it; the listing never shows it.
+	updated := c.expect(200, "PUT", "/../cameras/front-door", `{"name":"Front","url":"rtsp://10.1.1.9/other","username":"admin"}`)
+	if updated["password_set"] != true || updated["url"] != "rtsp://10.1.1.9/other" {
+		t.Errorf("updated %v", updated)
+	}
+	_, list := c.do("GET", "/../cameras", nil)
+	if raw := fmt.Sprint(list); strings.Contains(raw, "s3cret") {
+		t.Errorf("a password in the listing: %s", raw)
+	}
+	cleared := c.expect(200, "PUT", "/../cameras/front-door", `{"name":"Front","url":"rtsp://10.1.1.9/other","password":null}`)
+	if cleared["password_set"] != false {
+		t.Errorf("explicit null did not clear the password: %v", cleared)
+	}
+	c.expect(400, "PUT", "/../cameras/front-door", `{"id":"other","name":"x","url":"testsrc"}`)
+	c.expect(404, "PUT", "/../cameras/nope", `{"name":"x","url":"testsrc"}`)
+
+	// A camera in use cannot be deleted.
+	tid := c.expect(200, "POST", "/transmissions", `{"name":"t","path":"t"}`)["id"].(string)
+	c.expect(200, "POST", "/wizard/create-pipeline", fmt.Sprintf(`{"transmission_id":%q,"camera_id":"front-door","preset_id":"simple_stream","optional_parameters":{"enabled":false}}`, tid))
+	out := c.expect(409, "DELETE", "/../cameras/front-door", nil)
+	if !strings.Contains(fmt.Sprint(out["detail"]), "frente") && !strings.Contains(fmt.Sprint(out["detail"]), "used by pipelines") {
+		t.Errorf("detail %v", out["detail"])
+	}
+}
+
+func TestPipelineValidation(t *testing.T) {
+	c := newServer(t, "local")
+	c.expect(200, "POST", "/../cameras", `{"id":"cam","url":"testsrc"}`)
+	tid := c.expect(200, "POST", "/transmissions", `{"name":"t","path":"t"}`)["id"].(string)
+	valid := fmt.Sprintf(`{"name":"ok","enabled":false,"graph":{"schema_version":1,"nodes":[
+		{"id":"source","type":"camera.source","config":{"camera_id":"cam"}},
+		{"id":"fps","type":"core.fps_reducer","config":{"target_fps":5}},
+		{"id":"stream","type":"stream.publish_video","config":{"transmission_id":%q}}],
+		"edges":[{"from":{"node":"source","port":"out"},"to":{"node":"fps","port":"in"}},{"from":{"node":"fps","port":"out"},"to":{"node":"stream","port":"in"}}]}}`, tid)
+	c.expect(200, "POST", "/../pipelines", valid)
+	c.expect(409, "POST", "/../pipelines", valid)
+	for _, bad := range []struct{ body, reason string }{
+		{`{"name":"x","graph":{"nodes":[{"id":"a","type":"magic.wand"}]}}`, "unknown operator"},
+		{`{"name":"x","graph":{"nodes":[{"id":"a","type":"camera.source","config":{"camera_id":"nope"}}]}}`, "does not exist"},
+		{`{"name":"x","graph":{"nodes":[{"id":"a","type":"camera.source","config":{"camera_id":"cam","colour":1}}]}}`, "unknown field"},
+		{`{"name":"x","graph":{"nodes":[{"id":"a","type":"core.fps_reducer","config":{"target_fps":5}}]}}`, "has no input"},
+		{`{"name":"x","graph":{"nodes":[{"id":"a","type":"camera.source","config":{"camera_id":"cam"}},{"id":"b","type":"core.fps_reducer"}],"edges":[{"from":{"node":"a"},"to":{"node":"b"}},{"from":{"node":"b"},"to":{"node":"b"}}]}}`, "cycle"},
+		{`{"name":"x","graph":{"nodes":[{"id":"a","type":"camera.source","config":{"camera_id":"cam"}}],"edges":[{"from":{"node":"a"},"to":{"node":"z"}}]}}`, "does not exist"},
+		{`{"name":"x","processing_server_id":"mars","graph":{"nodes":[{"id":"a","type":"camera.source","config":{"camera_id":"cam"}}]}}`, "Unknown host_server_id"},
+	} {
+		out := c.expect(400, "POST", "/../pipelines", bad.body)
+		if !strings.Contains(fmt.Sprint(out["detail"]), bad.reason) {
+			t.Errorf("%s: detail %v, want %q", bad.body, out["detail"], bad.reason)
+		}
+	}
+	st := c.expect(200, "GET", "/../pipelines/ok/status", nil)
+	if st["running"] != false || st["name"] != "ok" {
+		t.Errorf("disabled pipeline status %v", st)
+	}
+	c.expect(404, "GET", "/../pipelines/nope/status", nil)
+	c.expect(400, "PUT", "/../pipelines/ok", strings.Replace(valid, `"name":"ok"`, `"name":"other"`, 1))
+	c.expect(200, "DELETE", "/../pipelines/ok", nil)
+	c.expect(404, "DELETE", "/../pipelines/ok", nil)
+}
+
+func TestWizardErrors(t *testing.T) {
+	c := newServer(t, "edge-1")
+	c.expect(200, "POST", "/../cameras", `{"id":"camera-frente","name":"Câmera Frente","url":"testsrc"}`)
+	tid := c.expect(200, "POST", "/transmissions", `{"name":"Entrada","path":"entrada-frente"}`)["id"].(string)
+	body := func(camera, preset, options string) string {
+		return fmt.Sprintf(`{"transmission_id":%q,"camera_id":%q,"preset_id":%q,"optional_parameters":%s}`, tid, camera, preset, options)
+	}
+	out := c.expect(200, "POST", "/wizard/create-pipeline", body("Câmera Frente", "detection_stream", `{"enabled":false}`))
+	if out["pipeline_name"] != "entrada_frente__camera_frente__detection" || out["camera_id"] != "camera-frente" || out["engine_running"] != false {
+		t.Errorf("wizard answer %v", out)
+	}
+	// This server is edge-1: a pipeline for a "local" transmission runs on the core.
+	if w := fmt.Sprint(out["warnings"]); !strings.Contains(w, "processing server 'local'") {
+		t.Errorf("warnings %v", w)
+	}
+	again := c.expect(200, "POST", "/wizard/create-pipeline", body("camera-frente", "detection_stream", `{"enabled":false}`))
+	if again["pipeline_name"] != "entrada_frente__camera_frente__detection_2" {
+		t.Errorf("second suggestion %v", again["pipeline_name"])
+	}
+	c.expect(409, "POST", "/wizard/create-pipeline", body("camera-frente", "simple_stream", `{"pipeline_name":"entrada_frente__camera_frente__detection"}`))
+	c.expect(404, "POST", "/wizard/create-pipeline", body("no-such-camera", "simple_stream", `{}`))
+	c.expect(404, "POST", "/wizard/create-pipeline", `{"transmission_id":"nope","camera_id":"camera-frente","preset_id":"simple_stream"}`)
+	c.expect(422, "POST", "/wizard/create-pipeline", body("camera-frente", "dance_stream", `{}`))
+	c.expect(422, "POST", "/wizard/create-pipeline", body("camera-frente", "simple_stream", `{"fps_limit":500}`))
+	c.expect(422, "POST", "/wizard/create-pipeline", `{"transmission_id":"","camera_id":"camera-frente","preset_id":"simple_stream"}`)
+	c.expect(422, "POST", "/wizard/create-pipeline", `{"transmission_id":"x","camera_id":"y","preset_id":"simple_stream","extra":1}`)
+	out = c.expect(400, "POST", "/wizard/create-pipeline", body("camera-frente", "simple_stream", `{"processing_server_id":"edge-1"}`))
+	if out["detail"] != "Transmission host_server_id must match pipeline processing_server_id. Transmission='local' Pipeline='edge-1'." {
+		t.Errorf("host mismatch detail %v", out["detail"])
+	}
+}

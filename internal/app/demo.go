@@ -1,0 +1,112 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/toposync/toposync-streaming/internal/engine"
+	"github.com/toposync/toposync-streaming/internal/model"
+	"github.com/toposync/toposync-streaming/internal/store"
+)
+
+// The demo's objects: a test-scene camera, a transmission with RTSP, HLS
+// and WebRTC outputs, and two pipelines writing to it: a motion-gated one
+// (priority 10, boxes drawn around what moves) and a continuous one
+// (priority 0), so the picture switches between them as the scene moves.
+const (
+	demoCamera       = "demo-camera"
+	demoTransmission = "demo"
+)
+
+const demoTransmissionJSON = `{"id": "demo", "name": "Demo", "path": "demo", "arbitration": "priority_latest", "placeholder": "gray",
+ "outputs": [
+  {"id": "rtsp", "protocol": "rtsp", "resolution": {"width": 1280, "height": 720}, "fps_limit": 15, "bitrate_kbps": 2500, "latency_profile": "low"},
+  {"id": "hls", "protocol": "hls", "resolution": {"width": 1280, "height": 720}, "fps_limit": 15, "bitrate_kbps": 2500, "latency_profile": "normal"},
+  {"id": "webrtc", "protocol": "webrtc", "resolution": {"width": 1280, "height": 720}, "fps_limit": 15, "bitrate_kbps": 2500, "latency_profile": "ultra_low"}]}`
+
+var demoPipelines = []string{
+	`{"name": "demo__motion", "graph": {"schema_version": 1,
+	 "nodes": [
+	  {"id": "source", "type": "camera.source", "config": {"camera_id": "demo-camera"}},
+	  {"id": "motion", "type": "camera.motion_gate", "config": {"threshold": 0.002, "activation_frames": 2, "hold_seconds": 2}},
+	  {"id": "detect", "type": "vision.detect", "config": {"emit_mode": "annotate"}},
+	  {"id": "stream", "type": "stream.publish_video", "config": {"transmission_id": "demo", "writer_priority": 10}}],
+	 "edges": [
+	  {"from": {"node": "source", "port": "out"}, "to": {"node": "motion", "port": "in"}, "maxsize": 2},
+	  {"from": {"node": "motion", "port": "out"}, "to": {"node": "detect", "port": "in"}, "maxsize": 2},
+	  {"from": {"node": "detect", "port": "out"}, "to": {"node": "stream", "port": "in"}, "maxsize": 8}]}}`, `{"name": "demo__continuous", "graph": {"schema_version": 1,
+	 "nodes": [
+	  {"id": "source", "type": "camera.source", "config": {"camera_id": "demo-camera"}},
+	  {"id": "stream", "type": "stream.publish_video", "config": {"transmission_id": "demo", "writer_priority": 0}}],
+	 "edges": [{"from": {"node": "source", "port": "out"}, "to": {"node": "stream", "port": "in"}, "maxsize": 8}]}}`,
+}
+
+// ensureDemo creates the demo's objects that are missing and enables the
+// engine. Objects that exist are left as the user changed them.
+func ensureDemo(st *store.Store) error {
+	_, err := st.UpdateConfig(func(c *model.Config) error {
+		if c.FindCamera(demoCamera) < 0 {
+			cam, err := model.DecodeCamera(json.RawMessage(`{"id": "demo-camera", "name": "Demo camera (test scene)", "url": "testsrc", "fps": 15}`))
+			if err != nil {
+				return err
+			}
+			c.Cameras = append(c.Cameras, cam)
+		}
+		if c.Streams.Find(demoTransmission) < 0 {
+			t, err := model.DecodeTransmission(json.RawMessage(demoTransmissionJSON))
+			if err != nil {
+				return err
+			}
+			t.StampMissing(time.Now())
+			c.Streams.Transmissions = append([]model.Transmission{t}, c.Streams.Transmissions...)
+		}
+		for _, raw := range demoPipelines {
+			p, err := model.DecodePipeline(json.RawMessage(raw))
+			if err != nil {
+				return err
+			}
+			if c.FindPipeline(p.Name) < 0 {
+				c.Pipelines = append(c.Pipelines, p)
+			}
+		}
+		c.Streams.Engine.Enabled = true
+		return nil
+	})
+	return err
+}
+
+// printDemo tells the user where to watch, once the engine runs.
+func printDemo(out io.Writer, m *engine.Manager, st *store.Store, apiAddr string) {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if running, _ := m.Running(); running || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	running, ports := m.Running()
+	if !running {
+		fmt.Fprintf(out, "\nThe demo is configured, but the engine did not start: see GET http://%s/api/streams/engine/status\n\n", apiAddr)
+		return
+	}
+	i := st.Current().Streams.Find(demoTransmission)
+	if i < 0 {
+		return
+	}
+	t := st.Current().Streams.Transmissions[i]
+	fmt.Fprintf(out, "\nDemo is live (a test scene, two pipelines writing to transmission %q):\n", t.Name)
+	for _, o := range t.EnabledOutputs() {
+		u := model.PlaybackURL(o.Protocol, "127.0.0.1", ports, t.OutputPath(o))
+		switch o.Protocol {
+		case model.ProtocolRTSP:
+			fmt.Fprintf(out, "  RTSP:      ffplay -rtsp_transport tcp %s   (or open it in VLC)\n", u)
+		case model.ProtocolHLS:
+			fmt.Fprintf(out, "  HLS:       ffplay %s\n", u)
+		case model.ProtocolWebRTC:
+			fmt.Fprintf(out, "  WebRTC:    %s (WHEP)\n", u)
+		}
+	}
+	fmt.Fprintf(out, "  Dashboard: http://%s/\n  Settings:  http://%s/settings\n\n", apiAddr, apiAddr)
+}

@@ -1,0 +1,49 @@
+package pipeline
+
+import (
+	"bytes"
+	"io"
+
+	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/model"
+	"github.com/toposync/toposync-streaming/internal/publisher"
+	"github.com/toposync/toposync-streaming/internal/store"
+	"github.com/toposync/toposync-streaming/internal/streamwriter"
+)
+
+// Services are what the host gives operators.
+type Services interface {
+	// Camera returns a stored camera by id.
+	Camera(id string) (model.Camera, bool)
+	// FFmpeg returns the ffmpeg binary, or why there is none.
+	FFmpeg() (string, error)
+	// Writer opens a frame writer into a transmission.
+	Writer(transmissionID, writerID string, priority int) *streamwriter.Writer
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// StoreServices are the Services of a running service: cameras from the
+// store, ffmpeg from the environment, writers into the arbiter.
+type StoreServices struct {
+	Store   *store.Store
+	Arbiter *arbiter.Arbiter
+	Getenv  func(string) string
+}
+
+// Camera returns a stored camera.
+func (s StoreServices) Camera(id string) (model.Camera, bool) {
+	doc := s.Store.Current()
+	if i := doc.FindCamera(id); i >= 0 {
+		return doc.Cameras[i], true
+	}
+	return model.Camera{}, false
+}
+
+// FFmpeg finds ffmpeg as publishers do.
+func (s StoreServices) FFmpeg() (string, error) { return publisher.FindFFmpeg(s.Getenv) }
+
+// Writer opens a writer into the arbiter.
+func (s StoreServices) Writer(transmissionID, writerID string, priority int) *streamwriter.Writer {
+	return streamwriter.Open(s.Arbiter, transmissionID, writerID, priority)
+}
