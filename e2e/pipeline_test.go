@@ -168,3 +168,45 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo objects not stored: %v", err)
 	}
 }
+
+// inputMode is the publisher input of the fixture's output in diagnostics.
+func (f *runtimeFixture) inputMode() string {
+	_, out := f.call("GET", "/runtime/diagnostics", "")
+	outputs, _ := out.(map[string]any)["publisher"].(map[string]any)["outputs"].(map[string]any)
+	for _, o := range outputs {
+		if o := o.(map[string]any); o["transmission_id"] == f.id && o["running"] == true {
+			return o["input_mode"].(string)
+		}
+	}
+	return ""
+}
+
+func TestBypassSwitchesInputAndBack(t *testing.T) {
+	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "cam", "gray", "priority_latest"))
+	_, out := f.call("GET", "/engine/status", "")
+	testURL := out.(map[string]any)["urls"].(map[string]any)["rtsp_url"].(string)
+	if status, out := f.call("POST", "/../cameras", fmt.Sprintf(`{"id":"ipcam","url":%q}`, testURL)); status != 200 {
+		t.Fatalf("camera: %d %v", status, out)
+	}
+	status, out := f.call("POST", "/wizard/create-pipeline", fmt.Sprintf(`{"transmission_id":%q,"camera_id":"ipcam","preset_id":"simple_stream"}`, f.id))
+	if status != 200 {
+		t.Fatalf("wizard: %d %v", status, out)
+	}
+	writer := out.(map[string]any)["pipeline_name"].(string) + ":stream"
+	waitUntil(t, 20*time.Second, "the camera pipeline shown", func() bool { return f.activeWriter() == writer })
+	f.call("POST", "/transmissions/"+f.id+"/demand/prime", "")
+	waitUntil(t, 10*time.Second, "a publisher pulling the camera", func() bool { return f.inputMode() == "rtsp_pull" })
+	if c := f.centre(f.current()); c.near(gray, 12) {
+		t.Errorf("bypass shows the placeholder %v", c)
+	}
+
+	// A higher-priority writer that is not a camera pipeline: raw frames again.
+	stop := f.keepWriting("overlay", red, "priority=50")
+	waitUntil(t, 10*time.Second, "raw frames for the overlay writer", func() bool { return f.inputMode() == "rawvideo_pipe" })
+	if c := f.centre(f.current()); !c.near(red, 40) {
+		t.Errorf("after switching back to raw frames: %v, want red", c)
+	}
+	stop()
+	f.call("DELETE", "/transmissions/"+f.id+"/writers/overlay", "")
+	waitUntil(t, 10*time.Second, "the camera pulled again", func() bool { return f.inputMode() == "rtsp_pull" })
+}

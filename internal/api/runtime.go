@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/bridge"
-	"github.com/toposync/toposync-streaming/internal/publisher"
 )
 
 // runtimeOutput is one entry of GET /runtime/outputs.
@@ -60,6 +59,7 @@ type publisherDiagnostics struct {
 	Running         bool     `json:"running"`
 	PID             *int     `json:"pid"`
 	InputMode       string   `json:"input_mode"`
+	InputReason     string   `json:"input_reason"`
 	FramesSent      uint64   `json:"frames_sent"`
 	FramesDropped   uint64   `json:"frames_dropped"`
 	LastFrameAtUnix *float64 `json:"last_frame_at_unix"`
@@ -80,7 +80,7 @@ func (s *server) runtimeDiagnostics(w http.ResponseWriter, r *http.Request) {
 		}
 		p := o.Publisher
 		d := publisherDiagnostics{
-			Target: o.Target, Running: p.Running, InputMode: publisher.InputRawVideo, FramesSent: o.FramesSent, FramesDropped: o.FramesDropped,
+			Target: o.Target, Running: p.Running, InputMode: o.InputMode, InputReason: o.InputReason, FramesSent: o.FramesSent, FramesDropped: o.FramesDropped,
 			LastFrameAtUnix: o.LastFrameAtUnix, RestartCount: p.Restarts, BudgetExhausted: p.BudgetPaused, LastError: o.LastError,
 			LogPath: p.LogPath, StderrTail: p.StderrTail,
 		}

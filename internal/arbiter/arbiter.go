@@ -84,10 +84,20 @@ type Arbiter struct {
 	now func() time.Time
 	log *slog.Logger
 
-	mu  sync.Mutex
-	cfg Config
-	seq uint64
-	ts  map[string]*transmission
+	mu       sync.Mutex
+	cfg      Config
+	seq      uint64
+	ts       map[string]*transmission
+	onChange func(transmissionID string)
+}
+
+// OnActiveChange registers fn, called whenever a transmission's selected
+// writer changes. It runs with the arbiter locked: it must return at once
+// and must not call the arbiter.
+func (a *Arbiter) OnActiveChange(fn func(transmissionID string)) {
+	a.mu.Lock()
+	a.onChange = fn
+	a.mu.Unlock()
 }
 
 // New returns an arbiter; now is its clock (time.Now when nil).
@@ -153,7 +163,7 @@ func (a *Arbiter) Publish(transmissionID, writerID string, lc Lifecycle, priorit
 		w.frame, w.seq, w.frameAt = f, a.seq, now
 	}
 	a.evict(transmissionID, t, now, writerID)
-	a.arbitrate(t, now)
+	a.arbitrate(transmissionID, t, now)
 	return t.active
 }
 
@@ -170,7 +180,7 @@ func (a *Arbiter) Close(transmissionID, writerID string) string {
 	if w := t.writers[writerID]; w != nil {
 		w.lifecycle, w.updatedAt = Close, now
 	}
-	a.arbitrate(t, now)
+	a.arbitrate(transmissionID, t, now)
 	return t.active
 }
 
@@ -192,7 +202,7 @@ func (a *Arbiter) Select(transmissionID string) Selection {
 	}
 	now := a.now()
 	a.evict(transmissionID, t, now, "")
-	a.arbitrate(t, now)
+	a.arbitrate(transmissionID, t, now)
 	if t.active == "" {
 		return Selection{Reason: t.reason}
 	}
@@ -220,7 +230,13 @@ func better(mode string, x, y *writer) bool {
 // arbitrate applies the rules: no eligible writer clears the selection; a
 // selection younger than the sticky window is kept while it is eligible;
 // otherwise the best writer is selected, and a change starts a new window.
-func (a *Arbiter) arbitrate(t *transmission, now time.Time) {
+func (a *Arbiter) arbitrate(tid string, t *transmission, now time.Time) {
+	before := t.active
+	defer func() {
+		if t.active != before && a.onChange != nil {
+			a.onChange(tid)
+		}
+	}()
 	current := t.writers[t.active]
 	if a.eligible(current, now) && now.Before(t.stickyUntil) {
 		t.reason = "sticky: selected less than the sticky window ago"
@@ -318,7 +334,7 @@ func (a *Arbiter) Snapshot() map[string]State {
 	out := map[string]State{}
 	for tid, t := range a.ts {
 		a.evict(tid, t, now, "")
-		a.arbitrate(t, now)
+		a.arbitrate(tid, t, now)
 		if len(t.writers) == 0 {
 			continue
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/model"
+	"github.com/toposync/toposync-streaming/internal/pipeline/ops"
 	"github.com/toposync/toposync-streaming/internal/publisher"
 	"github.com/toposync/toposync-streaming/internal/store"
 )
@@ -43,18 +44,25 @@ type Bridge struct {
 	log     *slog.Logger
 	recheck chan string
 
+	// Transmissions whose selected writer changed (bypass may apply).
+	changedMu sync.Mutex
+	changed   map[string]bool
+	wake      chan struct{}
+
 	mu       sync.Mutex
 	targets  map[string]Target // by engine path
 	runtime  model.RuntimeSettings
 	pubs     map[string]*running
-	primed   map[string]time.Time // path -> primed until
-	stopDue  map[string]time.Time // path -> stop at (debounce after demand ended)
-	failures map[string]string    // path -> why its publisher could not start
+	primed   map[string]time.Time  // path -> primed until
+	stopDue  map[string]time.Time  // path -> stop at (debounce after demand ended)
+	failures map[string]string     // path -> why its publisher could not start
+	bypass   map[string]ops.Bypass // writer id -> camera its publisher may pull
 }
 
-// running is one publisher: an ffmpeg process and its pump.
+// running is one publisher: an ffmpeg process and, for raw frames, its pump.
 type running struct {
 	target     Target
+	input      input
 	publishURL string
 	startedAt  time.Time
 	proc       *publisher.Process
@@ -68,11 +76,22 @@ func New(opts Options) *Bridge {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bridge{
-		opts: opts, log: opts.Logger, recheck: make(chan string, 64),
+	b := &Bridge{
+		opts: opts, log: opts.Logger, recheck: make(chan string, 64), changed: map[string]bool{}, wake: make(chan struct{}, 1),
 		targets: map[string]Target{}, pubs: map[string]*running{}, primed: map[string]time.Time{},
 		stopDue: map[string]time.Time{}, failures: map[string]string{}, runtime: model.DefaultRuntimeSettings(),
+		bypass: map[string]ops.Bypass{},
 	}
+	opts.Arbiter.OnActiveChange(func(tid string) {
+		b.changedMu.Lock()
+		b.changed[tid] = true
+		b.changedMu.Unlock()
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	})
+	return b
 }
 
 // Run follows settings and demand until ctx ends, then stops every publisher.
@@ -81,11 +100,21 @@ func (b *Bridge) Run(ctx context.Context) {
 	defer cancelUpdates()
 	demand, cancelDemand := b.opts.Engine.SubscribeDemand()
 	defer cancelDemand()
-	b.applySettings(b.opts.Store.Current().Streams)
+	b.applySettings(b.opts.Store.Current().Config)
 	for {
 		select {
 		case doc := <-updates:
-			b.applySettings(doc.Streams)
+			b.applySettings(doc.Config)
+		case <-b.wake:
+			b.changedMu.Lock()
+			changed := b.changed
+			b.changed = map[string]bool{}
+			b.changedMu.Unlock()
+			for tid := range changed {
+				for _, p := range b.Paths(tid) {
+					b.reconcile(p)
+				}
+			}
 		case ev := <-demand:
 			b.reconcile(ev.Path)
 		case path := <-b.recheck:
@@ -102,9 +131,10 @@ func (b *Bridge) Run(ctx context.Context) {
 	}
 }
 
-// applySettings takes new targets and windows, then reconciles every path
-// that was or is a target.
-func (b *Bridge) applySettings(s model.Settings) {
+// applySettings takes new targets, windows and bypass candidates, then
+// reconciles every path that was or is a target.
+func (b *Bridge) applySettings(c model.Config) {
+	s := c.Streams
 	targets := map[string]Target{}
 	modes := map[string]string{}
 	for _, t := range Targets(s, b.opts.ServerID) {
@@ -131,7 +161,7 @@ func (b *Bridge) applySettings(s model.Settings) {
 	for p := range targets {
 		paths[p] = true
 	}
-	b.targets, b.runtime = targets, rt
+	b.targets, b.runtime, b.bypass = targets, rt, ops.BypassCandidates(c, b.opts.ServerID)
 	b.mu.Unlock()
 	for p := range paths {
 		b.reconcile(p)
@@ -158,13 +188,20 @@ func (b *Bridge) reconcile(path string) {
 	if want {
 		delete(b.stopDue, path)
 		url := b.opts.Engine.PublishURL(path)
-		if r != nil && (r.target != target || r.publishURL != url) {
+		in := b.inputFor(target)
+		if r != nil && r.input.mode != in.mode {
+			b.log.Info("publisher input changes", "path", path, "from", r.input.mode, "to", in.mode, "reason", in.reason)
+		}
+		if r != nil && r.target == target && r.publishURL == url && r.input.mode == in.mode && r.input.source == in.source {
+			r.input.reason = in.reason // same input, maybe for another reason
+		}
+		if r != nil && (r.target != target || r.publishURL != url || r.input.mode != in.mode || r.input.source != in.source) {
 			b.log.Info("publisher settings changed; restarting it", "path", path)
 			r.stop()
 			r = nil
 		}
 		if r == nil {
-			b.start(target, url)
+			b.start(target, url, in)
 		}
 		return
 	}
@@ -200,7 +237,42 @@ func (b *Bridge) after(d time.Duration, path string) {
 	time.AfterFunc(d, func() { b.recheck <- path })
 }
 
-func (b *Bridge) start(t Target, publishURL string) {
+// input is where a publisher's frames come from, and why.
+type input struct {
+	mode   string // publisher.InputRawVideo or publisher.InputRTSPPull
+	source ops.Bypass
+	reason string
+}
+
+// inputFor decides a target's input: the camera itself when the shown
+// writer is a bypass-capable pipeline and the transmission has one
+// publisher, else raw frames from the pump.
+func (b *Bridge) inputFor(t Target) input {
+	raw := input{mode: publisher.InputRawVideo}
+	sel := b.opts.Arbiter.Select(t.TransmissionID)
+	if sel.WriterID == "" {
+		raw.reason = "no writer shown: placeholder"
+		return raw
+	}
+	candidate, ok := b.bypass[sel.WriterID]
+	if !ok {
+		raw.reason = "the shown writer is not a camera-only pipeline (camera.source [-> core.fps_reducer] -> stream.publish_video on an RTSP camera, bypass_mode auto or force_on)"
+		return raw
+	}
+	publishers := 0
+	for _, other := range b.targets {
+		if other.TransmissionID == t.TransmissionID {
+			publishers++
+		}
+	}
+	if publishers != 1 {
+		raw.reason = "the transmission has several outputs: frames are shared through the pump"
+		return raw
+	}
+	return input{mode: publisher.InputRTSPPull, source: candidate, reason: "bypass: writer " + sel.WriterID + " only forwards camera " + candidate.RedactedURL}
+}
+
+func (b *Bridge) start(t Target, publishURL string, in input) {
 	if b.opts.FFmpeg == "" {
 		b.failures[t.Path] = b.opts.FFmpegErr.Error()
 		b.log.Error("cannot start publisher", "path", t.Path, "err", b.opts.FFmpegErr)
@@ -208,22 +280,29 @@ func (b *Bridge) start(t Target, publishURL string) {
 	}
 	delete(b.failures, t.Path)
 	user, pass := b.opts.Engine.PublishSecretFor(t.Path)
-	p := newPump(t, b.opts.Arbiter)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{target: t, publishURL: publishURL, startedAt: time.Now(), pump: p, cancel: cancel, done: make(chan struct{})}
-	r.proc = publisher.Start(publisher.Spec{
-		Name:    t.OutputKey,
-		Binary:  b.opts.FFmpeg,
-		Args:    publisher.Args(b.opts.LogLevel, publisher.Input{Mode: publisher.InputRawVideo}, publisher.Encoding{Width: t.Width, Height: t.Height, FPS: t.FPS, BitrateKbps: t.BitrateKbps, LatencyProfile: t.LatencyProfile}, publishURL),
-		Secrets: []string{user + ":" + pass, pass},
-		Stdin:   func(w io.WriteCloser) { p.setStdin(w) },
-	}, publisher.Supervision{LogDir: filepath.Join(b.opts.RuntimeDir, "logs"), Logger: b.log})
-	go func() {
-		defer close(r.done)
-		p.run(ctx)
-	}()
+	r := &running{target: t, input: in, publishURL: publishURL, startedAt: time.Now(), cancel: cancel, done: make(chan struct{})}
+	enc := publisher.Encoding{Width: t.Width, Height: t.Height, FPS: t.FPS, BitrateKbps: t.BitrateKbps, LatencyProfile: t.LatencyProfile}
+	spec := publisher.Spec{Name: t.OutputKey, Binary: b.opts.FFmpeg, Secrets: []string{user + ":" + pass, pass}}
+	if in.mode == publisher.InputRTSPPull {
+		if in.source.FPS > 0 {
+			enc.FPS = min(enc.FPS, in.source.FPS)
+		}
+		spec.Args = publisher.Args(b.opts.LogLevel, publisher.Input{Mode: in.mode, SourceURL: in.source.SourceURL}, enc, publishURL)
+		spec.Secrets = append(spec.Secrets, in.source.SourceURL)
+		close(r.done) // no pump: ffmpeg reads the camera
+	} else {
+		r.pump = newPump(t, b.opts.Arbiter)
+		spec.Args = publisher.Args(b.opts.LogLevel, publisher.Input{Mode: in.mode}, enc, publishURL)
+		spec.Stdin = func(w io.WriteCloser) { r.pump.setStdin(w) }
+		go func() {
+			defer close(r.done)
+			r.pump.run(ctx)
+		}()
+	}
+	r.proc = publisher.Start(spec, publisher.Supervision{LogDir: filepath.Join(b.opts.RuntimeDir, "logs"), Logger: b.log})
 	b.pubs[t.Path] = r
-	b.log.Info("publisher started", "path", t.Path, "output", t.OutputKey, "size", []int{t.Width, t.Height}, "fps", t.FPS, "profile", t.LatencyProfile)
+	b.log.Info("publisher started", "path", t.Path, "output", t.OutputKey, "input", in.mode, "size", []int{t.Width, t.Height}, "fps", enc.FPS, "profile", t.LatencyProfile)
 }
 
 func (r *running) stop() {
@@ -266,6 +345,8 @@ type OutputStatus struct {
 	FramesDropped    uint64            `json:"publisher_frames_dropped"`
 	LastFrameAtUnix  *float64          `json:"last_frame_at_unix"`
 	LastError        *string           `json:"publisher_last_error"`
+	InputMode        string            `json:"input_mode"`
+	InputReason      string            `json:"input_reason"`
 }
 
 // Outputs describes every target, sorted by transmission and output id.
@@ -287,10 +368,13 @@ func (b *Bridge) Outputs() []OutputStatus {
 			ps := r.proc.Status()
 			st.Publisher = &ps
 			st.PublisherRunning = ps.Running
-			st.FramesSent, st.FramesDropped = r.pump.sent.Load(), r.pump.dropped.Load()
-			if at := r.pump.lastFrameAt.Load(); at > 0 {
-				u := float64(at) / 1e6
-				st.LastFrameAtUnix = &u
+			st.InputMode, st.InputReason = r.input.mode, r.input.reason
+			if r.pump != nil {
+				st.FramesSent, st.FramesDropped = r.pump.sent.Load(), r.pump.dropped.Load()
+				if at := r.pump.lastFrameAt.Load(); at > 0 {
+					u := float64(at) / 1e6
+					st.LastFrameAtUnix = &u
+				}
 			}
 			if ps.LastError != "" {
 				st.LastError = &ps.LastError
