@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what toposync-streaming needs and is missing; skips what is there.
-# Usage: scripts/deps.sh [ffmpeg] [chromium]
+# Usage: scripts/deps.sh [ffmpeg] [chromium] [node]
 # Go must already be installed (it is on the Go machine image at /usr/local/go).
 set -euo pipefail
 
@@ -49,6 +49,13 @@ for want in "$@"; do
         log "chromium present: $(command -v chromium)"
       else
         apt_install chromium
+      fi
+      ;;
+    node)
+      if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+        log "node present: $(command -v node) $(node --version)"
+      else
+        apt_install nodejs npm
       fi
       ;;
     *)

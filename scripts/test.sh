@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
 
-scripts/deps.sh ffmpeg
+# chromium: the browser tests of the web UI (e2e/ui_test.go) drive it headless.
+scripts/deps.sh ffmpeg chromium
 
 step() { printf '\n== %s\n' "$*"; }
 

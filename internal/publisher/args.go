@@ -27,20 +27,22 @@ type Input struct {
 }
 
 // x264Options maps a latency profile to libx264 settings. Every profile
-// encodes without B-frames (browsers' WebRTC decoders expect none):
+// encodes without B-frames (browsers' WebRTC decoders expect none). What
+// separates them is how many frames the encoder holds back:
 //
-//	normal:    -preset veryfast, rate-control lookahead on (best quality per
-//	           bit; the lookahead delays each frame by several frame times)
-//	low:       -preset veryfast -tune zerolatency (no lookahead, sliced threads)
-//	ultra_low: -preset ultrafast -tune zerolatency (fastest encode per frame)
+//	normal:    -preset veryfast, 6-frame rate-control lookahead, frame
+//	           threads (best quality per bit; about 8 frames of delay)
+//	low:       -preset veryfast, 2-frame lookahead, sliced threads
+//	           (about 2 frames of delay)
+//	ultra_low: -preset ultrafast -tune zerolatency (no delay, fastest encode)
 func x264Options(profile string) []string {
 	switch profile {
 	case "low":
-		return []string{"-preset", "veryfast", "-tune", "zerolatency"}
+		return []string{"-preset", "veryfast", "-bf", "0", "-x264-params", "rc-lookahead=2:sync-lookahead=0:sliced-threads=1"}
 	case "ultra_low":
 		return []string{"-preset", "ultrafast", "-tune", "zerolatency"}
 	default:
-		return []string{"-preset", "veryfast", "-bf", "0"}
+		return []string{"-preset", "veryfast", "-bf", "0", "-x264-params", "rc-lookahead=6"}
 	}
 }
 

@@ -1,0 +1,145 @@
+// The service's public HTTP API, typed. Every call goes through request(),
+// which turns non-2xx answers into ApiError with the server's `detail`.
+
+export const API = "/api/streams";
+
+export interface Ports { rtsp: number; hls: number; webrtc: number; api: number }
+
+export interface Authentication { enabled: boolean; username: string | null; password: string | null }
+
+export interface Output {
+  id: string;
+  protocol: "hls" | "rtsp" | "webrtc";
+  enabled: boolean;
+  resolution: { width: number; height: number } | null;
+  fps_limit: number | null;
+  bitrate_kbps: number | null;
+  latency_profile: "normal" | "low" | "ultra_low";
+  authentication: Authentication | null;
+  [extra: string]: unknown;
+}
+
+export interface Transmission {
+  id: string;
+  name: string;
+  path: string;
+  enabled: boolean;
+  host_server_id: string;
+  placeholder: "gray" | "black";
+  arbitration: "latest" | "priority_latest";
+  camera_controls: { enabled: boolean; camera_id: string | null } | null;
+  outputs: Output[];
+  created_at?: string;
+  updated_at?: string;
+  [extra: string]: unknown;
+}
+
+export interface EngineSettings {
+  kind: string;
+  enabled: boolean;
+  expose_to_lan: boolean;
+  preferred_ports: Ports;
+  mediamtx_version: string;
+  webrtc_ice_servers: string[];
+  reader_hold_seconds: number;
+}
+
+export interface Settings { transmissions: Transmission[]; engine: EngineSettings; runtime: Record<string, number> }
+
+export interface EngineStatus {
+  running: boolean;
+  pid: number | null;
+  uptime_seconds: number | null;
+  started_at_unix: number | null;
+  bind_host: string;
+  ports: Ports;
+  last_error: string | null;
+  kind: string;
+  restart_count: number;
+  test_path: string;
+  urls: { rtsp_url: string; hls_url: string; webrtc_url: string };
+  warnings: string[];
+}
+
+export interface OutputURL {
+  output_id: string;
+  protocol: "hls" | "rtsp" | "webrtc";
+  resolved_engine_path: string;
+  url: string;
+  requires_auth: boolean;
+  auth_username: string | null;
+}
+
+export interface TransmissionURLs { transmission_id: string; engine_running: boolean; outputs: OutputURL[]; warnings: string[] }
+
+export interface Camera { id: string; name: string; url: string; username: string | null; password_set: boolean; fps: number | null }
+export interface Pipeline { name: string; enabled: boolean; processing_server_id: string | null; graph: unknown }
+export interface PipelineStatus { name: string; running: boolean; fps_in: number | null; fps_out: number | null; last_error: string | null; restarts: number }
+export interface WizardResult { pipeline_name: string; transmission_id: string; camera_id: string; preset_id: string; engine_running: boolean; warnings: string[] }
+
+/** One FastAPI-style validation error. */
+export interface FieldError { loc: (string | number)[]; msg: string; type: string }
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string | FieldError[],
+  ) {
+    super(typeof detail === "string" ? detail : detail.map((e) => `${e.loc.filter((p) => p !== "body").join(".")}: ${e.msg}`).join("; "));
+  }
+  /** The validation errors of a 422, else []. */
+  get fieldErrors(): FieldError[] { return Array.isArray(this.detail) ? this.detail : [] }
+}
+
+export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const init: RequestInit = { method, headers: { Accept: "application/json" }, signal, cache: "no-store" };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)["Content-Type"] = "application/json";
+  }
+  let resp: Response;
+  try {
+    resp = await fetch(path, init);
+  } catch (err) {
+    if ((err as Error).name === "AbortError") throw err;
+    throw new ApiError(0, "The server cannot be reached");
+  }
+  const type = resp.headers.get("content-type") ?? "";
+  const json = type.includes("json") ? await resp.json().catch(() => undefined) : undefined;
+  if (!resp.ok) {
+    const detail = json && typeof json === "object" && "detail" in json ? (json as { detail: string | FieldError[] }).detail : `${resp.status} ${resp.statusText}`;
+    throw new ApiError(resp.status, detail);
+  }
+  if (json === undefined) throw new ApiError(resp.status, "The server answered something that is not JSON");
+  return json as T;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  settings: () => request<Settings>("GET", `${API}/settings`),
+  patchSettings: (patch: unknown) => request<Settings>("PATCH", `${API}/settings`, patch),
+  engineStatus: (signal?: AbortSignal) => request<EngineStatus>("GET", `${API}/engine/status`, undefined, signal),
+  engineAction: (action: "start" | "stop" | "restart") => request<EngineStatus>("POST", `${API}/engine/${action}`),
+  transmissions: (signal?: AbortSignal) => request<Transmission[]>("GET", `${API}/transmissions`, undefined, signal),
+  createTransmission: (t: unknown) => request<Transmission>("POST", `${API}/transmissions`, t),
+  updateTransmission: (id: string, t: unknown) => request<Transmission>("PUT", `${API}/transmissions/${enc(id)}`, t),
+  deleteTransmission: (id: string) => request<{ deleted: boolean }>("DELETE", `${API}/transmissions/${enc(id)}`),
+  urls: (id: string, signal?: AbortSignal) => request<TransmissionURLs>("GET", `${API}/transmissions/${enc(id)}/urls`, undefined, signal),
+  prime: (id: string) => request<{ primed: boolean; primed_outputs: number }>("POST", `${API}/transmissions/${enc(id)}/demand/prime`),
+  cameras: () => request<Camera[]>("GET", "/api/cameras"),
+  pipelines: () => request<Pipeline[]>("GET", "/api/pipelines"),
+  pipelineStatus: (name: string) => request<PipelineStatus>("GET", `/api/pipelines/${enc(name)}/status`),
+  wizard: (body: unknown) => request<WizardResult>("POST", `${API}/wizard/create-pipeline`, body),
+};
+
+/** True when err says the endpoint does not exist on this server. */
+export function isMissing(err: unknown): boolean {
+  return err instanceof ApiError && (err.status === 404 || err.status === 405);
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,48 @@
+// Entry point: the nav bar and a history-API router between the Streams
+// dashboard (/) and the Settings panel (/settings).
+import "./styles.css";
+import { mountDashboard } from "./dashboard/index";
+import { h, render } from "./dom";
+import { mountSettings } from "./settings/index";
+
+const routes: Record<string, { title: string; mount: (root: HTMLElement) => () => void }> = {
+  "/": { title: "Streams", mount: mountDashboard },
+  "/settings": { title: "Settings", mount: mountSettings },
+};
+
+const app = document.getElementById("app")!;
+const view = h("main.view");
+const links = Object.entries(routes).map(([path, r]) =>
+  h("a.nav-link", { href: path, dataset: { link: "", testid: `nav-${r.title.toLowerCase()}` } }, r.title));
+render(app,
+  h("nav.nav", null,
+    h("a.brand", { href: "/", dataset: { link: "" } }, h("span.brand-mark"), h("span", null, "toposync"), h("span.brand-sub", null, "streaming")),
+    h("div.nav-links", null, links),
+  ),
+  view,
+);
+
+let unmount: (() => void) | null = null;
+function show(): void {
+  const path = location.pathname.replace(/\/+$/, "") || "/";
+  const route = routes[path] ?? routes["/"];
+  unmount?.();
+  for (const d of document.querySelectorAll<HTMLDialogElement>("dialog[open]")) d.close();
+  document.title = `${route.title} · toposync streaming`;
+  document.body.dataset.route = route.title.toLowerCase();
+  for (const a of links) a.classList.toggle("active", a.getAttribute("href") === (routes[path] ? path : "/"));
+  unmount = route.mount(view);
+}
+
+document.addEventListener("click", (e) => {
+  const a = (e.target as Element).closest?.("a[data-link]") as HTMLAnchorElement | null;
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  if (a.origin !== location.origin) return;
+  e.preventDefault();
+  if (a.pathname !== location.pathname) {
+    history.pushState(null, "", a.pathname);
+    show();
+  }
+});
+window.addEventListener("popstate", show);
+show();

@@ -1,0 +1,73 @@
+// Cameras and pipelines lists with status. Either list says "not available"
+// when the server lacks the endpoint, without affecting the rest of the page.
+import { api, errorText, isMissing, type Camera, type Pipeline, type PipelineStatus } from "../api";
+import { h, render } from "../dom";
+import { poll } from "../poll";
+
+function unavailable(what: string, err: unknown): HTMLElement {
+  return h("div.empty.small", { dataset: { testid: `${what}-unavailable` } },
+    isMissing(err) ? `${what[0].toUpperCase()}${what.slice(1)} are not available on this server.` : `Could not load ${what}: ${errorText(err)}`);
+}
+
+function asList<T>(v: unknown, key: string): T[] {
+  if (Array.isArray(v)) return v as T[];
+  const inner = v && typeof v === "object" ? (v as Record<string, unknown>)[key] : undefined;
+  return Array.isArray(inner) ? (inner as T[]) : [];
+}
+
+export function inventory(): { el: HTMLElement; stop: () => void } {
+  const camsEl = h("div.inv-body", { dataset: { testid: "cameras" } }, h("p.muted", null, "Loading…"));
+  const pipesEl = h("div.inv-body", { dataset: { testid: "pipelines" } }, h("p.muted", null, "Loading…"));
+
+  const loadCameras = async () => {
+    try {
+      const cams = asList<Camera>(await api.cameras(), "cameras");
+      render(camsEl, cams.length ? h("table.table", null,
+        h("thead", null, h("tr", null, h("th", null, "Camera"), h("th", null, "Source"), h("th", null, "FPS"), h("th", null, "Login"))),
+        h("tbody", null, cams.map((c) => h("tr", null,
+          h("td", null, h("strong", null, c.name || c.id), h("div.muted.small", null, c.id)),
+          h("td", null, h("code.small", null, c.url)),
+          h("td", null, c.fps ? String(c.fps) : "—"),
+          h("td", null, c.username ? `${c.username}${c.password_set ? " · password set" : ""}` : "—"))))) : h("p.muted", null, "No cameras configured."));
+    } catch (err) {
+      render(camsEl, unavailable("cameras", err));
+    }
+  };
+
+  const loadPipelines = async () => {
+    let pipes: Pipeline[];
+    try {
+      pipes = asList<Pipeline>(await api.pipelines(), "pipelines");
+    } catch (err) {
+      render(pipesEl, unavailable("pipelines", err));
+      return;
+    }
+    if (!pipes.length) {
+      render(pipesEl, h("p.muted", null, "No pipelines yet. The wizard on a transmission creates one."));
+      return;
+    }
+    const statuses = await Promise.all(pipes.map((p) => api.pipelineStatus(p.name).catch(() => null as PipelineStatus | null)));
+    render(pipesEl, h("table.table", null,
+      h("thead", null, h("tr", null, h("th", null, "Pipeline"), h("th", null, "State"), h("th", null, "FPS in / out"), h("th", null, "Restarts"), h("th", null, "Last error"))),
+      h("tbody", null, pipes.map((p, i) => {
+        const st = statuses[i];
+        const state = !p.enabled ? ["off", "disabled"] : !st ? ["off", "unknown"] : st.running ? ["ok", "running"] : ["bad", "stopped"];
+        const f = (n: number | null | undefined) => (n === null || n === undefined ? "—" : n.toFixed(1));
+        return h("tr", null,
+          h("td", null, h("strong", null, p.name), p.processing_server_id ? h("div.muted.small", null, p.processing_server_id) : null),
+          h("td", null, h("span.pill", { class: state[0] }, state[1])),
+          h("td", null, st ? `${f(st.fps_in)} / ${f(st.fps_out)}` : "—"),
+          h("td", null, st ? String(st.restarts ?? 0) : "—"),
+          h("td.small", null, st?.last_error ?? ""));
+      }))));
+  };
+
+  void loadCameras();
+  const pipePoll = poll(loadPipelines, 10000);
+  const el = h("div.inventory",
+    null,
+    h("section.card", null, h("header.card-head", null, h("h2", null, "Cameras")), camsEl),
+    h("section.card", null, h("header.card-head", null, h("h2", null, "Pipelines")), pipesEl),
+  );
+  return { el, stop: () => pipePoll.stop() };
+}

@@ -1,0 +1,97 @@
+// The wizard: create a pipeline (camera + preset + options) that publishes
+// into a transmission. Degrades to "not available" when the server has no
+// cameras or wizard endpoint.
+import { api, errorText, isMissing, type Camera, type Transmission } from "../api";
+import { h, modal, render, toast } from "../dom";
+import { field, FormErrors, optInt, select } from "../forms";
+
+export const PRESETS: [string, string, string][] = [
+  ["simple_stream", "Simple stream", "The camera, re-encoded for viewers."],
+  ["motion_gate_stream", "Motion-gated stream", "Publishes only while there is motion; the placeholder otherwise."],
+  ["detection_stream", "Detection stream", "Object detection boxes drawn on the picture."],
+  ["tracking_stream", "Tracking stream", "Detections with track ids that follow objects."],
+  ["segmentation_stream", "Segmentation stream", "Segmentation masks over the picture."],
+];
+
+export function openWizard(t: Transmission): void {
+  const body = h("div.wizard", { dataset: { testid: "wizard" } }, h("p.muted", null, "Loading cameras…"));
+  modal(`Create a pipeline for ${t.name || t.path}`, body, { wide: true, testid: "wizard-modal" });
+  api.cameras().then((list) => {
+    const cams = Array.isArray(list) ? list : ((list as { cameras?: Camera[] }).cameras ?? []);
+    if (!cams.length) {
+      render(body, h("div.empty", null, h("p", null, "No cameras are configured."), h("p.muted", null, "Add a camera first; the wizard connects it to this transmission.")));
+      return;
+    }
+    render(body, wizardForm(t, cams));
+  }).catch((err) => {
+    render(body, h("div.empty", { dataset: { testid: "wizard-unavailable" } },
+      h("p", null, isMissing(err) ? "The pipeline wizard is not available on this server." : `Cameras could not be loaded: ${errorText(err)}`),
+      h("p.muted", null, "Transmissions still work: any pipeline can publish frames into them through the ingest API.")));
+  });
+}
+
+function wizardForm(t: Transmission, cams: Camera[]): HTMLElement {
+  const state = { camera: cams[0].id, preset: "simple_stream" };
+  const banner = h("div.banner.error", { hidden: true });
+  const num = (placeholder: string, attrs: Record<string, unknown> = {}) => h("input", { type: "number", placeholder, ...attrs });
+  const name = h("input", { type: "text", placeholder: `${t.path}-pipeline`, spellcheck: false });
+  const fps = num("camera fps", { min: "1", max: "120" });
+  const priority = num("0", { step: "1" });
+  const sens = num("0.5", { min: "0", max: "1", step: "0.05" });
+  const holdS = num("3", { min: "0", step: "0.5" });
+  const motion = h("div.grid2", null,
+    field("Motion sensitivity (0–1)", sens, "optional_parameters.motion_sensitivity"),
+    field("Motion hold (seconds)", holdS, "optional_parameters.motion_hold_seconds"));
+  const describe = h("small.hint");
+  const presetChanged = () => {
+    motion.hidden = state.preset !== "motion_gate_stream";
+    describe.textContent = PRESETS.find((p) => p[0] === state.preset)?.[2] ?? "";
+  };
+  const result = h("div");
+  const submit = h("button.btn.primary", { type: "submit" }, "Create pipeline");
+  const form = h("form", { novalidate: true },
+    banner,
+    h("div.grid2", null,
+      field("Camera", select(state.camera, cams.map((c) => [c.id, `${c.name || c.id}${c.fps ? ` (${c.fps} fps)` : ""}`] as [string, string]), (v) => { state.camera = v }), "camera_id"),
+      h("div", null, field("Preset", select(state.preset, PRESETS.map(([id, label]) => [id, label] as [string, string]), (v) => { state.preset = v; presetChanged() }), "preset_id"), describe),
+    ),
+    h("div.grid4", null,
+      field("Pipeline name", name, "optional_parameters.pipeline_name"),
+      field("FPS limit", fps, "optional_parameters.fps_limit"),
+      field("Writer priority", priority, "optional_parameters.writer_priority"),
+    ),
+    motion,
+    result,
+    h("div.actions.end", null, submit),
+  );
+  presetChanged();
+  const errors = new FormErrors(form, banner);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    errors.clear();
+    submit.disabled = true;
+    const opts: Record<string, unknown> = {};
+    if (name.value.trim()) opts.pipeline_name = name.value.trim();
+    for (const [k, el] of [["fps_limit", fps], ["writer_priority", priority]] as const) if (el.value.trim()) opts[k] = optInt(el.value);
+    if (state.preset === "motion_gate_stream") {
+      if (sens.value.trim()) opts.motion_sensitivity = Number(sens.value);
+      if (holdS.value.trim()) opts.motion_hold_seconds = Number(holdS.value);
+    }
+    try {
+      const r = await api.wizard({ transmission_id: t.id, camera_id: state.camera, preset_id: state.preset, optional_parameters: opts });
+      toast(`Pipeline ${r.pipeline_name} created`);
+      render(result, h("div.notes.ok", null,
+        h("p", null, "Pipeline ", h("strong", null, r.pipeline_name), " created. ", r.engine_running ? "The engine is running: open the dashboard to watch." : "Start the engine to watch it."),
+        r.warnings?.length ? h("ul", null, r.warnings.map((w) => h("li", null, w))) : null));
+    } catch (err) {
+      if (isMissing(err) && !(typeof (err as { detail?: unknown }).detail === "string" && /camera|transmission/i.test(String((err as { detail?: unknown }).detail)))) {
+        render(result, h("div.notes.error", null, "The pipeline wizard is not available on this server."));
+      } else {
+        errors.show(err, ["body"], (d) => /camera/i.test(d) ? "camera_id" : /preset/i.test(d) ? "preset_id" : /pipeline/i.test(d) ? "optional_parameters.pipeline_name" : null);
+      }
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
