@@ -1,0 +1,43 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var exampleFrames = regexp.MustCompile(`^200 .*'frames': (\d+)`)
+
+// The README's Python example publishes frames a viewer then decodes.
+func TestPythonExamplePublishes(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not installed")
+	}
+	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "cam", "gray", "priority_latest"))
+	cmd := exec.Command("python3", "../examples/publish_frames.py", "--api", strings.TrimSuffix(f.base, "/api/streams"),
+		"--transmission", f.id, "--width", "320", "--height", "240", "--fps", "15", "--seconds", "5")
+	done := make(chan []byte, 1)
+	go func() {
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("example: %v", err)
+		}
+		done <- out
+	}()
+	waitUntil(t, 10*time.Second, "the example's writer shown", func() bool { return f.activeWriter() == "example:bar" })
+	if c := f.colourAt(f.current(), 300, 200); !c.near(rgb{0x10, 0x10, 0x40}, 20) {
+		t.Errorf("background %v, want the example's dark blue", c)
+	}
+	out := strings.TrimSpace(string(<-done))
+	m := exampleFrames.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("example output %q", out)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 60 {
+		t.Errorf("the example sent %d frames in 5 s at 15 fps", n)
+	}
+}
