@@ -68,19 +68,26 @@ func TestWizardPresetsPublish(t *testing.T) {
 	}
 }
 
-func TestPipelineFromRTSPCamera(t *testing.T) {
-	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "cam", "black", "priority_latest"))
-	// The RTSP camera is the engine's own test pattern, published by ffmpeg.
+// rtspCameraPipeline adds an RTSP camera (the engine's own test pattern,
+// published by ffmpeg) and a simple_stream pipeline from it into the
+// fixture's transmission; it returns the pipeline's name.
+func (f *runtimeFixture) rtspCameraPipeline() string {
+	f.t.Helper()
 	_, out := f.call("GET", "/engine/status", "")
 	testURL := out.(map[string]any)["urls"].(map[string]any)["rtsp_url"].(string)
 	if status, out := f.call("POST", "/../cameras", fmt.Sprintf(`{"id":"ipcam","url":%q}`, testURL)); status != 200 {
-		t.Fatalf("camera: %d %v", status, out)
+		f.t.Fatalf("camera: %d %v", status, out)
 	}
 	status, out := f.call("POST", "/wizard/create-pipeline", fmt.Sprintf(`{"transmission_id":%q,"camera_id":"ipcam","preset_id":"simple_stream"}`, f.id))
 	if status != 200 {
-		t.Fatalf("wizard: %d %v", status, out)
+		f.t.Fatalf("wizard: %d %v", status, out)
 	}
-	name := out.(map[string]any)["pipeline_name"].(string)
+	return out.(map[string]any)["pipeline_name"].(string)
+}
+
+func TestPipelineFromRTSPCamera(t *testing.T) {
+	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "cam", "black", "priority_latest"))
+	name := f.rtspCameraPipeline()
 	waitUntil(t, 20*time.Second, "the RTSP pipeline shown", func() bool { return f.activeWriter() == name+":stream" })
 	if c := f.centre(f.current()); c.near(black, 30) {
 		t.Errorf("centre %v: the placeholder, not the camera", c)
@@ -183,16 +190,7 @@ func (f *runtimeFixture) inputMode() string {
 
 func TestBypassSwitchesInputAndBack(t *testing.T) {
 	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "cam", "gray", "priority_latest"))
-	_, out := f.call("GET", "/engine/status", "")
-	testURL := out.(map[string]any)["urls"].(map[string]any)["rtsp_url"].(string)
-	if status, out := f.call("POST", "/../cameras", fmt.Sprintf(`{"id":"ipcam","url":%q}`, testURL)); status != 200 {
-		t.Fatalf("camera: %d %v", status, out)
-	}
-	status, out := f.call("POST", "/wizard/create-pipeline", fmt.Sprintf(`{"transmission_id":%q,"camera_id":"ipcam","preset_id":"simple_stream"}`, f.id))
-	if status != 200 {
-		t.Fatalf("wizard: %d %v", status, out)
-	}
-	writer := out.(map[string]any)["pipeline_name"].(string) + ":stream"
+	writer := f.rtspCameraPipeline() + ":stream"
 	waitUntil(t, 20*time.Second, "the camera pipeline shown", func() bool { return f.activeWriter() == writer })
 	f.call("POST", "/transmissions/"+f.id+"/demand/prime", "")
 	waitUntil(t, 10*time.Second, "a publisher pulling the camera", func() bool { return f.inputMode() == "rtsp_pull" })

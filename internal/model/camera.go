@@ -61,16 +61,7 @@ func decodeCamera(r reader, raw json.RawMessage) Camera {
 	} else if u, err := url.Parse(c.URL); err == nil && u.User != nil {
 		r.at("url").fail("value_error", "put credentials in username and password, not in the URL")
 	}
-	for _, f := range []struct {
-		key string
-		dst **string
-	}{{"username", &c.Username}, {"password", &c.Password}} {
-		if v, present := m[f.key]; present {
-			if s, ok := r.at(f.key).optionalString(v); ok && s != "" {
-				*f.dst = &s
-			}
-		}
-	}
+	c.Username, c.Password = r.optionalMember(m, "username"), r.optionalMember(m, "password")
 	if v, present := m["fps"]; present && !isNull(v) {
 		if n, ok := r.at("fps").integer(v, MinFPS, MaxFPS); ok {
 			c.FPS = &n

@@ -151,6 +151,19 @@ func (r reader) optionalString(raw json.RawMessage) (string, bool) {
 	return strings.TrimSpace(s), ok
 }
 
+// optionalMember reads m[key] as an optional trimmed string: nil when the
+// member is absent, null or empty.
+func (r reader) optionalMember(m map[string]json.RawMessage, key string) *string {
+	v, present := m[key]
+	if !present {
+		return nil
+	}
+	if s, ok := r.at(key).optionalString(v); ok && s != "" {
+		return &s
+	}
+	return nil
+}
+
 // timestamp accepts RFC 3339 (any offset) or a naive ISO-8601 time taken as
 // UTC, and returns it in UTC at microsecond precision.
 func (r reader) timestamp(raw json.RawMessage) (time.Time, bool) {

@@ -219,11 +219,7 @@ func decodeCameraControls(r reader, raw json.RawMessage) *CameraControls {
 	if v, present := m["enabled"]; present && !isNull(v) {
 		cc.Enabled, _ = r.at("enabled").boolean(v)
 	}
-	if v, present := m["camera_id"]; present {
-		if s, ok := r.at("camera_id").optionalString(v); ok && s != "" {
-			cc.CameraID = &s
-		}
-	}
+	cc.CameraID = r.optionalMember(m, "camera_id")
 	if cc.Enabled && cc.CameraID == nil {
 		r.at("camera_id").fail("value_error", "camera_id is required when camera_controls.enabled is true")
 	}
@@ -307,16 +303,7 @@ func decodeAuthentication(r reader, raw json.RawMessage) *Authentication {
 	if v, present := m["enabled"]; present && !isNull(v) {
 		a.Enabled, _ = r.at("enabled").boolean(v)
 	}
-	for _, f := range []struct {
-		key string
-		dst **string
-	}{{"username", &a.Username}, {"password", &a.Password}} {
-		if v, present := m[f.key]; present {
-			if s, ok := r.at(f.key).optionalString(v); ok && s != "" {
-				*f.dst = &s
-			}
-		}
-	}
+	a.Username, a.Password = r.optionalMember(m, "username"), r.optionalMember(m, "password")
 	return a
 }
 
