@@ -249,3 +249,33 @@ func (s *service) publishPattern(id string, w, h int, c rgb) {
 	})
 	s.t.Cleanup(func() { cancel(); wg.Wait() })
 }
+
+// callRoot is call for paths outside /api/streams, such as /api/cameras.
+func (s *service) callRoot(method, path, body string) (int, any) {
+	s.t.Helper()
+	c := *s
+	c.base = s.uiRoot()
+	return c.call(method, path, body)
+}
+
+// setSelect picks value in the <select> matched by sel and fires its change
+// event, as choosing an option does.
+func (b *browser) setSelect(sel, value string) {
+	b.t.Helper()
+	ok := evalJS[bool](b, fmt.Sprintf(`(() => {
+		const el = document.querySelector(%q);
+		if (!el || ![...el.options].some(o => o.value === %q)) return false;
+		el.value = %q;
+		el.dispatchEvent(new Event("change", {bubbles: true}));
+		return true;
+	})()`, sel, value, value))
+	if !ok {
+		b.t.Fatalf("select %s: no option %q", sel, value)
+	}
+}
+
+// value is the value of the form control matched by sel.
+func (b *browser) value(sel string) string {
+	b.t.Helper()
+	return evalJS[string](b, fmt.Sprintf(`document.querySelector(%q)?.value ?? "<missing>"`, sel))
+}

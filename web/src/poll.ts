@@ -6,6 +6,7 @@ export interface Poller { stop(): void; now(): void }
 export function poll(fn: (signal: AbortSignal) => Promise<void>, intervalMs: number): Poller {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
+  let again = false; // now() was called while fn ran: run once more right after
   let stopped = false;
   let ctrl: AbortController | undefined;
 
@@ -25,7 +26,8 @@ export function poll(fn: (signal: AbortSignal) => Promise<void>, intervalMs: num
     } finally {
       running = false;
     }
-    schedule(intervalMs);
+    schedule(again ? 0 : intervalMs);
+    again = false;
   };
   const onVisible = () => {
     if (document.visibilityState === "visible") schedule(0);
@@ -39,6 +41,6 @@ export function poll(fn: (signal: AbortSignal) => Promise<void>, intervalMs: num
       ctrl?.abort();
       document.removeEventListener("visibilitychange", onVisible);
     },
-    now() { if (!running) schedule(0) },
+    now() { if (running) again = true; else schedule(0) },
   };
 }

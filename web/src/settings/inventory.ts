@@ -3,6 +3,7 @@
 import { api, errorText, isMissing, type Camera, type Pipeline, type PipelineStatus } from "../api";
 import { h, render } from "../dom";
 import { poll } from "../poll";
+import { PIPELINES_CHANGED } from "./wizard";
 
 function unavailable(what: string, err: unknown): HTMLElement {
   return h("div.empty.small", { dataset: { testid: `${what}-unavailable` } },
@@ -24,7 +25,7 @@ export function inventory(): { el: HTMLElement; stop: () => void } {
       const cams = asList<Camera>(await api.cameras(), "cameras");
       render(camsEl, cams.length ? h("table.table", null,
         h("thead", null, h("tr", null, h("th", null, "Camera"), h("th", null, "Source"), h("th", null, "FPS"), h("th", null, "Login"))),
-        h("tbody", null, cams.map((c) => h("tr", null,
+        h("tbody", null, cams.map((c) => h("tr", { dataset: { testid: "camera-row", id: c.id } },
           h("td", null, h("strong", null, c.name || c.id), h("div.muted.small", null, c.id)),
           h("td", null, h("code.small", null, c.url)),
           h("td", null, c.fps ? String(c.fps) : "—"),
@@ -53,21 +54,34 @@ export function inventory(): { el: HTMLElement; stop: () => void } {
         const st = statuses[i];
         const state = !p.enabled ? ["off", "disabled"] : !st ? ["off", "unknown"] : st.running ? ["ok", "running"] : ["bad", "stopped"];
         const f = (n: number | null | undefined) => (n === null || n === undefined ? "—" : n.toFixed(1));
-        return h("tr", null,
+        return h("tr", { dataset: { testid: "pipeline-row", name: p.name, state: state[1], fpsIn: String(st?.fps_in ?? "") } },
           h("td", null, h("strong", null, p.name), p.processing_server_id ? h("div.muted.small", null, p.processing_server_id) : null),
-          h("td", null, h("span.pill", { class: state[0] }, state[1])),
-          h("td", null, st ? `${f(st.fps_in)} / ${f(st.fps_out)}` : "—"),
+          h("td", null, h("span.pill", { class: state[0], dataset: { testid: "pipeline-state" } }, state[1])),
+          h("td", { dataset: { testid: "pipeline-fps" } }, st ? `${f(st.fps_in)} / ${f(st.fps_out)}` : "—"),
           h("td", null, st ? String(st.restarts ?? 0) : "—"),
           h("td.small", null, st?.last_error ?? ""));
       }))));
   };
 
   void loadCameras();
-  const pipePoll = poll(loadPipelines, 10000);
+  // Every 5 s, and at once when the wizard creates a pipeline (its camera
+  // list may have changed too).
+  const pipePoll = poll(loadPipelines, 5000);
+  const changed = () => {
+    void loadCameras();
+    pipePoll.now();
+  };
+  document.addEventListener(PIPELINES_CHANGED, changed);
   const el = h("div.inventory",
     null,
     h("section.card", null, h("header.card-head", null, h("h2", null, "Cameras")), camsEl),
     h("section.card", null, h("header.card-head", null, h("h2", null, "Pipelines")), pipesEl),
   );
-  return { el, stop: () => pipePoll.stop() };
+  return {
+    el,
+    stop: () => {
+      pipePoll.stop();
+      document.removeEventListener(PIPELINES_CHANGED, changed);
+    },
+  };
 }

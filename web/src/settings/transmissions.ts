@@ -111,8 +111,8 @@ export class TransmissionsSection {
 
   private remove(t: Transmission): void {
     const yes = h("button.btn.danger", { type: "button", dataset: { testid: "confirm-delete" } }, "Delete");
-    const no = h("button.btn", { type: "button" }, "Cancel");
-    const m = modal("Delete transmission", h("div", null,
+    const no = h("button.btn", { type: "button", dataset: { testid: "cancel-delete" } }, "Cancel");
+    const m = modal("Delete transmission", h("div", { dataset: { testid: "delete-confirm" } },
       h("p", null, "Delete ", h("strong", null, t.name || t.path), "? Viewers are disconnected and its URLs stop working."),
       h("div.actions", null, no, yes)));
     no.onclick = m.close;

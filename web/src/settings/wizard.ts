@@ -5,6 +5,9 @@ import { api, errorText, isMissing, type Camera, type Transmission } from "../ap
 import { h, modal, render, toast } from "../dom";
 import { field, FormErrors, optInt, select } from "../forms";
 
+/** The event the wizard dispatches on document after creating a pipeline, so lists refresh at once. */
+export const PIPELINES_CHANGED = "toposync:pipelines-changed";
+
 export const PRESETS: [string, string, string][] = [
   ["simple_stream", "Simple stream", "The camera, re-encoded for viewers."],
   ["motion_gate_stream", "Motion-gated stream", "Publishes only while there is motion; the placeholder otherwise."],
@@ -32,24 +35,25 @@ export function openWizard(t: Transmission): void {
 
 function wizardForm(t: Transmission, cams: Camera[]): HTMLElement {
   const state = { camera: cams[0].id, preset: "simple_stream" };
-  const banner = h("div.banner.error", { hidden: true });
+  const banner = h("div.banner.error", { hidden: true, dataset: { testid: "wizard-banner" } });
   const num = (placeholder: string, attrs: Record<string, unknown> = {}) => h("input", { type: "number", placeholder, ...attrs });
   const name = h("input", { type: "text", placeholder: `${t.path}-pipeline`, spellcheck: false });
   const fps = num("camera fps", { min: "1", max: "120" });
   const priority = num("0", { step: "1" });
-  const sens = num("0.5", { min: "0", max: "1", step: "0.05" });
-  const holdS = num("3", { min: "0", step: "0.5" });
+  // Placeholders are the server's defaults (pipeline.DefaultWizardOptions).
+  const sens = num("0.01", { min: "0", max: "1", step: "any" });
+  const holdS = num("6", { min: "0", max: "120", step: "0.5" });
   const motion = h("div.grid2", null,
-    field("Motion sensitivity (0–1)", sens, "optional_parameters.motion_sensitivity"),
-    field("Motion hold (seconds)", holdS, "optional_parameters.motion_hold_seconds"));
+    field("Motion sensitivity (0–1)", sens, "optional_parameters.motion_sensitivity", "Share of pixels that must change to count as motion: smaller reacts to smaller motion."),
+    field("Motion hold (seconds)", holdS, "optional_parameters.motion_hold_seconds", "How long the stream stays on after motion stops."));
   const describe = h("small.hint");
   const presetChanged = () => {
     motion.hidden = state.preset !== "motion_gate_stream";
     describe.textContent = PRESETS.find((p) => p[0] === state.preset)?.[2] ?? "";
   };
-  const result = h("div");
-  const submit = h("button.btn.primary", { type: "submit" }, "Create pipeline");
-  const form = h("form", { novalidate: true },
+  const result = h("div", { dataset: { testid: "wizard-result" } });
+  const submit = h("button.btn.primary", { type: "submit", dataset: { testid: "wizard-submit" } }, "Create pipeline");
+  const form = h("form", { novalidate: true, dataset: { testid: "wizard-form" } },
     banner,
     h("div.grid2", null,
       field("Camera", select(state.camera, cams.map((c) => [c.id, `${c.name || c.id}${c.fps ? ` (${c.fps} fps)` : ""}`] as [string, string]), (v) => { state.camera = v }), "camera_id"),
@@ -80,6 +84,7 @@ function wizardForm(t: Transmission, cams: Camera[]): HTMLElement {
     try {
       const r = await api.wizard({ transmission_id: t.id, camera_id: state.camera, preset_id: state.preset, optional_parameters: opts });
       toast(`Pipeline ${r.pipeline_name} created`);
+      document.dispatchEvent(new CustomEvent(PIPELINES_CHANGED, { detail: r.pipeline_name }));
       render(result, h("div.notes.ok", null,
         h("p", null, "Pipeline ", h("strong", null, r.pipeline_name), " created. ", r.engine_running ? "The engine is running: open the dashboard to watch." : "Start the engine to watch it."),
         r.warnings?.length ? h("ul", null, r.warnings.map((w) => h("li", null, w))) : null));
@@ -87,7 +92,8 @@ function wizardForm(t: Transmission, cams: Camera[]): HTMLElement {
       if (isMissing(err) && !(typeof (err as { detail?: unknown }).detail === "string" && /camera|transmission/i.test(String((err as { detail?: unknown }).detail)))) {
         render(result, h("div.notes.error", null, "The pipeline wizard is not available on this server."));
       } else {
-        errors.show(err, ["body"], (d) => /camera/i.test(d) ? "camera_id" : /preset/i.test(d) ? "preset_id" : /pipeline/i.test(d) ? "optional_parameters.pipeline_name" : null);
+        // "Pipeline already exists: <name>" goes next to the name even when the name mentions a camera or preset.
+        errors.show(err, ["body"], (d) => /^pipeline/i.test(d) ? "optional_parameters.pipeline_name" : /^camera/i.test(d) ? "camera_id" : /preset/i.test(d) ? "preset_id" : null);
       }
     } finally {
       submit.disabled = false;
