@@ -44,8 +44,11 @@ type Options struct {
 	// missing. Both are reported in diagnostics.
 	FFmpegPath string
 	FFmpegErr  error
-	Logger     *slog.Logger
-	Now        func() time.Time // defaults to time.Now
+	// SyncUsername and SyncPassword, when both set, protect
+	// GET /distributed/settings/{server_id} with Basic auth.
+	SyncUsername, SyncPassword string
+	Logger                     *slog.Logger
+	Now                        func() time.Time // defaults to time.Now
 }
 
 type server struct {
@@ -55,6 +58,8 @@ type server struct {
 	arbiter   *arbiter.Arbiter
 	pipelines *pipeline.Host
 	ffmpeg    ffmpegInfo
+	syncUser  string
+	syncPass  string
 	serverID  string
 	log       *slog.Logger
 	now       func() time.Time
@@ -63,7 +68,7 @@ type server struct {
 
 // Handler returns the API's HTTP handler.
 func Handler(opts Options) http.Handler {
-	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, syncUser: opts.SyncUsername, syncPass: opts.SyncPassword, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -100,6 +105,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET "+Prefix+"/runtime/diagnostics", s.runtimeDiagnostics)
 	s.mux.HandleFunc("GET "+Prefix+"/internal/transmissions/{id}/urls", s.internalTransmissionURLs)
 	s.mux.HandleFunc("POST "+Prefix+"/wizard/create-pipeline", s.wizardCreatePipeline)
+	s.mux.HandleFunc("GET "+Prefix+"/distributed/settings/{server_id}", s.distributedSettings)
 	s.mux.HandleFunc("GET /api/cameras", s.listCameras)
 	s.mux.HandleFunc("POST /api/cameras", s.createCamera)
 	s.mux.HandleFunc("GET /api/cameras/{id}", s.getCamera)

@@ -36,6 +36,12 @@ type client struct {
 // the embedded engine (disabled until a test enables it).
 func newServer(t *testing.T, serverID string) *client {
 	t.Helper()
+	return newServerWith(t, serverID, func(*Options) {})
+}
+
+// newServerWith is newServer with changed API options.
+func newServerWith(t *testing.T, serverID string, mod func(*Options)) *client {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(dir)
 	if err != nil {
@@ -56,7 +62,9 @@ func newServer(t *testing.T, serverID string) *client {
 	wg.Go(func() { b.Run(ctx) })
 	host := pipeline.NewHost(st, serverID, pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: os.Getenv}, nil)
 	wg.Go(func() { host.Run(ctx) })
-	srv := httptest.NewServer(Handler(Options{Store: st, Engine: manager, Bridge: b, Arbiter: arb, Pipelines: host, ServerID: serverID, FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr}))
+	opts := Options{Store: st, Engine: manager, Bridge: b, Arbiter: arb, Pipelines: host, ServerID: serverID, FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr}
+	mod(&opts)
+	srv := httptest.NewServer(Handler(opts))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()

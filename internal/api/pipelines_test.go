@@ -107,3 +107,28 @@ func TestWizardErrors(t *testing.T) {
 		t.Errorf("host mismatch detail %v", out["detail"])
 	}
 }
+
+func TestDistributedSettings(t *testing.T) {
+	c := newServer(t, "edge-1")
+	c.expect(200, "POST", "/transmissions", `{"name":"core","path":"core-cam"}`)
+	c.expect(200, "POST", "/transmissions", `{"name":"edge","path":"edge-cam","host_server_id":"edge-1"}`)
+	for server, want := range map[string]string{"edge-1": "edge-cam", "EDGE-1": "edge-cam", "local": "core-cam"} {
+		out := c.expect(200, "GET", "/distributed/settings/"+server, nil)
+		ts := out["transmissions"].([]any)
+		if len(ts) != 1 || ts[0].(map[string]any)["path"] != want || out["engine"] == nil {
+			t.Errorf("settings for %s: %v", server, out)
+		}
+	}
+	c.expect(400, "GET", "/distributed/settings/mars", nil)
+}
+
+func TestDistributedSettingsAuth(t *testing.T) {
+	c := newServerWith(t, "local", func(o *Options) { o.SyncUsername, o.SyncPassword = "sync", "s3cret" })
+	out := c.expect(401, "GET", "/distributed/settings/local", nil)
+	if out["detail"] != "Authentication required" {
+		t.Errorf("detail %v", out["detail"])
+	}
+	c.expect(401, "GET", "/distributed/settings/local", nil, "Authorization", "Basic c3luYzp3cm9uZw==") // sync:wrong
+	c.expect(200, "GET", "/distributed/settings/local", nil, "Authorization", "Basic c3luYzpzM2NyZXQ=") // sync:s3cret
+	c.expect(200, "GET", "/health", nil)                                                                // other endpoints stay open
+}

@@ -119,6 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 	mux.Handle("/api/", api.Handler(api.Options{
 		Store: st, Engine: manager, Bridge: runtimeBridge, Arbiter: arb, Pipelines: pipelines, ServerID: cfg.ServerID,
 		FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr, Logger: log.With("component", "api"),
+		SyncUsername: cfg.Getenv(config.EnvSyncUsername), SyncPassword: cfg.Getenv(config.EnvSyncPassword),
 	}))
 	mux.Handle("/", webui.Handler())
 	srv := &http.Server{

@@ -17,6 +17,10 @@ const (
 	EnvRole               = "TOPOSYNC_ROLE"
 	EnvProcessingServerID = "TOPOSYNC_PROCESSING_SERVER_ID"
 
+	// Credentials a processing server presents to GET /distributed/settings.
+	EnvSyncUsername = "TOPOSYNC_STREAMING_SYNC_USERNAME"
+	EnvSyncPassword = "TOPOSYNC_STREAMING_SYNC_PASSWORD"
+
 	EnvWebRTCAdditionalHosts = "TOPOSYNC_STREAMING_WEBRTC_ADDITIONAL_HOSTS"
 	EnvWebRTCLocalUDPAddress = "TOPOSYNC_STREAMING_WEBRTC_LOCAL_UDP_ADDRESS"
 	EnvWebRTCLocalTCPAddress = "TOPOSYNC_STREAMING_WEBRTC_LOCAL_TCP_ADDRESS"
