@@ -11,18 +11,8 @@ import (
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
-// Engine kinds.
-const (
-	KindEmbedded = "embedded"
-	KindMediaMTX = "mediamtx"
-)
-
-// Reader types, as MediaMTX names them in /v3/paths/list.
-const (
-	ReaderRTSP   = "rtspSession"
-	ReaderHLS    = "hlsSession"
-	ReaderWebRTC = "webRTCSession"
-)
+// KindEmbedded is the in-process engine's kind.
+const KindEmbedded = "embedded"
 
 // Path is one engine path and who may use it.
 type Path struct {
@@ -33,7 +23,8 @@ type Path struct {
 	PublishUser, PublishPass string
 }
 
-// Reader is one viewer session of a path.
+// Reader is one viewer session of a path; Type is MediaMTX's name for it
+// (rtspSession, hlsSession, webRTCSession).
 type Reader struct {
 	Type  string `json:"type"`
 	ID    string `json:"id"`

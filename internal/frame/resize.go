@@ -232,9 +232,6 @@ func NewResizer(width, height int) *Resizer {
 	return r
 }
 
-// Size returns the target size.
-func (r *Resizer) Size() (width, height int) { return r.width, r.height }
-
 // Contain writes src into dst, whose length must be width*height*3 of the
 // target: src scaled to fit with the aspect ratio kept (see Fit), centred,
 // black padding. Every byte of dst is written.

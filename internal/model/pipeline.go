@@ -224,16 +224,5 @@ func (g *Graph) Node(id string) *Node {
 	return nil
 }
 
-// NodesOfType returns the ids of nodes of one operator type.
-func (g *Graph) NodesOfType(typ string) []string {
-	var out []string
-	for _, n := range g.Nodes {
-		if n.Type == typ {
-			out = append(out, n.ID)
-		}
-	}
-	return out
-}
-
 // String is "name (n nodes)" for logs.
 func (p Pipeline) String() string { return fmt.Sprintf("%s (%d nodes)", p.Name, len(p.Graph.Nodes)) }

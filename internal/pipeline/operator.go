@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -98,18 +97,6 @@ func Lookup(typ string) (Info, bool) {
 	defer registryMu.RUnlock()
 	info, ok := registry[typ]
 	return info, ok
-}
-
-// Types lists the registered operator types.
-func Types() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for t := range registry {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // DecodeConfig reads a node config into dst strictly: unknown fields are
