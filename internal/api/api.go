@@ -47,8 +47,12 @@ type Options struct {
 	// SyncUsername and SyncPassword, when both set, protect
 	// GET /distributed/settings/{server_id} with Basic auth.
 	SyncUsername, SyncPassword string
-	Logger                     *slog.Logger
-	Now                        func() time.Time // defaults to time.Now
+	// RemoteClient calls registered processing servers (URL and demand
+	// proxy); each call is also bounded by RemoteTimeout. Defaults to a
+	// plain client.
+	RemoteClient *http.Client
+	Logger       *slog.Logger
+	Now          func() time.Time // defaults to time.Now
 }
 
 type server struct {
@@ -61,6 +65,7 @@ type server struct {
 	syncUser  string
 	syncPass  string
 	serverID  string
+	remote    *http.Client
 	log       *slog.Logger
 	now       func() time.Time
 	mux       *http.ServeMux
@@ -71,6 +76,10 @@ func Handler(opts Options) http.Handler {
 	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, syncUser: opts.SyncUsername, syncPass: opts.SyncPassword, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.remote = opts.RemoteClient
+	if s.remote == nil {
+		s.remote = &http.Client{Timeout: RemoteTimeout}
 	}
 	if opts.FFmpegErr != nil {
 		s.ffmpeg.err = opts.FFmpegErr.Error()
@@ -96,8 +105,8 @@ func (s *server) routes() {
 	s.mux.HandleFunc("PUT "+Prefix+"/transmissions/{id}", s.putTransmission)
 	s.mux.HandleFunc("DELETE "+Prefix+"/transmissions/{id}", s.deleteTransmission)
 	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/urls", s.transmissionURLs)
-	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/demand", s.transmissionDemand)
-	s.mux.HandleFunc("POST "+Prefix+"/transmissions/{id}/demand/prime", s.primeDemand)
+	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/demand", s.proxyRemote(s.transmissionDemand))
+	s.mux.HandleFunc("POST "+Prefix+"/transmissions/{id}/demand/prime", s.proxyRemote(s.primeDemand))
 	s.mux.HandleFunc("PUT "+Prefix+"/transmissions/{id}/writers/{writer_id}/frame", s.putFrame)
 	s.mux.HandleFunc("POST "+Prefix+"/transmissions/{id}/writers/{writer_id}/stream", s.streamFrames)
 	s.mux.HandleFunc("DELETE "+Prefix+"/transmissions/{id}/writers/{writer_id}", s.deleteWriter)
@@ -106,6 +115,11 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET "+Prefix+"/internal/transmissions/{id}/urls", s.internalTransmissionURLs)
 	s.mux.HandleFunc("POST "+Prefix+"/wizard/create-pipeline", s.wizardCreatePipeline)
 	s.mux.HandleFunc("GET "+Prefix+"/distributed/settings/{server_id}", s.distributedSettings)
+	s.mux.HandleFunc("GET /api/processing-servers", s.listProcessingServers)
+	s.mux.HandleFunc("POST /api/processing-servers", s.createProcessingServer)
+	s.mux.HandleFunc("GET /api/processing-servers/{id}", s.getProcessingServer)
+	s.mux.HandleFunc("PUT /api/processing-servers/{id}", s.putProcessingServer)
+	s.mux.HandleFunc("DELETE /api/processing-servers/{id}", s.deleteProcessingServer)
 	s.mux.HandleFunc("GET /api/cameras", s.listCameras)
 	s.mux.HandleFunc("POST /api/cameras", s.createCamera)
 	s.mux.HandleFunc("GET /api/cameras/{id}", s.getCamera)

@@ -21,17 +21,17 @@ func (s *server) patchSettings(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	doc, err := s.store.Update(func(cur *model.Settings) error {
-		merged, err := model.ApplyPatch(*cur, body, s.now())
+	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
+		merged, err := model.ApplyPatch(c.Streams, body, s.now())
 		if err != nil {
 			return err
 		}
 		for _, t := range merged.Transmissions {
-			if err := s.checkHost(t.HostServerID); err != nil {
+			if err := s.checkHostIn(c, t.HostServerID); err != nil {
 				return err
 			}
 		}
-		*cur = merged
+		c.Streams = merged
 		return nil
 	})
 	if err != nil {
@@ -48,12 +48,10 @@ func writeSettings(w http.ResponseWriter, doc *store.Document) {
 	writeJSON(w, http.StatusOK, doc.Streams)
 }
 
-// checkHost accepts the host ids this server knows: "local" and its own id.
+// checkHost accepts the host ids this server knows: "local", its own id
+// and the registered processing servers (see checkHostIn).
 func (s *server) checkHost(host string) error {
-	if host == model.LocalHost || host == s.serverID {
-		return nil
-	}
-	return errorf(http.StatusBadRequest, "Unknown host_server_id: %s", host)
+	return s.checkHostIn(&s.store.Current().Config, host)
 }
 
 // rawWithID returns body (a JSON object) with its "id" member set to id.

@@ -46,16 +46,16 @@ func (s *server) createTransmission(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := model.DecodeTransmissionCreate(body, "body")
-	if err == nil {
-		err = s.checkHost(t.HostServerID)
-	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	t.StampMissing(s.now())
-	doc, err := s.store.Update(func(cur *model.Settings) error {
-		cur.Transmissions = append([]model.Transmission{t}, cur.Transmissions...)
+	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
+		if err := s.checkHostIn(c, t.HostServerID); err != nil {
+			return err
+		}
+		c.Streams.Transmissions = append([]model.Transmission{t}, c.Streams.Transmissions...)
 		return nil
 	})
 	if err != nil {
@@ -87,14 +87,15 @@ func (s *server) putTransmission(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := model.DecodeTransmission(body, "body")
-	if err == nil {
-		err = s.checkHost(t.HostServerID)
-	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	doc, err := s.store.Update(func(cur *model.Settings) error {
+	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
+		if err := s.checkHostIn(c, t.HostServerID); err != nil {
+			return err
+		}
+		cur := &c.Streams
 		i := cur.Find(id)
 		if i < 0 {
 			return errorf(http.StatusNotFound, "Transmission not found")
@@ -151,6 +152,15 @@ func (s *server) transmissionURLs(w http.ResponseWriter, r *http.Request) {
 	t, err := s.lookup(r)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if s.isRemote(t.HostServerID) {
+		out, err := s.remoteURLs(r, t)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.resolveURLs(r, t))

@@ -18,9 +18,11 @@ import (
 	"github.com/toposync/toposync-streaming/internal/api"
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/bridge"
+	"github.com/toposync/toposync-streaming/internal/cluster"
 	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
+	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
 	_ "github.com/toposync/toposync-streaming/internal/pipeline/ops"    // registers the core operators
 	_ "github.com/toposync/toposync-streaming/internal/pipeline/vision" // registers the vision operators
@@ -66,6 +68,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("settings loaded", "file", st.Path(), "revision", st.Current().Revision, "transmissions", len(st.Current().Streams.Transmissions))
 
+	syncer := newSyncer(cfg, st)
+	if syncer != nil {
+		// One pull before the engine and the bridge start, so they start
+		// with the core's settings; a failure is logged and the loop retries.
+		syncer.SyncLogged(ctx)
+	}
+
 	runtimeDir := config.RuntimeDir(cfg.DataDir)
 	manager, err := engine.NewManager(engine.ManagerOptions{
 		Store:      st,
@@ -102,6 +111,9 @@ func Run(ctx context.Context, cfg Config) error {
 	var runtime sync.WaitGroup
 	runtime.Go(func() { manager.Run(runtimeCtx) })
 	runtime.Go(func() { runtimeBridge.Run(runtimeCtx) })
+	if syncer != nil {
+		runtime.Go(func() { syncer.Run(runtimeCtx) })
+	}
 	pipelines := pipeline.NewHost(st, cfg.ServerID, pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv}, log.With("component", "pipelines"))
 	runtime.Go(func() { pipelines.Run(runtimeCtx) })
 	runtime.Go(func() {
@@ -152,4 +164,23 @@ func Run(ctx context.Context, cfg Config) error {
 	runtime.Wait()
 	log.Info("stopped")
 	return nil
+}
+
+// newSyncer is the settings sync of a processing server (an id other than
+// "local" and a core URL), or nil.
+func newSyncer(cfg Config, st *store.Store) *cluster.Syncer {
+	core := config.SyncCoreURL(cfg.Getenv)
+	if cfg.ServerID == "" || cfg.ServerID == model.LocalHost || core == "" {
+		return nil
+	}
+	s := cluster.New(cluster.Options{
+		Store: st, CoreURL: core, ServerID: cfg.ServerID,
+		BearerToken: cfg.Getenv(config.EnvSyncBearerToken),
+		Username:    cfg.Getenv(config.EnvSyncUsername), Password: cfg.Getenv(config.EnvSyncPassword),
+		Interval: config.SyncSeconds(cfg.Getenv, config.EnvSyncInterval),
+		Timeout:  config.SyncSeconds(cfg.Getenv, config.EnvSyncTimeout),
+		Logger:   cfg.Logger.With("component", "sync"),
+	})
+	cfg.Logger.Info("settings sync enabled", "settings_url", s.Where(), "interval", config.SyncSeconds(cfg.Getenv, config.EnvSyncInterval))
+	return s
 }

@@ -3,9 +3,12 @@
 package config
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/toposync/toposync-streaming/internal/model"
 )
@@ -20,6 +23,15 @@ const (
 	// Credentials a processing server presents to GET /distributed/settings.
 	EnvSyncUsername = "TOPOSYNC_STREAMING_SYNC_USERNAME"
 	EnvSyncPassword = "TOPOSYNC_STREAMING_SYNC_PASSWORD"
+
+	// Settings sync on a processing server: where the core is, how to
+	// authenticate (a bearer token wins over the username and password),
+	// how often to pull and how long one pull may take (seconds).
+	EnvSyncCoreURL     = "TOPOSYNC_STREAMING_SYNC_CORE_URL"
+	EnvCoreURL         = "TOPOSYNC_CORE_URL"
+	EnvSyncBearerToken = "TOPOSYNC_STREAMING_SYNC_BEARER_TOKEN"
+	EnvSyncInterval    = "TOPOSYNC_STREAMING_SYNC_INTERVAL_SECONDS"
+	EnvSyncTimeout     = "TOPOSYNC_STREAMING_SYNC_TIMEOUT_SECONDS"
 
 	EnvWebRTCAdditionalHosts = "TOPOSYNC_STREAMING_WEBRTC_ADDITIONAL_HOSTS"
 	EnvWebRTCLocalUDPAddress = "TOPOSYNC_STREAMING_WEBRTC_LOCAL_UDP_ADDRESS"
@@ -93,4 +105,31 @@ func WebRTCAdditionalHosts(getenv func(string) string) []string {
 		out = append(out, h)
 	}
 	return out
+}
+
+// SyncCoreURL is the core a processing server pulls its settings from:
+// TOPOSYNC_STREAMING_SYNC_CORE_URL, else TOPOSYNC_CORE_URL, without a
+// trailing slash; "" when neither is set.
+func SyncCoreURL(getenv func(string) string) string {
+	for _, key := range []string{EnvSyncCoreURL, EnvCoreURL} {
+		if v := strings.TrimRight(strings.TrimSpace(getenv(key)), "/"); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// DefaultSyncSeconds is the default sync interval and timeout.
+const DefaultSyncSeconds = 5
+
+// SyncSeconds reads a duration in seconds from key: the default when unset
+// or unparsable, at least one second.
+func SyncSeconds(getenv func(string) string, key string) time.Duration {
+	v, err := strconv.ParseFloat(strings.TrimSpace(getenv(key)), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		v = DefaultSyncSeconds
+	}
+	v = max(v, 1)
+	v = min(v, 24*3600)
+	return time.Duration(v * float64(time.Second))
 }

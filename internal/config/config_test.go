@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -51,5 +52,19 @@ func TestWebRTCAdditionalHosts(t *testing.T) {
 	got := WebRTCAdditionalHosts(env(map[string]string{EnvWebRTCAdditionalHosts: " 192.168.1.5, cam.local;CAM.local,, 10.0.0.2 "}))
 	if want := []string{"192.168.1.5", "cam.local", "10.0.0.2"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("hosts = %q, want %q", got, want)
+	}
+}
+
+func TestSyncSettings(t *testing.T) {
+	if got := SyncCoreURL(env(map[string]string{EnvCoreURL: "http://core:8100/"})); got != "http://core:8100" {
+		t.Errorf("SyncCoreURL fallback = %s", got)
+	}
+	if got := SyncCoreURL(env(map[string]string{EnvCoreURL: "http://a", EnvSyncCoreURL: " http://b "})); got != "http://b" {
+		t.Errorf("SyncCoreURL = %s", got)
+	}
+	for v, want := range map[string]time.Duration{"": 5 * time.Second, "x": 5 * time.Second, "NaN": 5 * time.Second, "0": time.Second, "-3": time.Second, "2.5": 2500 * time.Millisecond, "10": 10 * time.Second} {
+		if got := SyncSeconds(env(map[string]string{EnvSyncInterval: v}), EnvSyncInterval); got != want {
+			t.Errorf("SyncSeconds(%q) = %v, want %v", v, got, want)
+		}
 	}
 }

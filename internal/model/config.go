@@ -2,48 +2,64 @@ package model
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
 
 // Config is everything the service stores: the streaming settings, the
-// cameras and the pipelines.
+// cameras, the pipelines and (on a core) the processing servers.
 type Config struct {
-	Streams   Settings
-	Cameras   []Camera
-	Pipelines []Pipeline
+	Streams           Settings
+	Cameras           []Camera
+	Pipelines         []Pipeline
+	ProcessingServers []ProcessingServer
 }
 
 // DefaultConfig is the configuration of a fresh install.
 func DefaultConfig() Config {
-	return Config{Streams: DefaultSettings(), Cameras: []Camera{}, Pipelines: []Pipeline{}}
+	return Config{Streams: DefaultSettings(), Cameras: []Camera{}, Pipelines: []Pipeline{}, ProcessingServers: []ProcessingServer{}}
+}
+
+// Stored is a Config as the settings file holds it: each part as JSON,
+// secrets (camera and processing server passwords) included. A part that
+// is missing (a file written before it existed) takes its default.
+type Stored struct {
+	Streams           json.RawMessage `json:"streams"`
+	Cameras           json.RawMessage `json:"cameras"`
+	Pipelines         json.RawMessage `json:"pipelines"`
+	ProcessingServers json.RawMessage `json:"processing_servers,omitempty"`
 }
 
 // EncodeStored renders c for the settings file.
-func EncodeStored(c Config) (streams json.RawMessage, cameras json.RawMessage, pipelines json.RawMessage, err error) {
-	if streams, err = json.Marshal(c.Streams); err != nil {
-		return
-	}
-	sc := make([]storedCamera, len(c.Cameras))
+func EncodeStored(c Config) (Stored, error) {
+	cams := make([]storedCamera, len(c.Cameras))
 	for i, cam := range c.Cameras {
-		sc[i] = storedCamera(cam)
+		cams[i] = storedCamera(cam)
 	}
-	if cameras, err = json.Marshal(sc); err != nil {
-		return
+	pipelines := c.Pipelines
+	if pipelines == nil {
+		pipelines = []Pipeline{}
 	}
-	ps := c.Pipelines
-	if ps == nil {
-		ps = []Pipeline{}
+	servers := make([]storedProcessingServer, len(c.ProcessingServers))
+	for i, p := range c.ProcessingServers {
+		servers[i] = storedProcessingServer(p)
 	}
-	pipelines, err = json.Marshal(ps)
-	return
+	var out Stored
+	var errs [4]error
+	out.Streams, errs[0] = json.Marshal(c.Streams)
+	out.Cameras, errs[1] = json.Marshal(cams)
+	out.Pipelines, errs[2] = json.Marshal(pipelines)
+	out.ProcessingServers, errs[3] = json.Marshal(servers)
+	return out, errors.Join(errs[:]...)
 }
 
 // DecodeStored reads what EncodeStored wrote (missing parts take their
 // defaults) and checks the whole: settings rules, unique camera ids and
-// pipeline names, pipelines naming existing cameras is left to package
-// pipeline.
-func DecodeStored(streams, cameras, pipelines json.RawMessage, now time.Time) (Config, error) {
+// pipeline names, unique processing server ids; pipelines naming existing
+// cameras is left to package pipeline.
+func DecodeStored(st Stored, now time.Time) (Config, error) {
+	streams, cameras, pipelines, servers := st.Streams, st.Cameras, st.Pipelines, st.ProcessingServers
 	c := DefaultConfig()
 	var err error
 	if len(streams) > 0 {
@@ -74,10 +90,21 @@ func DecodeStored(streams, cameras, pipelines json.RawMessage, now time.Time) (C
 			c.Pipelines = append(c.Pipelines, p)
 		}
 	}
+	rs := newReader("processing_servers")
+	if len(servers) > 0 && !isNull(servers) {
+		items, _ := rs.list(servers)
+		for i, item := range items {
+			c.ProcessingServers = append(c.ProcessingServers, decodeProcessingServer(rs.at(i), item))
+		}
+	}
+	if err := rs.err(); err != nil {
+		return c, err
+	}
 	return c, c.Check()
 }
 
-// Check enforces the settings rules and unique camera ids and pipeline names.
+// Check enforces the settings rules and unique camera ids, pipeline names
+// and processing server ids.
 func (c *Config) Check() error {
 	if err := c.Streams.Check(); err != nil {
 		return err
@@ -96,7 +123,26 @@ func (c *Config) Check() error {
 		}
 		seen[p.Name] = true
 	}
+	seen = map[string]bool{}
+	for _, p := range c.ProcessingServers {
+		if seen[p.ID] {
+			return &ConflictError{Msg: fmt.Sprintf("Duplicate processing server id: %s", p.ID)}
+		}
+		seen[p.ID] = true
+	}
 	return nil
+}
+
+// FindProcessingServer returns the index of the processing server with id
+// (normalised like host_server_id), or -1.
+func (c *Config) FindProcessingServer(id string) int {
+	id = NormalizeHostID(id)
+	for i := range c.ProcessingServers {
+		if c.ProcessingServers[i].ID == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // FindCamera returns the index of the camera with id, or -1.

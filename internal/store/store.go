@@ -37,11 +37,9 @@ type Document struct {
 
 // fileFormat is the JSON layout of the settings file.
 type fileFormat struct {
-	Revision  int64           `json:"revision"`
-	UpdatedAt string          `json:"updated_at"`
-	Streams   json.RawMessage `json:"streams"`
-	Cameras   json.RawMessage `json:"cameras"`
-	Pipelines json.RawMessage `json:"pipelines"`
+	Revision  int64  `json:"revision"`
+	UpdatedAt string `json:"updated_at"`
+	model.Stored
 }
 
 // Store is the settings document of one data dir. Open it once per process.
@@ -97,7 +95,7 @@ func load(path string) (*Document, error) {
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return nil, fmt.Errorf("settings file %s is not valid JSON (%v); fix or move it away, the service will not overwrite it", path, err)
 	}
-	cfg, err := model.DecodeStored(f.Streams, f.Cameras, f.Pipelines, now())
+	cfg, err := model.DecodeStored(f.Stored, now())
 	if err != nil {
 		return nil, fmt.Errorf("settings file %s is invalid: %v; fix or move it away, the service will not overwrite it", path, err)
 	}
@@ -149,11 +147,11 @@ func (s *Store) UpdateConfig(fn func(*model.Config) error) (*Document, error) {
 }
 
 func roundTrip(c model.Config) (model.Config, error) {
-	streams, cameras, pipelines, err := model.EncodeStored(c)
+	stored, err := model.EncodeStored(c)
 	if err != nil {
 		return model.Config{}, err
 	}
-	return model.DecodeStored(streams, cameras, pipelines, now())
+	return model.DecodeStored(stored, now())
 }
 
 // Subscribe returns a channel that receives the latest committed document
@@ -184,11 +182,11 @@ func (s *Store) notify(doc *Document) {
 }
 
 func (s *Store) write(doc *Document) error {
-	streams, cameras, pipelines, err := model.EncodeStored(doc.Config)
+	stored, err := model.EncodeStored(doc.Config)
 	if err != nil {
 		return err
 	}
-	raw, err := json.MarshalIndent(fileFormat{Revision: doc.Revision, UpdatedAt: model.FormatTime(doc.UpdatedAt), Streams: streams, Cameras: cameras, Pipelines: pipelines}, "", "  ")
+	raw, err := json.MarshalIndent(fileFormat{Revision: doc.Revision, UpdatedAt: model.FormatTime(doc.UpdatedAt), Stored: stored}, "", "  ")
 	if err != nil {
 		return err
 	}
