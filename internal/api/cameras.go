@@ -57,21 +57,8 @@ func (s *server) createCamera(w http.ResponseWriter, r *http.Request) {
 // one (listings never show it); null or "" clears it.
 func (s *server) putCamera(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	body, err := readJSONBody(w, r)
+	body, passwordSent, err := replacementBody(w, r, id, "Camera", func(bodyID string) bool { return bodyID == id })
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var probe map[string]json.RawMessage
-	_ = json.Unmarshal(body, &probe)
-	if raw, ok := probe["id"]; ok {
-		var bodyID string
-		if json.Unmarshal(raw, &bodyID) == nil && bodyID != id {
-			s.writeError(w, r, errorf(http.StatusBadRequest, "Camera id mismatch: the URL names '%s' but the body names '%s'", id, bodyID))
-			return
-		}
-	}
-	if body, err = rawWithID(body, id); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -80,14 +67,12 @@ func (s *server) putCamera(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	_, keepPassword := probe["password"]
-	keepPassword = !keepPassword
 	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
 		i := c.FindCamera(id)
 		if i < 0 {
 			return errorf(http.StatusNotFound, "Camera not found")
 		}
-		if keepPassword {
+		if !passwordSent {
 			cam.Password = c.Cameras[i].Password
 		}
 		c.Cameras[i] = cam

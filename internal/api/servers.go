@@ -72,21 +72,8 @@ func (s *server) createProcessingServer(w http.ResponseWriter, r *http.Request) 
 // URL; a body without "password" keeps the stored one, null or "" clears it.
 func (s *server) putProcessingServer(w http.ResponseWriter, r *http.Request) {
 	id := model.NormalizeHostID(r.PathValue("id"))
-	body, err := readJSONBody(w, r)
+	body, passwordSent, err := replacementBody(w, r, id, "Processing server", func(bodyID string) bool { return model.NormalizeHostID(bodyID) == id })
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var probe map[string]json.RawMessage
-	_ = json.Unmarshal(body, &probe)
-	if raw, ok := probe["id"]; ok {
-		var bodyID string
-		if json.Unmarshal(raw, &bodyID) == nil && model.NormalizeHostID(bodyID) != id {
-			s.writeError(w, r, errorf(http.StatusBadRequest, "Processing server id mismatch: the URL names '%s' but the body names '%s'", id, bodyID))
-			return
-		}
-	}
-	if body, err = rawWithID(body, id); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -95,14 +82,12 @@ func (s *server) putProcessingServer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	_, keepPassword := probe["password"]
-	keepPassword = !keepPassword
 	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
 		i := c.FindProcessingServer(id)
 		if i < 0 {
 			return errorf(http.StatusNotFound, "Processing server not found")
 		}
-		if keepPassword {
+		if !passwordSent {
 			p.Password = c.ProcessingServers[i].Password
 		}
 		c.ProcessingServers[i] = p

@@ -54,16 +54,29 @@ func (s *server) checkHost(host string) error {
 	return s.checkHostIn(&s.store.Current().Config, host)
 }
 
-// rawWithID returns body (a JSON object) with its "id" member set to id.
-func rawWithID(body json.RawMessage, id string) (json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil || m == nil {
-		return body, nil // not an object: the decoder reports it
+// replacementBody reads the body of a PUT that replaces the object the URL
+// names: an "id" in the body that names another object (same tells) is
+// refused with 400, and the URL's id is put into the body. passwordSent
+// reports whether the body has a "password" member: without one, the
+// stored password is kept (listings never show it).
+func replacementBody(w http.ResponseWriter, r *http.Request, id, kind string, same func(bodyID string) bool) (body json.RawMessage, passwordSent bool, err error) {
+	if body, err = readJSONBody(w, r); err != nil {
+		return nil, false, err
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil || members == nil {
+		return body, false, nil // not an object: the decoder says so
+	}
+	var bodyID string
+	if raw, ok := members["id"]; ok && json.Unmarshal(raw, &bodyID) == nil && !same(bodyID) {
+		return nil, false, errorf(http.StatusBadRequest, "%s id mismatch: the URL names '%s' but the body names '%s'", kind, id, bodyID)
 	}
 	quoted, err := json.Marshal(id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	m["id"] = quoted
-	return json.Marshal(m)
+	members["id"] = quoted
+	_, passwordSent = members["password"]
+	body, err = json.Marshal(members)
+	return body, passwordSent, err
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -69,19 +68,7 @@ func (s *server) createTransmission(w http.ResponseWriter, r *http.Request) {
 // different id in the body is refused), created_at is kept, updated_at is now.
 func (s *server) putTransmission(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	body, err := readJSONBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var probe struct {
-		ID *string `json:"id"`
-	}
-	if json.Unmarshal(body, &probe) == nil && probe.ID != nil && *probe.ID != id {
-		s.writeError(w, r, errorf(http.StatusBadRequest, "Transmission id mismatch: the URL names '%s' but the body names '%s'", id, *probe.ID))
-		return
-	}
-	body, err = rawWithID(body, id)
+	body, _, err := replacementBody(w, r, id, "Transmission", func(bodyID string) bool { return bodyID == id })
 	if err != nil {
 		s.writeError(w, r, err)
 		return
