@@ -216,6 +216,7 @@ func TestRunFollowsTheCoreUntilCancelled(t *testing.T) {
 	raw, _ := json.Marshal(changed)
 	core.set(200, string(raw))
 	tick()
+	tick() // the pull of the changed settings has finished
 	core.set(500, "boom")
 	tick()
 	tick()
