@@ -20,6 +20,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/bridge"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
+	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
 	_ "github.com/toposync/toposync-streaming/internal/pipeline/ops"
 	_ "github.com/toposync/toposync-streaming/internal/pipeline/vision"
@@ -47,19 +48,20 @@ func newServerWith(t *testing.T, serverID string, mod func(*Options)) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	manager, err := engine.NewManager(engine.ManagerOptions{
-		Store: st, Engine: embedded.NewEngine(nil), ServerID: serverID, RuntimeDir: filepath.Join(dir, "runtime", "streaming"),
-	})
-	if err != nil {
+	manager := &engine.Manager{
+		Store: st, Engines: map[string]engine.Factory{model.EngineEmbedded: embedded.Factory(nil)}, ServerID: serverID, RuntimeDir: filepath.Join(dir, "runtime", "streaming"),
+	}
+	if err := manager.Initialize(); err != nil {
 		t.Fatal(err)
 	}
 	arb := arbiter.New(arbiter.DefaultConfig(), nil, nil)
 	ffmpeg, ffmpegErr := publisher.FindFFmpeg(os.Getenv)
-	b := bridge.New(bridge.Options{Store: st, Engine: manager, Arbiter: arb, ServerID: serverID, FFmpeg: ffmpeg, FFmpegErr: ffmpegErr, LogLevel: "error", RuntimeDir: filepath.Join(dir, "runtime", "streaming")})
+	b := &bridge.Bridge{Engine: manager, Arbiter: arb, FFmpeg: ffmpeg, FFmpegErr: ffmpegErr, LogLevel: "error", LogDir: filepath.Join(dir, "runtime", "streaming", "logs")}
+	if err := b.Initialize(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { manager.Run(ctx) })
-	wg.Go(func() { b.Run(ctx) })
 	host := pipeline.NewHost(st, serverID, pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: os.Getenv}, nil)
 	wg.Go(func() { host.Run(ctx) })
 	opts := Options{Store: st, Engine: manager, Bridge: b, Arbiter: arb, Pipelines: host, ServerID: serverID, FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr}
@@ -69,6 +71,8 @@ func newServerWith(t *testing.T, serverID string, mod func(*Options)) *client {
 		srv.Close()
 		cancel()
 		wg.Wait()
+		b.Close()
+		manager.Close()
 		_ = st.Close()
 	})
 	return &client{t: t, base: srv.URL + Prefix}

@@ -30,7 +30,7 @@ func (s *server) ingestTarget(r *http.Request) (model.Transmission, string, erro
 	if !t.Enabled {
 		return t, "", errorf(http.StatusNotFound, "Transmission '%s' is disabled: enable it to publish", t.ID)
 	}
-	if t.HostServerID != s.serverID && t.HostServerID != model.LocalHost {
+	if !model.HostedHere(t.HostServerID, s.serverID) {
 		return t, "", errorf(http.StatusNotFound, "Transmission '%s' is hosted on '%s': publish there", t.ID, t.HostServerID)
 	}
 	wid := strings.TrimSpace(r.PathValue("writer_id"))

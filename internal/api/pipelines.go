@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
 	"github.com/toposync/toposync-streaming/internal/streamwriter"
@@ -57,7 +58,9 @@ func (v configServices) Camera(id string) (model.Camera, bool) {
 
 func (configServices) FFmpeg() (string, error) { return "", errors.New("not running") }
 
-func (configServices) Writer(string, string, int) *streamwriter.Writer { return nil }
+func (configServices) Writer(string, string, int, *arbiter.Forward) *streamwriter.Writer {
+	return nil
+}
 
 // checkPipeline refuses, with 400 and the reason, a pipeline whose graph
 // cannot run or whose host is unknown.

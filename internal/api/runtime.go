@@ -5,26 +5,27 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/bridge"
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // runtimeOutput is one entry of GET /runtime/outputs.
 type runtimeOutput struct {
-	OutputKey          string   `json:"output_key"`
-	OutputID           string   `json:"output_id"`
-	TransmissionID     string   `json:"transmission_id"`
-	Protocol           string   `json:"protocol"`
-	ResolvedEnginePath string   `json:"resolved_engine_path"`
-	ViewerCount        int      `json:"viewer_count"`
-	DemandSignal       bool     `json:"demand_signal"`
-	PrimedUntilUnix    *float64 `json:"primed_until_unix"`
-	PublisherRunning   bool     `json:"publisher_running"`
-	PublisherPID       *int     `json:"publisher_pid"`
-	FramesSent         uint64   `json:"publisher_frames_sent"`
-	FramesDropped      uint64   `json:"publisher_frames_dropped"`
-	LastError          *string  `json:"publisher_last_error"`
-	ActiveCodec        *string  `json:"publisher_active_codec"`
-	HardwareAccel      bool     `json:"publisher_hardware_accelerated"`
-	RestartCount       int      `json:"publisher_restart_count"`
+	OutputKey          string         `json:"output_key"`
+	OutputID           string         `json:"output_id"`
+	TransmissionID     string         `json:"transmission_id"`
+	Protocol           model.Protocol `json:"protocol"`
+	ResolvedEnginePath string         `json:"resolved_engine_path"`
+	ViewerCount        int            `json:"viewer_count"`
+	DemandSignal       bool           `json:"demand_signal"`
+	PrimedUntilUnix    *float64       `json:"primed_until_unix"`
+	PublisherRunning   bool           `json:"publisher_running"`
+	PublisherPID       *int           `json:"publisher_pid"`
+	FramesSent         uint64         `json:"publisher_frames_sent"`
+	FramesDropped      uint64         `json:"publisher_frames_dropped"`
+	LastError          *string        `json:"publisher_last_error"`
+	ActiveCodec        *string        `json:"publisher_active_codec"`
+	HardwareAccel      bool           `json:"publisher_hardware_accelerated"`
+	RestartCount       int            `json:"publisher_restart_count"`
 }
 
 func toRuntimeOutput(o bridge.OutputStatus) runtimeOutput {
@@ -55,24 +56,24 @@ func (s *server) runtimeOutputs(w http.ResponseWriter, _ *http.Request) {
 // publisherDiagnostics is one publisher in GET /runtime/diagnostics. It
 // never holds the publish URL's credentials.
 type publisherDiagnostics struct {
-	bridge.Target
-	Running         bool     `json:"running"`
-	PID             *int     `json:"pid"`
-	InputMode       string   `json:"input_mode"`
-	InputReason     string   `json:"input_reason"`
-	FramesSent      uint64   `json:"frames_sent"`
-	FramesDropped   uint64   `json:"frames_dropped"`
-	LastFrameAtUnix *float64 `json:"last_frame_at_unix"`
-	RestartCount    int      `json:"restart_count"`
-	BudgetExhausted bool     `json:"restart_budget_exhausted"`
-	LastError       *string  `json:"last_error"`
-	LogPath         string   `json:"log_path"`
-	StderrTail      []string `json:"stderr_tail"`
+	model.Target
+	Running         bool            `json:"running"`
+	PID             *int            `json:"pid"`
+	InputMode       model.InputMode `json:"input_mode"`
+	InputReason     string          `json:"input_reason"`
+	FramesSent      uint64          `json:"frames_sent"`
+	FramesDropped   uint64          `json:"frames_dropped"`
+	LastFrameAtUnix *float64        `json:"last_frame_at_unix"`
+	RestartCount    int             `json:"restart_count"`
+	BudgetExhausted bool            `json:"restart_budget_exhausted"`
+	LastError       *string         `json:"last_error"`
+	LogPath         string          `json:"log_path"`
+	StderrTail      []string        `json:"stderr_tail"`
 }
 
 func (s *server) runtimeDiagnostics(w http.ResponseWriter, r *http.Request) {
 	publishers := map[string]publisherDiagnostics{}
-	var targets []bridge.Target
+	var targets []model.Target
 	for _, o := range s.bridge.Outputs() {
 		targets = append(targets, o.Target)
 		if o.Publisher == nil {
@@ -91,7 +92,7 @@ func (s *server) runtimeDiagnostics(w http.ResponseWriter, r *http.Request) {
 		publishers[o.OutputKey] = d
 	}
 	if targets == nil {
-		targets = []bridge.Target{}
+		targets = []model.Target{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"server_id": s.serverID,

@@ -145,7 +145,7 @@ func (s *server) checkHostIn(c *model.Config, host string) error {
 // isRemote says whether a transmission hosted on host is served by another
 // server.
 func (s *server) isRemote(host string) bool {
-	return host != model.LocalHost && host != s.serverID
+	return !model.HostedHere(host, s.serverID)
 }
 
 // remoteServer is the registered processing server with id.

@@ -118,12 +118,12 @@ func (s *server) deleteTransmission(w http.ResponseWriter, r *http.Request) {
 
 // outputURL is one entry of the URL resolution payload.
 type outputURL struct {
-	OutputID           string  `json:"output_id"`
-	Protocol           string  `json:"protocol"`
-	ResolvedEnginePath string  `json:"resolved_engine_path"`
-	URL                string  `json:"url"`
-	RequiresAuth       bool    `json:"requires_auth"`
-	AuthUsername       *string `json:"auth_username"`
+	OutputID           string         `json:"output_id"`
+	Protocol           model.Protocol `json:"protocol"`
+	ResolvedEnginePath string         `json:"resolved_engine_path"`
+	URL                string         `json:"url"`
+	RequiresAuth       bool           `json:"requires_auth"`
+	AuthUsername       *string        `json:"auth_username"`
 }
 
 type transmissionURLs struct {

@@ -219,7 +219,7 @@ func (s *server) wizardCreatePipeline(w http.ResponseWriter, r *http.Request) {
 		}
 		c.Pipelines = append(c.Pipelines, p)
 
-		running, _ := s.engine.Running()
+		running := s.engine.State().Running
 		warnings := []string{}
 		if !running && host == s.serverID {
 			warnings = append(warnings, "Streaming engine is not running: start it (POST /api/streams/engine/start) to watch the stream.")

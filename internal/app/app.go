@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/api"
@@ -46,11 +45,49 @@ type Config struct {
 }
 
 // shutdownGrace is how long in-flight requests get to finish on shutdown.
-const shutdownGrace = 10 * time.Second
+const shutdownGrace = 2 * time.Second
 
-// Run serves until ctx is cancelled, then shuts down in reverse order: the
-// API stops taking requests and finishes the ones in flight, the engine and
-// its publishers stop, the settings store is closed.
+// component is the lifecycle every long-lived part of the service has.
+type component interface {
+	Initialize() error
+	Close()
+}
+
+// parts starts components in order and closes them in reverse.
+type parts struct {
+	log     *slog.Logger
+	started []namedComponent
+}
+
+type namedComponent struct {
+	name string
+	c    component
+}
+
+func (p *parts) start(name string, c component) error {
+	if err := c.Initialize(); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	p.started = append(p.started, namedComponent{name, c})
+	p.log.Debug("started", "part", name)
+	return nil
+}
+
+func (p *parts) closeAll() {
+	for i := len(p.started) - 1; i >= 0; i-- {
+		n := p.started[i]
+		began := time.Now()
+		n.c.Close()
+		p.log.Debug("stopped", "part", n.name, "took", time.Since(began).Round(time.Millisecond))
+	}
+	p.started = nil
+}
+
+// Run serves until ctx is cancelled. Parts start in dependency order: the
+// settings store, the settings sync (one pull first), the engine manager,
+// the bridge and the test pattern (which act on the engine state), the
+// pipelines (which write frames), and last the HTTP server; they close in
+// reverse order.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
 	if cfg.Getenv == nil {
@@ -68,17 +105,29 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("settings loaded", "file", st.Path(), "revision", st.Current().Revision, "transmissions", len(st.Current().Streams.Transmissions))
 
-	syncer := newSyncer(cfg, st)
-	if syncer != nil {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (stop the other process or choose another --listen)", cfg.Listen, err)
+	}
+	defer ln.Close() // when a part fails before the HTTP server owns it
+
+	p := &parts{log: log}
+	defer p.closeAll()
+
+	if syncer := newSyncer(cfg, st); syncer != nil {
 		// One pull before the engine and the bridge start, so they start
 		// with the core's settings; a failure is logged and the loop retries.
 		syncer.SyncLogged(ctx)
+		if err := p.start("settings sync", &runner{run: syncer.Run}); err != nil {
+			return err
+		}
 	}
 
 	runtimeDir := config.RuntimeDir(cfg.DataDir)
-	manager, err := engine.NewManager(engine.ManagerOptions{
+	logDir := filepath.Join(runtimeDir, "logs")
+	manager := &engine.Manager{
 		Store:      st,
-		Engine:     embedded.NewEngine(log),
+		Engines:    map[string]engine.Factory{model.EngineEmbedded: embedded.Factory(log.With("component", "engine.embedded"))},
 		ServerID:   cfg.ServerID,
 		RuntimeDir: runtimeDir,
 		WebRTC: engine.WebRTCNetwork{
@@ -87,45 +136,32 @@ func Run(ctx context.Context, cfg Config) error {
 			LocalTCPAddress: cfg.Getenv(config.EnvWebRTCLocalTCPAddress),
 		},
 		Logger: log.With("component", "engine"),
-	})
-	if err != nil {
+	}
+	if err := p.start("engine manager", manager); err != nil {
 		return err
 	}
+
 	ffmpeg, ffmpegErr := publisher.FindFFmpeg(cfg.Getenv)
 	if ffmpegErr != nil {
 		log.Warn("publishers are unavailable", "err", ffmpegErr)
 	}
+	logLevel := publisher.LogLevel(cfg.Getenv)
 	arb := arbiter.New(arbiter.DefaultConfig(), nil, log.With("component", "arbiter"))
-	runtimeBridge := bridge.New(bridge.Options{
-		Store: st, Engine: manager, Arbiter: arb, ServerID: cfg.ServerID,
-		FFmpeg: ffmpeg, FFmpegErr: ffmpegErr, LogLevel: publisher.LogLevel(cfg.Getenv),
-		RuntimeDir: runtimeDir, Logger: log.With("component", "bridge"),
-	})
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (stop the other process or choose another --listen)", cfg.Listen, err)
+	runtimeBridge := &bridge.Bridge{
+		Engine: manager, Arbiter: arb, FFmpeg: ffmpeg, FFmpegErr: ffmpegErr, LogLevel: logLevel,
+		LogDir: logDir, Logger: log.With("component", "bridge"),
 	}
-
-	runtimeCtx, stopRuntime := context.WithCancel(context.Background())
-	var runtime sync.WaitGroup
-	runtime.Go(func() { manager.Run(runtimeCtx) })
-	runtime.Go(func() { runtimeBridge.Run(runtimeCtx) })
-	if syncer != nil {
-		runtime.Go(func() { syncer.Run(runtimeCtx) })
+	if err := p.start("bridge", runtimeBridge); err != nil {
+		return err
+	}
+	pattern := &testpattern.Pattern{Engine: manager, FFmpeg: ffmpeg, LogLevel: logLevel, LogDir: logDir, Logger: log.With("component", "testpattern")}
+	if err := p.start("test pattern", pattern); err != nil {
+		return err
 	}
 	pipelines := pipeline.NewHost(st, cfg.ServerID, pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv}, log.With("component", "pipelines"))
-	runtime.Go(func() { pipelines.Run(runtimeCtx) })
-	runtime.Go(func() {
-		testpattern.Run(runtimeCtx, testpattern.Options{
-			Engine: manager, FFmpeg: ffmpeg, LogLevel: publisher.LogLevel(cfg.Getenv),
-			LogDir: filepath.Join(runtimeDir, "logs"), Logger: log.With("component", "testpattern"),
-		})
-	})
-	defer func() {
-		stopRuntime()
-		runtime.Wait()
-	}()
+	if err := p.start("pipelines", &runner{run: pipelines.Run}); err != nil {
+		return err
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api.Handler(api.Options{
@@ -134,34 +170,24 @@ func Run(ctx context.Context, cfg Config) error {
 		SyncUsername: cfg.Getenv(config.EnvSyncUsername), SyncPassword: cfg.Getenv(config.EnvSyncPassword),
 	}))
 	mux.Handle("/", webui.Handler())
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	server := &httpServer{Listener: ln, Handler: mux, Logger: log.With("component", "http"), Grace: shutdownGrace}
+	if err := p.start("HTTP server", server); err != nil {
+		return err
 	}
 	log.Info("listening", "addr", "http://"+ln.Addr().String()+api.Prefix, "ui", "http://"+ln.Addr().String()+"/", "data_dir", cfg.DataDir, "server_id", cfg.ServerID)
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	if cfg.Demo && cfg.Out != nil {
-		go printDemo(cfg.Out, manager, st, ln.Addr().String())
+		printDemo(cfg.Out, manager, st, ln.Addr().String())
 	}
+
 	select {
-	case err := <-served:
-		return err
+	case err := <-server.Failed():
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("HTTP server: %w", err)
+		}
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	stopRuntime()
-	runtime.Wait()
+	p.closeAll()
 	log.Info("stopped")
 	return nil
 }
@@ -184,3 +210,20 @@ func newSyncer(cfg Config, st *store.Store) *cluster.Syncer {
 	cfg.Logger.Info("settings sync enabled", "settings_url", s.Where(), "interval", config.SyncSeconds(cfg.Getenv, config.EnvSyncInterval))
 	return s
 }
+
+// runner adapts a Run(ctx) loop to the component shape. TEMPORARY: the
+// pipeline host and the syncer get the component shape of their own.
+type runner struct {
+	run    func(context.Context)
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (r *runner) Initialize() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan struct{})
+	go func() { defer close(r.done); r.run(ctx) }()
+	return nil
+}
+
+func (r *runner) Close() { r.cancel(); <-r.done }

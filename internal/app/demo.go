@@ -77,20 +77,15 @@ func ensureDemo(st *store.Store) error {
 	return err
 }
 
-// printDemo tells the user where to watch, once the engine runs.
+// printDemo tells the user where to watch. The engine manager has applied
+// the settings by now, so its state says whether the engine runs.
 func printDemo(out io.Writer, m *engine.Manager, st *store.Store, apiAddr string) {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if running, _ := m.Running(); running || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	running, ports := m.Running()
-	if !running {
+	state := m.State()
+	if !state.Running {
 		fmt.Fprintf(out, "\nThe demo is configured, but the engine did not start: see GET http://%s/api/streams/engine/status\n\n", apiAddr)
 		return
 	}
+	ports := state.Ports
 	i := st.Current().Streams.Find(demoTransmission)
 	if i < 0 {
 		return

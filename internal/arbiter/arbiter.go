@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/frame"
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // Lifecycle of a writer.
@@ -25,12 +26,6 @@ const (
 	Open   Lifecycle = "open"
 	Update Lifecycle = "update"
 	Close  Lifecycle = "close"
-)
-
-// Arbitration modes (model.ArbitrationLatest, model.ArbitrationPriorityLatest).
-const (
-	ModeLatest         = "latest"
-	ModePriorityLatest = "priority_latest"
 )
 
 // Config holds the windows and limits (see DefaultConfig).
@@ -71,9 +66,19 @@ type writer struct {
 	updatedAt time.Time // last publish or close
 }
 
+// Forward says that a writer only forwards a camera's pictures (at most at
+// a lower rate), so its publisher may read the camera itself (bypass). The
+// writer declares it; the arbiter only carries it to whoever selects it.
+type Forward struct {
+	SourceURL   string // with credentials: never log it
+	RedactedURL string // for diagnostics
+	FPS         int    // 0: the camera's own rate
+}
+
 type transmission struct {
-	mode        string
+	mode        model.Arbitration
 	writers     map[string]*writer
+	forwards    map[string]*Forward // by writer id; kept across writer eviction
 	active      string
 	stickyUntil time.Time
 	reason      string
@@ -120,9 +125,9 @@ func (a *Arbiter) SetConfig(cfg Config) {
 
 // SetMode sets a transmission's arbitration mode (anything unknown means
 // priority_latest, the default).
-func (a *Arbiter) SetMode(transmissionID, mode string) {
-	if mode != ModeLatest {
-		mode = ModePriorityLatest
+func (a *Arbiter) SetMode(transmissionID string, mode model.Arbitration) {
+	if mode != model.ArbitrationLatest {
+		mode = model.ArbitrationPriorityLatest
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -132,7 +137,7 @@ func (a *Arbiter) SetMode(transmissionID, mode string) {
 func (a *Arbiter) get(tid string) *transmission {
 	t := a.ts[tid]
 	if t == nil {
-		t = &transmission{mode: ModePriorityLatest, writers: map[string]*writer{}}
+		t = &transmission{mode: model.ArbitrationPriorityLatest, writers: map[string]*writer{}, forwards: map[string]*Forward{}}
 		a.ts[tid] = t
 	}
 	return t
@@ -184,12 +189,26 @@ func (a *Arbiter) Close(transmissionID, writerID string) string {
 	return t.active
 }
 
+// SetForward records (or, with nil, clears) what a writer forwards.
+func (a *Arbiter) SetForward(transmissionID, writerID string, f *Forward) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t := a.get(transmissionID)
+	if f == nil {
+		delete(t.forwards, writerID)
+		return
+	}
+	t.forwards[writerID] = f
+}
+
 // Selection is what a transmission shows now.
 type Selection struct {
 	WriterID string       // "" when no writer is eligible
 	Frame    *frame.Frame // nil when no writer is eligible: show the placeholder
 	Seq      uint64       // identifies Frame: equal Seq, equal pixels
 	Reason   string
+	// Forward is set when the selected writer only forwards a camera.
+	Forward *Forward
 }
 
 // Select evicts stale writers and returns the selected writer's frame.
@@ -207,7 +226,7 @@ func (a *Arbiter) Select(transmissionID string) Selection {
 		return Selection{Reason: t.reason}
 	}
 	w := t.writers[t.active]
-	return Selection{WriterID: w.id, Frame: w.frame, Seq: w.seq, Reason: t.reason}
+	return Selection{WriterID: w.id, Frame: w.frame, Seq: w.seq, Reason: t.reason, Forward: t.forwards[w.id]}
 }
 
 const reasonNone = "no eligible writer: placeholder"
@@ -217,9 +236,9 @@ func (a *Arbiter) eligible(w *writer, now time.Time) bool {
 }
 
 // better reports whether x ranks above y under mode.
-func better(mode string, x, y *writer) bool {
+func better(mode model.Arbitration, x, y *writer) bool {
 	c := 0
-	if mode == ModeLatest {
+	if mode == model.ArbitrationLatest {
 		c = cmp.Or(x.frameAt.Compare(y.frameAt), cmp.Compare(x.priority, y.priority))
 	} else {
 		c = cmp.Or(cmp.Compare(x.priority, y.priority), x.frameAt.Compare(y.frameAt))
@@ -259,7 +278,7 @@ func (a *Arbiter) arbitrate(tid string, t *transmission, now time.Time) {
 		return
 	case candidates == 1:
 		t.reason = "only eligible writer"
-	case t.mode == ModeLatest:
+	case t.mode == model.ArbitrationLatest:
 		t.reason = "latest: most recent frame"
 	default:
 		t.reason = "priority_latest: highest priority, then most recent frame"
@@ -321,7 +340,7 @@ type WriterState struct {
 type State struct {
 	ActiveWriter    *string                `json:"active_writer"`
 	Reason          string                 `json:"reason"`
-	ArbitrationMode string                 `json:"arbitration_mode"`
+	ArbitrationMode model.Arbitration      `json:"arbitration_mode"`
 	StickyUntilUnix *float64               `json:"sticky_until_unix"`
 	Writers         map[string]WriterState `json:"writers"`
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/frame"
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // clock is a manual clock for deterministic tests.
@@ -15,7 +16,7 @@ type clock struct{ t time.Time }
 func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func newTest(mode string) (*Arbiter, *clock) {
+func newTest(mode model.Arbitration) (*Arbiter, *clock) {
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	a := New(DefaultConfig(), c.now, nil)
 	a.SetMode("t", mode)
@@ -25,7 +26,7 @@ func newTest(mode string) (*Arbiter, *clock) {
 func img() *frame.Frame { return &frame.Frame{Width: 1, Height: 1, Data: []byte{1, 2, 3}} }
 
 func TestEligibility(t *testing.T) {
-	a, c := newTest(ModePriorityLatest)
+	a, c := newTest(model.ArbitrationPriorityLatest)
 	if s := a.Select("t"); s.WriterID != "" || s.Frame != nil {
 		t.Fatalf("empty transmission selected %+v", s)
 	}
@@ -58,7 +59,7 @@ func TestEligibility(t *testing.T) {
 }
 
 func TestPriorityLatestPrefersPriority(t *testing.T) {
-	a, c := newTest(ModePriorityLatest)
+	a, c := newTest(model.ArbitrationPriorityLatest)
 	a.Publish("t", "high", Update, 10, img())
 	c.advance(100 * time.Millisecond)
 	a.Publish("t", "low", Update, 1, img()) // fresher but lower priority
@@ -74,7 +75,7 @@ func TestPriorityLatestPrefersPriority(t *testing.T) {
 }
 
 func TestLatestPrefersRecencyThenPriorityThenID(t *testing.T) {
-	a, c := newTest(ModeLatest)
+	a, c := newTest(model.ArbitrationLatest)
 	a.Publish("t", "a", Update, 5, img())
 	c.advance(10 * time.Millisecond)
 	a.Publish("t", "b", Update, 0, img())
@@ -83,7 +84,7 @@ func TestLatestPrefersRecencyThenPriorityThenID(t *testing.T) {
 		t.Errorf("selected %q, want b (most recent)", s.WriterID)
 	}
 	// Same instant: priority breaks the tie, then the writer id.
-	a2, c2 := newTest(ModeLatest)
+	a2, c2 := newTest(model.ArbitrationLatest)
 	a2.Publish("t", "x", Update, 1, img())
 	a2.Publish("t", "y", Update, 2, img())
 	a2.Publish("t", "z", Update, 2, img())
@@ -94,7 +95,7 @@ func TestLatestPrefersRecencyThenPriorityThenID(t *testing.T) {
 }
 
 func TestStickyWindow(t *testing.T) {
-	a, c := newTest(ModeLatest)
+	a, c := newTest(model.ArbitrationLatest)
 	a.Publish("t", "first", Update, 0, img())
 	c.advance(100 * time.Millisecond)
 	a.Publish("t", "second", Update, 0, img())
@@ -112,7 +113,7 @@ func TestStickyWindow(t *testing.T) {
 }
 
 func TestAlternatingWritersSwitchRarely(t *testing.T) {
-	a, c := newTest(ModeLatest)
+	a, c := newTest(model.ArbitrationLatest)
 	switches, last := 0, ""
 	for i := range 8 {
 		id := []string{"a", "b"}[i%2]
@@ -130,7 +131,7 @@ func TestAlternatingWritersSwitchRarely(t *testing.T) {
 }
 
 func TestCloseHandsOver(t *testing.T) {
-	a, c := newTest(ModePriorityLatest)
+	a, c := newTest(model.ArbitrationPriorityLatest)
 	a.Publish("t", "motion", Open, 10, img())
 	a.Publish("t", "continuous", Update, 0, img())
 	if s := a.Select("t"); s.WriterID != "motion" {
@@ -149,7 +150,7 @@ func TestCloseHandsOver(t *testing.T) {
 }
 
 func TestEvictions(t *testing.T) {
-	a, c := newTest(ModePriorityLatest)
+	a, c := newTest(model.ArbitrationPriorityLatest)
 	for i := range DefaultMaxWriters + 1 {
 		a.Publish("t", fmt.Sprintf("w%02d", i), Update, 0, img())
 		c.advance(time.Millisecond)
@@ -178,7 +179,7 @@ func TestEvictions(t *testing.T) {
 }
 
 func TestSeqIdentifiesFrames(t *testing.T) {
-	a, _ := newTest(ModePriorityLatest)
+	a, _ := newTest(model.ArbitrationPriorityLatest)
 	a.Publish("t", "w", Update, 0, img())
 	s1 := a.Select("t")
 	s2 := a.Select("t")
@@ -190,7 +191,7 @@ func TestSeqIdentifiesFrames(t *testing.T) {
 }
 
 func TestPrune(t *testing.T) {
-	a, _ := newTest(ModePriorityLatest)
+	a, _ := newTest(model.ArbitrationPriorityLatest)
 	a.Publish("keep", "w", Update, 0, img())
 	a.Publish("drop", "w", Update, 0, img())
 	a.Prune(func(id string) bool { return id == "keep" })
@@ -219,5 +220,26 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if s := a.Select("t"); s.WriterID != "" {
 		t.Errorf("all writers closed, selected %q", s.WriterID)
+	}
+}
+
+func TestSelectionCarriesTheSelectedWritersForward(t *testing.T) {
+	a, c := newTest(model.ArbitrationPriorityLatest)
+	fwd := &Forward{SourceURL: "rtsp://u:p@cam/1", RedactedURL: "rtsp://cam/1", FPS: 5}
+	a.SetForward("t", "camera-only", fwd)
+	a.Publish("t", "camera-only", Update, 0, img())
+	if got := a.Select("t"); got.WriterID != "camera-only" || got.Forward != fwd {
+		t.Fatalf("selection %q forward %+v, want camera-only with its forward", got.WriterID, got.Forward)
+	}
+	c.advance(time.Second)                        // past the sticky window
+	a.Publish("t", "analysed", Update, 10, img()) // higher priority, forwards nothing
+	if got := a.Select("t"); got.WriterID != "analysed" || got.Forward != nil {
+		t.Fatalf("selection %q forward %+v, want analysed without forward", got.WriterID, got.Forward)
+	}
+	a.SetForward("t", "camera-only", nil)
+	a.Publish("t", "camera-only", Update, 0, img())
+	a.Close("t", "analysed")
+	if got := a.Select("t"); got.WriterID != "camera-only" || got.Forward != nil {
+		t.Fatalf("after clearing: selection %q forward %+v", got.WriterID, got.Forward)
 	}
 }

@@ -1,312 +1,344 @@
-// Package bridge turns demand into publishers: it knows the outputs the
-// settings ask for (targets), starts an ffmpeg publisher for an output the
-// moment its engine path gains a viewer (or is primed), stops it a debounce
-// after the last viewer leaves, and feeds each running publisher from the
-// arbiter through a pump. It reacts to settings changes and demand events;
-// it never polls.
+// Package bridge turns demand into publishers. It acts on the engine state
+// alone (the paths the engine serves, their outputs and publish URLs): it
+// starts an ffmpeg publisher for an output the moment its engine path gains
+// a viewer (or is primed), restarts it when its publish URL, its engine
+// instance or its encoding changed, stops it a debounce after the last
+// viewer left, and feeds each running publisher from the arbiter through a
+// pump. One goroutine owns every publisher; it never waits for a process
+// to exit, and it never polls.
 package bridge
 
 import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
-	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/model"
-	"github.com/toposync/toposync-streaming/internal/pipeline/ops"
 	"github.com/toposync/toposync-streaming/internal/publisher"
-	"github.com/toposync/toposync-streaming/internal/store"
 )
 
-// Options are what a Bridge needs.
-type Options struct {
-	Store    *store.Store
-	Engine   *engine.Manager
-	Arbiter  *arbiter.Arbiter
-	ServerID string
-	FFmpeg   string // the ffmpeg binary; empty: publishers cannot start
-	// FFmpegErr says why FFmpeg is empty.
-	FFmpegErr  error
-	LogLevel   string
-	RuntimeDir string
-	Logger     *slog.Logger
+// Engine is what the bridge needs of the engine manager.
+type Engine interface {
+	SubscribeState() (<-chan *engine.State, func())
+	SubscribeDemand() (<-chan engine.DemandEvent, func())
+	Demanded(path string) bool
+	PublishSecretFor(path string) (user, pass string)
 }
 
 // Bridge runs the publishers of this server's outputs.
 type Bridge struct {
-	opts    Options
+	Engine  Engine
+	Arbiter *arbiter.Arbiter
+	FFmpeg  string // the ffmpeg binary; empty: publishers cannot start
+	// FFmpegErr says why FFmpeg is empty.
+	FFmpegErr error
+	LogLevel  string
+	LogDir    string // per-publisher ffmpeg logs
+	Logger    *slog.Logger
+
 	log     *slog.Logger
-	recheck chan string
+	wake    chan struct{} // a transmission's selected writer changed
+	outputs chan chan []OutputStatus
+	primes  chan primeRequest
+	stopped chan string // a publisher being stopped has exited
+	done    chan struct{}
+	ended   chan struct{}
 
-	// Transmissions whose selected writer changed (bypass may apply).
-	changedMu sync.Mutex
-	changed   map[string]bool
-	wake      chan struct{}
+	// Owned by the run goroutine.
+	state    *engine.State
+	pubs     map[string]*running  // by engine path
+	stopping map[string]*running  // stopped, not exited yet
+	primed   map[string]time.Time // path -> primed until
+	stopDue  map[string]time.Time // path -> stop at (debounce after demand ended)
+	failures map[string]string    // path -> why its publisher could not start
+}
 
-	mu       sync.Mutex
-	targets  map[string]Target // by engine path
-	runtime  model.RuntimeSettings
-	pubs     map[string]*running
-	primed   map[string]time.Time  // path -> primed until
-	stopDue  map[string]time.Time  // path -> stop at (debounce after demand ended)
-	failures map[string]string     // path -> why its publisher could not start
-	bypass   map[string]ops.Bypass // writer id -> camera its publisher may pull
+type primeRequest struct {
+	transmissionID string
+	result         chan int
 }
 
 // running is one publisher: an ffmpeg process and, for raw frames, its pump.
 type running struct {
-	target     Target
-	input      input
-	publishURL string
-	startedAt  time.Time
-	proc       *publisher.Process
-	pump       *pump
-	cancel     context.CancelFunc
-	done       chan struct{}
+	spec      publisherSpec
+	reason    string // why this input
+	startedAt time.Time
+	proc      *publisher.Process
+	pump      *pump
+	cancel    context.CancelFunc
+	done      chan struct{} // the pump ended
 }
 
-// New returns a bridge; Run makes it work.
-func New(opts Options) *Bridge {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+// publisherSpec is everything a running publisher was made from: when any
+// of it changes, the publisher is restarted.
+type publisherSpec struct {
+	target     model.Target
+	publishURL string
+	generation uint64 // the engine instance it publishes into
+	mode       model.InputMode
+	source     arbiter.Forward // bypass only
+}
+
+// Initialize subscribes to the engine state and demand and starts the
+// goroutine that owns the publishers.
+func (b *Bridge) Initialize() error {
+	if b.Logger == nil {
+		b.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &Bridge{
-		opts: opts, log: opts.Logger, recheck: make(chan string, 64), changed: map[string]bool{}, wake: make(chan struct{}, 1),
-		targets: map[string]Target{}, pubs: map[string]*running{}, primed: map[string]time.Time{},
-		stopDue: map[string]time.Time{}, failures: map[string]string{}, runtime: model.DefaultRuntimeSettings(),
-		bypass: map[string]ops.Bypass{},
-	}
-	opts.Arbiter.OnActiveChange(func(tid string) {
-		b.changedMu.Lock()
-		b.changed[tid] = true
-		b.changedMu.Unlock()
+	b.log = b.Logger
+	b.wake = make(chan struct{}, 1)
+	b.outputs, b.primes, b.stopped = make(chan chan []OutputStatus), make(chan primeRequest), make(chan string)
+	b.done, b.ended = make(chan struct{}), make(chan struct{})
+	b.pubs, b.stopping = map[string]*running{}, map[string]*running{}
+	b.primed, b.stopDue, b.failures = map[string]time.Time{}, map[string]time.Time{}, map[string]string{}
+	b.Arbiter.OnActiveChange(func(string) {
 		select {
 		case b.wake <- struct{}{}:
 		default:
 		}
 	})
-	return b
+	states, cancelStates := b.Engine.SubscribeState()
+	demand, cancelDemand := b.Engine.SubscribeDemand()
+	b.state = <-states // SubscribeState delivers the current state at once
+	b.applyArbitration()
+	go func() {
+		defer close(b.ended)
+		defer cancelStates()
+		defer cancelDemand()
+		b.run(states, demand)
+	}()
+	return nil
 }
 
-// Run follows settings and demand until ctx ends, then stops every publisher.
-func (b *Bridge) Run(ctx context.Context) {
-	updates, cancelUpdates := b.opts.Store.Subscribe()
-	defer cancelUpdates()
-	demand, cancelDemand := b.opts.Engine.SubscribeDemand()
-	defer cancelDemand()
-	b.applySettings(b.opts.Store.Current().Config)
+// Close stops every publisher and waits until they have exited.
+func (b *Bridge) Close() {
+	close(b.done)
+	<-b.ended
+}
+
+func (b *Bridge) run(states <-chan *engine.State, demand <-chan engine.DemandEvent) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	b.reconcileAll()
 	for {
+		b.resetTimer(timer)
 		select {
-		case doc := <-updates:
-			b.applySettings(doc.Config)
-		case <-b.wake:
-			b.changedMu.Lock()
-			changed := b.changed
-			b.changed = map[string]bool{}
-			b.changedMu.Unlock()
-			for tid := range changed {
-				for _, p := range b.Paths(tid) {
-					b.reconcile(p)
-				}
-			}
+		case st := <-states:
+			b.state = st
+			b.applyArbitration()
+			b.reconcileAll()
 		case ev := <-demand:
 			b.reconcile(ev.Path)
-		case path := <-b.recheck:
-			b.reconcile(path)
-		case <-ctx.Done():
-			b.mu.Lock()
-			for path, r := range b.pubs {
-				r.stop()
-				delete(b.pubs, path)
+		case <-b.wake:
+			b.reconcileAll() // bypass may apply or end
+		case <-timer.C:
+			b.reconcileAll() // a debounce or a prime ran out
+		case path := <-b.stopped:
+			delete(b.stopping, path)
+			b.reconcile(path) // a replacement may be waiting for the path
+		case res := <-b.outputs:
+			res <- b.outputStatuses()
+		case req := <-b.primes:
+			req.result <- b.prime(req.transmissionID)
+		case <-b.done:
+			for path := range b.pubs {
+				b.stopPublisher(path, "shutting down")
 			}
-			b.mu.Unlock()
+			for len(b.stopping) > 0 {
+				delete(b.stopping, <-b.stopped)
+			}
 			return
 		}
 	}
 }
 
-// applySettings takes new targets, windows and bypass candidates, then
-// reconciles every path that was or is a target.
-func (b *Bridge) applySettings(c model.Config) {
-	s := c.Streams
-	targets := map[string]Target{}
-	modes := map[string]string{}
-	for _, t := range Targets(s, b.opts.ServerID) {
-		targets[t.Path] = t
-		modes[t.TransmissionID] = t.Arbitration
+// resetTimer arms timer for the earliest debounce or prime deadline.
+func (b *Bridge) resetTimer(timer *time.Timer) {
+	next := time.Hour
+	now := time.Now()
+	for _, m := range []map[string]time.Time{b.stopDue, b.primed} {
+		for _, at := range m {
+			next = min(next, max(0, at.Sub(now)))
+		}
 	}
-	rt := s.Runtime
-	b.opts.Arbiter.SetConfig(arbiter.Config{
+	timer.Reset(next)
+}
+
+// applyArbitration hands the settings' arbitration windows and modes to
+// the arbiter and forgets transmissions no longer hosted here.
+func (b *Bridge) applyArbitration() {
+	rt := b.state.Runtime
+	b.Arbiter.SetConfig(arbiter.Config{
 		Freshness:  seconds(rt.FreshnessSeconds),
 		Sticky:     seconds(rt.StickySeconds),
 		StaleAfter: seconds(rt.StaleWriterSeconds),
 		MaxWriters: rt.MaxWriters,
 	})
-	for tid, mode := range modes {
-		b.opts.Arbiter.SetMode(tid, mode)
+	hosted := map[string]bool{}
+	for _, t := range b.state.Targets() {
+		hosted[t.TransmissionID] = true
+		b.Arbiter.SetMode(t.TransmissionID, t.Arbitration)
 	}
-	b.opts.Arbiter.Prune(func(tid string) bool { _, ok := modes[tid]; return ok })
-
-	b.mu.Lock()
-	paths := map[string]bool{}
-	for p := range b.targets {
-		paths[p] = true
-	}
-	for p := range targets {
-		paths[p] = true
-	}
-	b.targets, b.runtime, b.bypass = targets, rt, ops.BypassCandidates(c, b.opts.ServerID)
-	b.mu.Unlock()
-	for p := range paths {
-		b.reconcile(p)
-	}
+	b.Arbiter.Prune(func(tid string) bool { return hosted[tid] })
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
+// reconcileAll reconciles every path that has a publisher or an output.
+func (b *Bridge) reconcileAll() {
+	for path := range b.pubs {
+		b.reconcile(path)
+	}
+	for _, p := range b.state.Paths {
+		if p.Target != nil {
+			b.reconcile(p.Name)
+		}
+	}
+}
+
 // reconcile starts, restarts or (after the debounce) stops the publisher of
-// path to match its target and demand.
+// path to match its output and demand. A publisher waiting out its debounce
+// is kept current too: after an engine restart the viewers that just lost
+// their sessions come back to a publisher already in the new engine,
+// instead of one that is replaced the moment they return.
 func (b *Bridge) reconcile(path string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	now := time.Now()
-	target, isTarget := b.targets[path]
+	ps, _ := b.state.Path(path)
+	target := ps.Target
 	primed := now.Before(b.primed[path])
 	if !primed {
 		delete(b.primed, path)
 	}
-	running, _ := b.opts.Engine.Running()
-	want := isTarget && running && (b.opts.Engine.Demanded(path) || primed)
 	r := b.pubs[path]
+	if target == nil || !b.state.Running {
+		if r != nil {
+			b.stopPublisher(path, "output no longer published")
+		}
+		delete(b.stopDue, path)
+		return
+	}
+	want := b.Engine.Demanded(path) || primed
+	if _, debouncing := b.stopDue[path]; !want && r == nil && !debouncing {
+		return // (a replaced publisher keeps its debounce while the old one exits)
+	}
+
+	spec, reason := b.specFor(ps)
+	if r != nil && r.spec != spec {
+		b.log.Info("publisher changes; restarting it", "path", path, "input", spec.mode, "reason", reason,
+			"new_engine", r.spec.generation != spec.generation, "new_url", r.spec.publishURL != spec.publishURL, "new_encoding", r.spec.target != spec.target)
+		due, pending := b.stopDue[path]
+		b.stopPublisher(path, "replaced")
+		if pending {
+			b.stopDue[path] = due // the replacement keeps the debounce
+		}
+		r = nil
+	}
+	_, busy := b.stopping[path]
+	switch {
+	case r != nil:
+		r.reason = reason // same input, maybe for another reason
+	case !busy:
+		b.start(spec, reason)
+	}
+	// else: started once the previous publisher has exited
 
 	if want {
 		delete(b.stopDue, path)
-		url := b.opts.Engine.PublishURL(path)
-		in := b.inputFor(target)
-		if r != nil && r.input.mode != in.mode {
-			b.log.Info("publisher input changes", "path", path, "from", r.input.mode, "to", in.mode, "reason", in.reason)
-		}
-		if r != nil && r.target == target && r.publishURL == url && r.input.mode == in.mode && r.input.source == in.source {
-			r.input.reason = in.reason // same input, maybe for another reason
-		}
-		if r != nil && (r.target != target || r.publishURL != url || r.input.mode != in.mode || r.input.source != in.source) {
-			b.log.Info("publisher settings changed; restarting it", "path", path)
-			r.stop()
-			r = nil
-		}
-		if r == nil {
-			b.start(target, url, in)
-		}
-		return
-	}
-	if r == nil {
-		delete(b.stopDue, path)
-		return
-	}
-	if !isTarget || !running {
-		b.stopLocked(path, "output no longer published")
 		return
 	}
 	due, pending := b.stopDue[path]
 	if !pending {
-		debounce := seconds(b.runtime.StopDebounceSeconds)
-		b.stopDue[path] = now.Add(debounce)
-		b.after(debounce, path)
+		b.stopDue[path] = now.Add(seconds(b.state.Runtime.StopDebounceSeconds))
 		return
 	}
 	if !now.Before(due) {
-		b.stopLocked(path, "no viewers")
+		if b.pubs[path] != nil {
+			b.stopPublisher(path, "no viewers")
+		}
+		delete(b.stopDue, path)
 	}
 }
 
-func (b *Bridge) stopLocked(path, why string) {
+// stopPublisher stops path's publisher in the background; the run loop
+// learns from b.stopped when it has exited.
+func (b *Bridge) stopPublisher(path, why string) {
+	r := b.pubs[path]
 	b.log.Info("stopping publisher", "path", path, "reason", why)
-	b.pubs[path].stop()
 	delete(b.pubs, path)
 	delete(b.stopDue, path)
+	b.stopping[path] = r
+	go func() {
+		r.stop()
+		b.stopped <- path // the run loop drains every stop, even when closing
+	}()
 }
 
-// after asks for a reconcile of path once d has passed.
-func (b *Bridge) after(d time.Duration, path string) {
-	time.AfterFunc(d, func() { b.recheck <- path })
-}
-
-// input is where a publisher's frames come from, and why.
-type input struct {
-	mode   string // publisher.InputRawVideo or publisher.InputRTSPPull
-	source ops.Bypass
-	reason string
-}
-
-// inputFor decides a target's input: the camera itself when the shown
-// writer is a bypass-capable pipeline and the transmission has one
-// publisher, else raw frames from the pump.
-func (b *Bridge) inputFor(t Target) input {
-	raw := input{mode: publisher.InputRawVideo}
-	sel := b.opts.Arbiter.Select(t.TransmissionID)
-	if sel.WriterID == "" {
-		raw.reason = "no writer shown: placeholder"
-		return raw
+// specFor decides a path's publisher: the camera itself when the shown
+// writer only forwards an RTSP camera and the transmission has one output,
+// else raw frames from the pump.
+func (b *Bridge) specFor(ps engine.PathState) (publisherSpec, string) {
+	t := *ps.Target
+	spec := publisherSpec{target: t, publishURL: ps.PublishURL, generation: b.state.Generation, mode: model.InputRawVideo}
+	sel := b.Arbiter.Select(t.TransmissionID)
+	switch {
+	case sel.WriterID == "":
+		return spec, "no writer shown: placeholder"
+	case sel.Forward == nil:
+		return spec, "the shown writer is not a camera-only pipeline (camera.source [-> core.fps_reducer] -> stream.publish_video on an RTSP camera, bypass_mode auto or force_on)"
 	}
-	candidate, ok := b.bypass[sel.WriterID]
-	if !ok {
-		raw.reason = "the shown writer is not a camera-only pipeline (camera.source [-> core.fps_reducer] -> stream.publish_video on an RTSP camera, bypass_mode auto or force_on)"
-		return raw
-	}
-	publishers := 0
-	for _, other := range b.targets {
+	outputs := 0
+	for _, other := range b.state.Targets() {
 		if other.TransmissionID == t.TransmissionID {
-			publishers++
+			outputs++
 		}
 	}
-	if publishers != 1 {
-		raw.reason = "the transmission has several outputs: frames are shared through the pump"
-		return raw
+	if outputs != 1 {
+		return spec, "the transmission has several outputs: frames are shared through the pump"
 	}
-	return input{mode: publisher.InputRTSPPull, source: candidate, reason: "bypass: writer " + sel.WriterID + " only forwards camera " + candidate.RedactedURL}
+	spec.mode, spec.source = model.InputRTSPPull, *sel.Forward
+	return spec, "bypass: writer " + sel.WriterID + " only forwards camera " + sel.Forward.RedactedURL
 }
 
-func (b *Bridge) start(t Target, publishURL string, in input) {
-	if b.opts.FFmpeg == "" {
-		b.failures[t.Path] = b.opts.FFmpegErr.Error()
-		b.log.Error("cannot start publisher", "path", t.Path, "err", b.opts.FFmpegErr)
+func (b *Bridge) start(spec publisherSpec, reason string) {
+	t := spec.target
+	if b.FFmpeg == "" {
+		b.failures[t.Path] = b.FFmpegErr.Error()
+		b.log.Error("cannot start publisher", "path", t.Path, "err", b.FFmpegErr)
 		return
 	}
 	delete(b.failures, t.Path)
-	user, pass := b.opts.Engine.PublishSecretFor(t.Path)
+	user, pass := b.Engine.PublishSecretFor(t.Path)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{target: t, input: in, publishURL: publishURL, startedAt: time.Now(), cancel: cancel, done: make(chan struct{})}
+	r := &running{spec: spec, reason: reason, startedAt: time.Now(), cancel: cancel, done: make(chan struct{})}
 	enc := publisher.Encoding{Width: t.Width, Height: t.Height, FPS: t.FPS, BitrateKbps: t.BitrateKbps, LatencyProfile: t.LatencyProfile}
-	spec := publisher.Spec{Name: t.OutputKey, Binary: b.opts.FFmpeg, Secrets: []string{user + ":" + pass, pass}}
-	if in.mode == publisher.InputRTSPPull {
-		if in.source.FPS > 0 {
-			enc.FPS = min(enc.FPS, in.source.FPS)
+	ps := publisher.Spec{Name: t.OutputKey, Binary: b.FFmpeg, Secrets: []string{user + ":" + pass, pass}}
+	if spec.mode == model.InputRTSPPull {
+		if spec.source.FPS > 0 {
+			enc.FPS = min(enc.FPS, spec.source.FPS)
 		}
-		spec.Args = publisher.Args(b.opts.LogLevel, publisher.Input{Mode: in.mode, SourceURL: in.source.SourceURL}, enc, publishURL)
-		spec.Secrets = append(spec.Secrets, in.source.SourceURL)
+		ps.Args = publisher.Args(b.LogLevel, publisher.Input{Mode: spec.mode, SourceURL: spec.source.SourceURL}, enc, spec.publishURL)
+		ps.Secrets = append(ps.Secrets, spec.source.SourceURL)
 		close(r.done) // no pump: ffmpeg reads the camera
 	} else {
-		r.pump = newPump(t, b.opts.Arbiter)
-		spec.Args = publisher.Args(b.opts.LogLevel, publisher.Input{Mode: in.mode}, enc, publishURL)
-		spec.Stdin = func(w io.WriteCloser) { r.pump.setStdin(w) }
+		r.pump = newPump(t, b.Arbiter)
+		ps.Args = publisher.Args(b.LogLevel, publisher.Input{Mode: spec.mode}, enc, spec.publishURL)
+		ps.Stdin = func(w io.WriteCloser) { r.pump.setStdin(w) }
 		go func() {
 			defer close(r.done)
 			r.pump.run(ctx)
 		}()
 	}
-	r.proc = publisher.Start(spec, publisher.Supervision{LogDir: filepath.Join(b.opts.RuntimeDir, "logs"), Logger: b.log})
+	r.proc = startProcess(ps, publisher.Supervision{LogDir: b.LogDir, Logger: b.log})
 	b.pubs[t.Path] = r
-	b.log.Info("publisher started", "path", t.Path, "output", t.OutputKey, "input", in.mode, "size", []int{t.Width, t.Height}, "fps", enc.FPS, "profile", t.LatencyProfile)
+	b.log.Info("publisher started", "path", t.Path, "output", t.OutputKey, "input", spec.mode, "size", []int{t.Width, t.Height}, "fps", enc.FPS, "profile", t.LatencyProfile, "engine_generation", spec.generation)
 }
 
 func (r *running) stop() {
-	r.proc.Stop() // closes stdin first, so a blocked write returns
+	stopProcess(r.proc) // closes stdin first, so a blocked write returns
 	r.cancel()
 	<-r.done
 }
@@ -314,28 +346,34 @@ func (r *running) stop() {
 // Prime makes the publishers of a transmission run without viewers for the
 // prime window (then the normal debounce). It returns how many it primed.
 func (b *Bridge) Prime(transmissionID string) int {
-	b.mu.Lock()
-	window := seconds(b.runtime.PrimeSeconds)
-	var paths []string
-	for p, t := range b.targets {
-		if t.TransmissionID == transmissionID {
-			paths = append(paths, p)
-			if until := time.Now().Add(window); until.After(b.primed[p]) {
-				b.primed[p] = until
-			}
+	req := primeRequest{transmissionID: transmissionID, result: make(chan int, 1)}
+	select {
+	case b.primes <- req:
+		return <-req.result
+	case <-b.done:
+		return 0
+	}
+}
+
+func (b *Bridge) prime(transmissionID string) int {
+	until := time.Now().Add(seconds(b.state.Runtime.PrimeSeconds))
+	n := 0
+	for _, t := range b.state.Targets() {
+		if t.TransmissionID != transmissionID {
+			continue
 		}
+		n++
+		if until.After(b.primed[t.Path]) {
+			b.primed[t.Path] = until
+		}
+		b.reconcile(t.Path)
 	}
-	b.mu.Unlock()
-	for _, p := range paths {
-		b.reconcile(p)
-		b.after(window, p)
-	}
-	return len(paths)
+	return n
 }
 
 // OutputStatus is one output's runtime state.
 type OutputStatus struct {
-	Target
+	model.Target
 	ViewerCount      int               `json:"viewer_count"`
 	DemandSignal     bool              `json:"demand_signal"`
 	PrimedUntilUnix  *float64          `json:"primed_until_unix"`
@@ -345,30 +383,38 @@ type OutputStatus struct {
 	FramesDropped    uint64            `json:"publisher_frames_dropped"`
 	LastFrameAtUnix  *float64          `json:"last_frame_at_unix"`
 	LastError        *string           `json:"publisher_last_error"`
-	InputMode        string            `json:"input_mode"`
+	InputMode        model.InputMode   `json:"input_mode"`
 	InputReason      string            `json:"input_reason"`
 }
 
-// Outputs describes every target, sorted by transmission and output id.
+// Outputs describes every output, sorted by transmission and output id.
 func (b *Bridge) Outputs() []OutputStatus {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	res := make(chan []OutputStatus, 1)
+	select {
+	case b.outputs <- res:
+		return <-res
+	case <-b.done:
+		return []OutputStatus{}
+	}
+}
+
+func (b *Bridge) outputStatuses() []OutputStatus {
 	out := []OutputStatus{}
-	for path, t := range b.targets {
-		st := OutputStatus{Target: t, ViewerCount: len(b.opts.Engine.Readers(path))}
+	for _, t := range b.state.Targets() {
+		st := OutputStatus{Target: t, ViewerCount: len(b.state.Readers(t.Path))}
 		st.DemandSignal = st.ViewerCount > 0
-		if until, ok := b.primed[path]; ok && time.Now().Before(until) {
+		if until, ok := b.primed[t.Path]; ok && time.Now().Before(until) {
 			u := float64(until.UnixMicro()) / 1e6
 			st.PrimedUntilUnix = &u
 		}
-		if msg, ok := b.failures[path]; ok {
+		if msg, ok := b.failures[t.Path]; ok {
 			st.LastError = &msg
 		}
-		if r := b.pubs[path]; r != nil {
+		if r := b.pubs[t.Path]; r != nil {
 			ps := r.proc.Status()
 			st.Publisher = &ps
 			st.PublisherRunning = ps.Running
-			st.InputMode, st.InputReason = r.input.mode, r.input.reason
+			st.InputMode, st.InputReason = r.spec.mode, r.reason
 			if r.pump != nil {
 				st.FramesSent, st.FramesDropped = r.pump.sent.Load(), r.pump.dropped.Load()
 				if at := r.pump.lastFrameAt.Load(); at > 0 {
@@ -391,16 +437,8 @@ func (b *Bridge) Outputs() []OutputStatus {
 	return out
 }
 
-// Paths lists the engine paths of a transmission's targets.
-func (b *Bridge) Paths(transmissionID string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for p, t := range b.targets {
-		if t.TransmissionID == transmissionID {
-			out = append(out, p)
-		}
-	}
-	slices.Sort(out)
-	return out
+func startProcess(spec publisher.Spec, sup publisher.Supervision) *publisher.Process {
+	return publisher.Start(spec, sup)
 }
+
+func stopProcess(p *publisher.Process) { p.Stop() }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/frame"
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // pump feeds one publisher: at exactly the output's frame rate, paced by the
@@ -18,7 +19,7 @@ import (
 // writer is still busy at the next tick and that frame is dropped
 // (counted); nothing waits on ffmpeg but the writer.
 type pump struct {
-	target      Target
+	target      model.Target
 	arb         *arbiter.Arbiter
 	resizer     *frame.Resizer
 	placeholder *frame.Frame
@@ -35,7 +36,7 @@ type pump struct {
 	lastFrameAt   atomic.Int64 // unix microseconds of the last frame written
 }
 
-func newPump(t Target, arb *arbiter.Arbiter) *pump {
+func newPump(t model.Target, arb *arbiter.Arbiter) *pump {
 	p := &pump{
 		target:      t,
 		arb:         arb,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/frame"
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // BenchmarkPumpFrame is the per-frame work of a running publisher when every
@@ -23,7 +24,7 @@ func BenchmarkPumpFrame(b *testing.B) {
 		}
 		src[i] = &frame.Frame{Width: 1920, Height: 1080, Data: data}
 	}
-	p := newPump(Target{TransmissionID: "t", Width: 1280, Height: 720, FPS: 30, Placeholder: "gray"}, arb)
+	p := newPump(model.Target{TransmissionID: "t", Width: 1280, Height: 720, FPS: 30, Placeholder: "gray"}, arb)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {

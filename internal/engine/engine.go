@@ -1,18 +1,20 @@
 // Package engine defines what a media engine is to the rest of the service
-// (the Engine interface both the embedded server and MediaMTX implement), and
-// runs one: the Manager resolves ports, derives publish credentials, starts,
-// stops and restarts the engine as settings say, keeps its path list in step
-// with the transmissions, and reports status. It never decodes video.
+// (the Engine interface every kind implements), and runs one: the Manager
+// follows the settings store, resolves ports, derives publish credentials,
+// starts, stops and restarts the engine, keeps its paths in step with the
+// transmissions, and publishes one State that the bridge and the test
+// pattern act on. It never decodes video.
 package engine
 
 import (
+	"slices"
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // KindEmbedded is the in-process engine's kind.
-const KindEmbedded = "embedded"
+const KindEmbedded = model.EngineEmbedded
 
 // Path is one engine path and who may use it.
 type Path struct {
@@ -38,7 +40,7 @@ type DemandEvent struct {
 	Demanded bool
 }
 
-// RunConfig is everything an engine is started with.
+// RunConfig is everything one engine instance is made for.
 type RunConfig struct {
 	BindHost   string // 127.0.0.1, or 0.0.0.0 when exposed to the LAN (readers only)
 	Ports      model.Ports
@@ -53,23 +55,108 @@ type RunConfig struct {
 	WebRTCLocalTCPAddress string
 }
 
-// Engine is a media server: publishers push RTSP into its paths, viewers
-// read them over RTSP, HLS and WHEP.
+// Engine is one instance of a media server, made for one RunConfig:
+// publishers push RTSP into its paths, viewers read them over RTSP, HLS and
+// WHEP. An instance is initialized once and closed once; a restart is a new
+// instance. Methods other than Initialize and Close may be called from any
+// goroutine and never wait on the network.
 type Engine interface {
-	// Start listens on cfg's ports and serves cfg's paths.
-	Start(cfg RunConfig) error
-	// Stop closes every session and listener.
-	Stop() error
+	// Initialize listens on the config's ports and serves its paths.
+	Initialize() error
+	// Close ends every session and listener and waits for them.
+	Close()
 	// SetPaths replaces the served paths without disturbing sessions of
 	// paths that stay.
 	SetPaths(paths []Path)
+	// SetICEServers changes the STUN/TURN servers of new WebRTC sessions.
+	SetICEServers(urls []string)
+	// SetReaderHold changes how long new readers of an idle path are held.
+	SetReaderHold(d time.Duration)
 	// Readers lists the viewers of one path.
 	Readers(path string) []Reader
-	// Demand delivers demand changes. The channel lives as long as the
-	// engine value, across restarts.
+	// Demand delivers demand changes; Close closes it.
 	Demand() <-chan DemandEvent
 	// PID is the engine's process id (ours for an in-process engine).
 	PID() int
 	// LogPath is where the engine logs, if it has a file of its own.
 	LogPath() string
+}
+
+// Factory makes an engine instance (not yet initialized) for cfg.
+type Factory func(cfg RunConfig) Engine
+
+// PathState is one path the engine serves (or would serve when running).
+type PathState struct {
+	Path
+	// PublishURL is where a publisher pushes this path: RTSP on loopback
+	// with the path's credentials. Secret: never log it. Empty while the
+	// engine does not run.
+	PublishURL string
+	// Target is the output published into this path; nil for the built-in
+	// test pattern's path.
+	Target *model.Target
+}
+
+// State is what the manager publishes after every change: the engine as it
+// runs now and the paths it serves. Subscribers act on it alone. Treat it as
+// read-only.
+type State struct {
+	// Generation changes on every start, stop and restart of the engine, so
+	// a publisher knows its session to the previous instance is gone.
+	Generation uint64
+	// Revision is the settings revision this state was made from.
+	Revision int64
+	Kind     string
+	Running  bool
+	BindHost string
+	Ports    model.Ports // actual ports (the preferred ones before a first start)
+	RTPPort  int
+	// Paths are served in this order: "test" first (its Target is nil
+	// unless a transmission took the path over), then every output.
+	Paths []PathState
+	// Runtime are the arbitration and on-demand windows of the settings
+	// this state was made from.
+	Runtime model.RuntimeSettings
+
+	StartedAt time.Time
+	Warnings  []string // port remaps of the last start
+	LastError string
+	Restarts  int
+
+	engine Engine // the running instance, nil when stopped
+}
+
+// Targets are the outputs of the state's paths, in order.
+func (s *State) Targets() []model.Target {
+	var out []model.Target
+	for _, p := range s.Paths {
+		if p.Target != nil {
+			out = append(out, *p.Target)
+		}
+	}
+	return out
+}
+
+// Path finds a path by name.
+func (s *State) Path(name string) (PathState, bool) {
+	i := slices.IndexFunc(s.Paths, func(p PathState) bool { return p.Name == name })
+	if i < 0 {
+		return PathState{}, false
+	}
+	return s.Paths[i], true
+}
+
+// TestPatternServed reports whether the built-in test pattern owns the
+// "test" path (no transmission hosted here took it over).
+func (s *State) TestPatternServed() bool {
+	p, ok := s.Path(model.TestPath)
+	return ok && p.Target == nil
+}
+
+// Readers lists the viewers of path on the running engine.
+func (s *State) Readers(path string) []Reader {
+	if s.engine == nil {
+		return nil
+	}
+	return s.engine.Readers(path)
 }

@@ -1,15 +1,15 @@
 package engine
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/broadcast"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/store"
 )
@@ -24,50 +24,66 @@ type WebRTCNetwork struct {
 	LocalTCPAddress string
 }
 
-// ManagerOptions are what a Manager needs.
-type ManagerOptions struct {
+// Manager runs the engine as the settings say: it is the link between the
+// store and everything that acts on the engine. One goroutine owns the
+// running instance; start, stop and restart requests are carried out by it
+// and their callers wait for the result.
+type Manager struct {
 	Store      *store.Store
-	Engine     Engine // the engine to run (its kind is KindEmbedded unless told)
-	Kind       string
-	ServerID   string // transmissions hosted here have this host_server_id
-	RuntimeDir string // <data dir>/runtime/streaming
+	Engines    map[string]Factory // by kind (model.EngineEmbedded, ...)
+	ServerID   string             // transmissions hosted here have this host_server_id
+	RuntimeDir string             // <data dir>/runtime/streaming
 	WebRTC     WebRTCNetwork
 	Logger     *slog.Logger
-}
 
-// Manager runs the engine as the settings say.
-type Manager struct {
-	opts   ManagerOptions
-	log    *slog.Logger
-	secret []byte
-	demand *demandHub
+	log     *slog.Logger
+	secret  []byte
+	demand  *demandHub
+	state   broadcast.Latest[*State]
+	updates <-chan *store.Document
+	cancel  func()
+	actions chan actionRequest
+	done    chan struct{}
+	ended   chan struct{}
 
-	mu         sync.Mutex // lifecycle: one start/stop/apply at a time
+	// Owned by the run goroutine.
+	eng        Engine
 	appliedRev int64
-	running    bool
-	startedAt  time.Time
-	startedFor engineKey // settings the running engine was started with
-	bindHost   string
-	ports      model.Ports // actual ports of the last start
-	preferred  model.Ports // preferred ports of the last start
-	rtpPort    int
-	warnings   []string // port remaps of the last start
-	lastError  string
-	restarts   int
+	startedFor engineKey // settings the running instance was made for
 	starts     int
-	paths      []Path
+	current    State // what was last published, being changed
 }
 
-// engineKey is what, when changed, needs the engine restarted (paths apply live).
+type action int
+
+const (
+	actionStart action = iota
+	actionStop
+	actionRestart
+)
+
+type actionRequest struct {
+	action action
+	result chan error
+}
+
+// engineKey is what, when changed, needs a new engine instance: what it
+// listens on. Paths, ICE servers and the reader hold apply live.
 type engineKey struct {
+	kind      string
 	bindHost  string
 	preferred model.Ports
-	ice       string
-	hold      int
 }
 
 func keyOf(e model.EngineSettings) engineKey {
-	return engineKey{bindHost: bindHostOf(e), preferred: e.PreferredPorts, ice: fmt.Sprint(e.WebRTCICEServers), hold: e.ReaderHoldSeconds}
+	return engineKey{kind: kindOf(e), bindHost: bindHostOf(e), preferred: e.PreferredPorts}
+}
+
+func kindOf(e model.EngineSettings) string {
+	if e.Kind == "" {
+		return model.EngineEmbedded
+	}
+	return e.Kind
 }
 
 func bindHostOf(e model.EngineSettings) string {
@@ -77,59 +93,93 @@ func bindHostOf(e model.EngineSettings) string {
 	return "127.0.0.1"
 }
 
-// NewManager prepares a manager; Run makes it follow the settings.
-func NewManager(opts ManagerOptions) (*Manager, error) {
-	if opts.Kind == "" {
-		opts.Kind = KindEmbedded
+// Initialize applies the current settings (starting the engine when it is
+// enabled; a failed start is reported in the state, not returned) and then
+// follows every committed change.
+func (m *Manager) Initialize() error {
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	secret, err := LoadOrCreateSecret(opts.RuntimeDir)
+	m.log = m.Logger
+	secret, err := LoadOrCreateSecret(m.RuntimeDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	m := &Manager{opts: opts, log: opts.Logger, secret: secret, demand: newDemandHub()}
-	m.ports = opts.Store.Current().Streams.Engine.PreferredPorts
-	return m, nil
+	m.secret, m.demand = secret, newDemandHub()
+	m.actions, m.done, m.ended = make(chan actionRequest), make(chan struct{}), make(chan struct{})
+	m.updates, m.cancel = m.Store.Subscribe()
+	doc := m.Store.Current()
+	m.current = State{Kind: kindOf(doc.Streams.Engine), BindHost: bindHostOf(doc.Streams.Engine), Ports: doc.Streams.Engine.PreferredPorts}
+	m.applyLogged(doc, false)
+	go m.run()
+	return nil
 }
 
-// Run applies the current settings, then every committed change, until ctx
-// ends; then it stops the engine.
-func (m *Manager) Run(ctx context.Context) {
-	updates, cancel := m.opts.Store.Subscribe()
-	defer cancel()
-	m.applyLogged(m.opts.Store.Current())
+// Close stops the engine and the manager.
+func (m *Manager) Close() {
+	close(m.done)
+	<-m.ended
+	m.cancel()
+}
+
+func (m *Manager) run() {
+	defer close(m.ended)
 	for {
+		var demand <-chan DemandEvent
+		if m.eng != nil {
+			demand = m.eng.Demand()
+		}
 		select {
-		case ev := <-m.opts.Engine.Demand():
-			m.demand.publish(ev)
-		case doc := <-updates:
-			m.applyLogged(doc)
-		case <-ctx.Done():
-			m.mu.Lock()
-			m.stopLocked()
-			m.mu.Unlock()
+		case doc := <-m.updates:
+			m.applyLogged(doc, false)
+		case req := <-m.actions:
+			req.result <- m.do(req.action)
+		case ev, ok := <-demand:
+			if ok {
+				m.demand.publish(ev)
+			}
+		case <-m.done:
+			m.stopEngine()
+			m.publish()
 			return
 		}
 	}
 }
 
-func (m *Manager) applyLogged(doc *store.Document) {
-	if err := m.apply(doc, false); err != nil {
+func (m *Manager) applyLogged(doc *store.Document, restart bool) {
+	if err := m.apply(doc, restart); err != nil {
 		m.log.Error("engine could not be started", "err", err)
 	}
 }
 
 // Start persists engine.enabled=true and starts the engine.
-func (m *Manager) Start() error { return m.setEnabled(true) }
+func (m *Manager) Start() error { return m.request(actionStart) }
 
 // Stop persists engine.enabled=false and stops the engine.
-func (m *Manager) Stop() error { return m.setEnabled(false) }
+func (m *Manager) Stop() error { return m.request(actionStop) }
 
-func (m *Manager) setEnabled(on bool) error {
-	doc, err := m.opts.Store.Update(func(s *model.Settings) error {
-		s.Engine.Enabled = on
+// Restart makes a new engine instance, keeping the ports when they are
+// still free. A disabled engine is just stopped.
+func (m *Manager) Restart() error { return m.request(actionRestart) }
+
+var errClosed = errors.New("the engine manager is shutting down")
+
+func (m *Manager) request(a action) error {
+	req := actionRequest{action: a, result: make(chan error, 1)}
+	select {
+	case m.actions <- req:
+	case <-m.done:
+		return errClosed
+	}
+	return <-req.result
+}
+
+func (m *Manager) do(a action) error {
+	if a == actionRestart {
+		return m.apply(m.Store.Current(), true)
+	}
+	doc, err := m.Store.Update(func(s *model.Settings) error {
+		s.Engine.Enabled = a == actionStart
 		return nil
 	})
 	if err != nil {
@@ -138,128 +188,125 @@ func (m *Manager) setEnabled(on bool) error {
 	return m.apply(doc, false)
 }
 
-// Restart stops and starts the engine, keeping its ports when they are
-// still free. A disabled engine is just stopped.
-func (m *Manager) Restart() error {
-	return m.apply(m.opts.Store.Current(), true)
-}
-
-// apply brings the engine in line with doc. Paths change live; a change of
-// bind host, preferred ports or ICE servers restarts the engine.
+// apply brings the engine in line with doc and publishes the new state.
+// Paths, ICE servers and the reader hold apply to the running instance;
+// a change of kind, bind host or preferred ports makes a new one.
 func (m *Manager) apply(doc *store.Document, restart bool) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if doc.Revision < m.appliedRev || (doc.Revision == m.appliedRev && !restart) {
 		return nil
 	}
 	m.appliedRev = doc.Revision
 	settings := doc.Streams
-	m.paths = m.pathsFor(settings)
-	if !settings.Engine.Enabled {
-		m.stopLocked()
+	es := settings.Engine
+	defer m.publish()
+	m.current.Revision, m.current.Runtime = doc.Revision, settings.Runtime
+	m.current.Paths = m.pathsFor(settings)
+	if !es.Enabled {
+		m.stopEngine()
 		return nil
 	}
-	if m.running && !restart && m.startedFor == keyOf(settings.Engine) {
-		m.opts.Engine.SetPaths(m.paths)
+	if m.eng != nil && !restart && m.startedFor == keyOf(es) {
+		m.eng.SetPaths(enginePaths(m.current.Paths))
+		m.eng.SetICEServers(es.WebRTCICEServers)
+		m.eng.SetReaderHold(holdOf(es))
+		m.withPublishURLs()
 		return nil
 	}
-	if m.running {
-		m.stopLocked()
-		m.restarts++
+	if m.eng != nil {
+		m.stopEngine()
+		m.current.Restarts++
 	}
-	return m.startLocked(settings.Engine)
+	return m.startEngine(es)
 }
 
-func (m *Manager) startLocked(es model.EngineSettings) error {
-	bindHost := bindHostOf(es)
+func holdOf(es model.EngineSettings) time.Duration {
+	return time.Duration(es.ReaderHoldSeconds) * time.Second
+}
+
+func (m *Manager) startEngine(es model.EngineSettings) error {
+	kind, bindHost := kindOf(es), bindHostOf(es)
+	st := &m.current
+	st.Generation++
+	st.Kind = kind
+	factory, ok := m.Engines[kind]
+	if !ok {
+		st.LastError = fmt.Sprintf("engine kind %q is not available in this build", kind)
+		return errors.New(st.LastError)
+	}
 	var previous *model.Ports
-	if m.starts > 0 && m.preferred == es.PreferredPorts && m.bindHost == bindHost {
-		previous = &m.ports // keep the ports of the last start when free: no drift
-	}
-	ports, warnings, err := ResolvePorts(bindHost, es.PreferredPorts, previous)
-	if err == nil {
-		m.rtpPort, err = ResolveRTPPair(bindHost, DefaultRTPPort, m.rtpPort)
-	}
-	if err == nil {
-		err = m.opts.Engine.Start(RunConfig{
-			BindHost:              bindHost,
-			Ports:                 ports,
-			RTPPort:               m.rtpPort,
-			Paths:                 m.paths,
-			RuntimeDir:            m.opts.RuntimeDir,
-			ReaderHoldTimeout:     time.Duration(es.ReaderHoldSeconds) * time.Second,
-			ICEServers:            es.WebRTCICEServers,
-			WebRTCAdditionalHosts: m.opts.WebRTC.AdditionalHosts,
-			WebRTCLocalUDPAddress: m.opts.WebRTC.LocalUDPAddress,
-			WebRTCLocalTCPAddress: m.opts.WebRTC.LocalTCPAddress,
-		})
+	if m.starts > 0 && m.startedFor.preferred == es.PreferredPorts && m.startedFor.bindHost == bindHost {
+		previous = &st.Ports // keep the ports of the last start when free: no drift
 	}
 	m.starts++
-	if err != nil {
-		m.lastError = err.Error()
-		m.running = false
-		return fmt.Errorf("start %s engine: %w", m.opts.Kind, err)
+	ports, warnings, err := ResolvePorts(bindHost, es.PreferredPorts, previous)
+	if err == nil {
+		st.RTPPort, err = ResolveRTPPair(bindHost, DefaultRTPPort, st.RTPPort)
 	}
-	m.running, m.startedAt, m.startedFor = true, time.Now(), keyOf(es)
-	m.bindHost, m.ports, m.preferred, m.warnings, m.lastError = bindHost, ports, es.PreferredPorts, warnings, ""
+	var eng Engine
+	if err == nil {
+		eng = factory(RunConfig{
+			BindHost:              bindHost,
+			Ports:                 ports,
+			RTPPort:               st.RTPPort,
+			Paths:                 enginePaths(st.Paths),
+			RuntimeDir:            m.RuntimeDir,
+			ReaderHoldTimeout:     holdOf(es),
+			ICEServers:            es.WebRTCICEServers,
+			WebRTCAdditionalHosts: m.WebRTC.AdditionalHosts,
+			WebRTCLocalUDPAddress: m.WebRTC.LocalUDPAddress,
+			WebRTCLocalTCPAddress: m.WebRTC.LocalTCPAddress,
+		})
+		err = eng.Initialize()
+	}
+	if err != nil {
+		st.LastError = err.Error()
+		return fmt.Errorf("start %s engine: %w", kind, err)
+	}
+	m.eng, m.startedFor = eng, keyOf(es)
+	st.Running, st.StartedAt, st.BindHost, st.Ports, st.Warnings, st.LastError = true, time.Now(), bindHost, ports, warnings, ""
+	st.engine = eng
+	m.withPublishURLs()
 	for _, w := range warnings {
 		m.log.Warn(w)
 	}
-	m.log.Info("engine started", "kind", m.opts.Kind, "bind", bindHost, "rtsp", ports.RTSP, "hls", ports.HLS, "webrtc", ports.WebRTC, "api", ports.API, "paths", len(m.paths))
+	m.log.Info("engine started", "kind", kind, "bind", bindHost, "rtsp", ports.RTSP, "hls", ports.HLS, "webrtc", ports.WebRTC, "api", ports.API, "paths", len(st.Paths), "generation", st.Generation)
 	return nil
 }
 
-func (m *Manager) stopLocked() {
-	if !m.running {
+func (m *Manager) stopEngine() {
+	if m.eng == nil {
 		return
 	}
-	if err := m.opts.Engine.Stop(); err != nil {
-		m.lastError = err.Error()
-		m.log.Error("engine stop failed", "err", err)
-	}
-	m.running = false
+	m.eng.Close()
+	m.eng = nil
+	m.current.Running, m.current.engine = false, nil
+	m.current.Generation++
+	m.withPublishURLs()
 	m.demand.releaseAll()
 	m.log.Info("engine stopped")
 }
 
-// pathsFor lists the engine paths for settings: "test", then every resolved
-// output path of each enabled transmission hosted here (its own path when it
-// has no enabled output), with read and publish credentials.
-func (m *Manager) pathsFor(s model.Settings) []Path {
-	paths := []Path{m.withPublish(Path{Name: model.TestPath})}
-	index := map[string]int{model.TestPath: 0}
-	add := func(p Path) {
-		if i, ok := index[p.Name]; ok {
-			if paths[i].ReadUser == "" { // a transmission's credentials win over the test pattern's none
-				paths[i].ReadUser, paths[i].ReadPass = p.ReadUser, p.ReadPass
-			}
-			return
-		}
-		index[p.Name] = len(paths)
-		paths = append(paths, m.withPublish(p))
-	}
-	for i := range s.Transmissions {
-		t := &s.Transmissions[i]
-		if !t.Enabled || !m.hostedHere(t.HostServerID) {
-			continue
-		}
-		outputs := t.EnabledOutputs()
-		if len(outputs) == 0 {
-			add(Path{Name: t.Path})
-		}
-		for _, o := range outputs {
-			p := Path{Name: t.OutputPath(o)}
-			if o.Authentication.Applies() {
-				p.ReadUser, p.ReadPass = *o.Authentication.Username, *o.Authentication.Password
-			}
-			add(p)
-		}
-	}
-	return paths
+// publish hands a copy of the current state to subscribers.
+func (m *Manager) publish() {
+	st := m.current
+	st.Paths = slices.Clone(st.Paths)
+	st.Warnings = slices.Clone(st.Warnings)
+	m.state.Publish(&st)
 }
 
-func (m *Manager) hostedHere(host string) bool {
-	return host == m.opts.ServerID || (host == model.LocalHost && m.opts.ServerID == model.LocalHost)
+// pathsFor lists the engine paths for settings: "test", then every output
+// target hosted here, with read and publish credentials.
+func (m *Manager) pathsFor(s model.Settings) []PathState {
+	paths := []PathState{{Path: m.withPublish(Path{Name: model.TestPath})}}
+	for _, t := range s.Targets(m.ServerID) {
+		if t.Path == model.TestPath { // a transmission takes the path over from the test pattern
+			paths[0].Target = &t
+			paths[0].ReadUser, paths[0].ReadPass = t.ReadUser, t.ReadPass
+			continue
+		}
+		paths = append(paths, PathState{Path: m.withPublish(Path{Name: t.Path, ReadUser: t.ReadUser, ReadPass: t.ReadPass}), Target: &t})
+	}
+	return paths
 }
 
 func (m *Manager) withPublish(p Path) Path {
@@ -267,35 +314,32 @@ func (m *Manager) withPublish(p Path) Path {
 	return p
 }
 
-// TestPatternServed reports whether the built-in test pattern owns the
-// "test" path (no transmission hosted here took it over).
-func (m *Manager) TestPatternServed() bool {
-	s := m.opts.Store.Current().Streams
-	for i := range s.Transmissions {
-		t := &s.Transmissions[i]
-		if t.Enabled && m.hostedHere(t.HostServerID) && slices.Contains(t.EnginePaths(), model.TestPath) {
-			return false
+// withPublishURLs sets (or clears, while stopped) every path's publish URL.
+func (m *Manager) withPublishURLs() {
+	for i := range m.current.Paths {
+		p := &m.current.Paths[i]
+		p.PublishURL = ""
+		if m.current.Running {
+			u := url.URL{Scheme: "rtsp", User: url.UserPassword(p.PublishUser, p.PublishPass), Host: "127.0.0.1:" + strconv.Itoa(m.current.Ports.RTSP), Path: "/" + p.Name}
+			p.PublishURL = u.String()
 		}
 	}
-	return true
 }
 
-// Running reports whether the engine runs, and its actual ports (the
-// preferred ones when it never started).
-func (m *Manager) Running() (bool, model.Ports) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.running, m.ports
+func enginePaths(ps []PathState) []Path {
+	out := make([]Path, len(ps))
+	for i, p := range ps {
+		out[i] = p.Path
+	}
+	return out
 }
 
-// PublishURL is where a publisher pushes path: RTSP on loopback with the
-// path's credentials. It holds secrets: never log it.
-func (m *Manager) PublishURL(path string) string {
-	_, ports := m.Running()
-	user, pass := PublishCredentials(m.secret, path)
-	u := url.URL{Scheme: "rtsp", User: url.UserPassword(user, pass), Host: "127.0.0.1:" + strconv.Itoa(ports.RTSP), Path: "/" + path}
-	return u.String()
-}
+// State is the engine state now. Treat it as read-only.
+func (m *Manager) State() *State { return m.state.Current() }
+
+// SubscribeState delivers the current state at once and then every newer
+// one (a slow subscriber skips to the newest). Call cancel when done.
+func (m *Manager) SubscribeState() (<-chan *State, func()) { return m.state.Subscribe(true) }
 
 // PublishSecretFor returns the credentials of path, to redact them.
 func (m *Manager) PublishSecretFor(path string) (user, pass string) {
@@ -310,15 +354,7 @@ func (m *Manager) SubscribeDemand() (<-chan DemandEvent, func()) { return m.dema
 func (m *Manager) Demanded(path string) bool { return m.demand.isDemanded(path) }
 
 // Readers lists the viewers of path.
-func (m *Manager) Readers(path string) []Reader {
-	m.mu.Lock()
-	running := m.running
-	m.mu.Unlock()
-	if !running {
-		return nil
-	}
-	return m.opts.Engine.Readers(path)
-}
+func (m *Manager) Readers(path string) []Reader { return m.State().Readers(path) }
 
 // StatusURLs are the test path's URLs.
 type StatusURLs struct {
@@ -343,49 +379,47 @@ type Status struct {
 	Warnings        []string    `json:"warnings"`
 	Kind            string      `json:"kind"`
 	RestartCount    int         `json:"restart_count"`
+	Generation      uint64      `json:"generation"`
 }
 
 // Status reports the engine; host is the host for the test URLs.
 func (m *Manager) Status(host string) Status {
-	engineSettings := m.opts.Store.Current().Streams.Engine
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	engineSettings := m.Store.Current().Streams.Engine
+	s := m.State()
 	st := Status{
-		Running:         m.running,
-		BindHost:        m.bindHost,
-		Ports:           m.ports,
+		Running:         s.Running,
+		BindHost:        s.BindHost,
+		Ports:           s.Ports,
 		MediaMTXVersion: engineSettings.MediaMTXVersion,
 		TestPath:        model.TestPath,
-		Kind:            m.opts.Kind,
-		RestartCount:    m.restarts,
-		Warnings:        slices.Clone(m.warnings),
-	}
-	if st.BindHost == "" {
-		st.BindHost = bindHostOf(engineSettings)
+		Kind:            s.Kind,
+		RestartCount:    s.Restarts,
+		Generation:      s.Generation,
+		Warnings:        slices.Clone(s.Warnings),
 	}
 	if st.Warnings == nil {
 		st.Warnings = []string{}
 	}
-	if m.running {
-		pid := m.opts.Engine.PID()
-		up := time.Since(m.startedAt).Seconds()
-		at := float64(m.startedAt.UnixMicro()) / 1e6
+	if s.engine != nil {
+		pid := s.engine.PID()
+		up := time.Since(s.StartedAt).Seconds()
+		at := float64(s.StartedAt.UnixMicro()) / 1e6
 		st.PID, st.UptimeSeconds, st.StartedAtUnix = &pid, &up, &at
-		if lp := m.opts.Engine.LogPath(); lp != "" {
+		if lp := s.engine.LogPath(); lp != "" {
 			st.LogPath = &lp
 		}
 	}
-	if m.lastError != "" {
-		e := m.lastError
+	if s.LastError != "" {
+		e := s.LastError
 		st.LastError = &e
 	}
 	switch {
 	case !engineSettings.Enabled:
 		st.Warnings = append(st.Warnings, "Engine is disabled in settings.")
-	case !m.running:
+	case !s.Running:
 		st.Warnings = append(st.Warnings, "Engine is enabled but not running.")
-		if m.lastError != "" {
-			st.Warnings = append(st.Warnings, "Last start failed: "+m.lastError)
+		if s.LastError != "" {
+			st.Warnings = append(st.Warnings, "Last start failed: "+s.LastError)
 		}
 	}
 	st.URLs = StatusURLs{

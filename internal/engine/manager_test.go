@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -63,19 +62,12 @@ func newFixture(t *testing.T) *fixture {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := engine.NewManager(engine.ManagerOptions{Store: st, Engine: embedded.NewEngine(nil), ServerID: "local", RuntimeDir: filepath.Join(dir, "runtime", "streaming")})
-	if err != nil {
+	m := &engine.Manager{Store: st, Engines: map[string]engine.Factory{model.EngineEmbedded: embedded.Factory(nil)}, ServerID: "local", RuntimeDir: filepath.Join(dir, "runtime", "streaming")}
+	if err := m.Initialize(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		m.Run(ctx)
-		close(done)
-	}()
 	t.Cleanup(func() {
-		cancel()
-		<-done
+		m.Close()
 		st.Close()
 	})
 	return &fixture{t: t, store: st, manager: m, ports: ports}
@@ -100,6 +92,16 @@ func (f *fixture) addTransmission(body string) model.Transmission {
 		return nil
 	})
 	return tr
+}
+
+// publishURL is the path's publish URL in the manager's state.
+func (f *fixture) publishURL(path string) string {
+	f.t.Helper()
+	p, ok := f.manager.State().Path(path)
+	if !ok || p.PublishURL == "" {
+		f.t.Fatalf("no publish URL for %q in the engine state", path)
+	}
+	return p.PublishURL
 }
 
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
@@ -235,7 +237,7 @@ func TestPathsFollowSettingsLive(t *testing.T) {
 	// A publisher with the path's HMAC credentials and a reader.
 	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
 		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
-		"-f", "rtsp", "-rtsp_transport", "tcp", f.manager.PublishURL(a.Path))
+		"-f", "rtsp", "-rtsp_transport", "tcp", f.publishURL(a.Path))
 	if err := pub.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -308,5 +310,63 @@ func TestDemandEvents(t *testing.T) {
 	_ = probe.Wait() // the hold times out: nobody publishes
 	if ev := next(); ev != (engine.DemandEvent{Path: "idle", Demanded: false}) {
 		t.Errorf("second event %+v", ev)
+	}
+}
+
+// The reproduction of issue 9: a PATCH of the ICE servers restarted the
+// engine and dropped every reader. ICE servers and the reader hold apply to
+// the running engine; a reader stays, and the engine instance is the same.
+func TestICEServersAndHoldApplyLive(t *testing.T) {
+	requireFFmpeg(t)
+	f := newFixture(t)
+	if err := f.manager.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.addTransmission(`{"id":"a","path":"cam-a","outputs":[{"id":"o","protocol":"rtsp"}]}`)
+	waitFor(t, 5*time.Second, "path cam-a in the state", func() bool { _, ok := f.manager.State().Path("cam-a"); return ok })
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
+		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
+		"-f", "rtsp", "-rtsp_transport", "tcp", f.publishURL("cam-a"))
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
+	reader := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
+		"-i", fmt.Sprintf("rtsp://127.0.0.1:%d/cam-a", f.ports.RTSP), "-f", "null", "-")
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Process.Kill(); reader.Wait() })
+	waitFor(t, 10*time.Second, "an RTSP reader on cam-a", func() bool { return len(f.manager.Readers("cam-a")) == 1 })
+	readerID := f.manager.Readers("cam-a")[0].ID
+	before := f.manager.Status("")
+
+	f.update(func(s *model.Settings) error {
+		s.Engine.WebRTCICEServers = []string{"stun:127.0.0.1:3478"}
+		s.Engine.ReaderHoldSeconds = 3
+		return nil
+	})
+	waitFor(t, 5*time.Second, "the change applied", func() bool { return f.manager.State().Revision == f.store.Current().Revision })
+	after := f.manager.Status("")
+	if after.RestartCount != before.RestartCount || after.Generation != before.Generation || *after.PID != *before.PID {
+		t.Fatalf("the engine was restarted: before %+v, after %+v", before, after)
+	}
+	if rs := f.manager.Readers("cam-a"); len(rs) != 1 || rs[0].ID != readerID {
+		t.Fatalf("the RTSP reader was dropped: %+v", rs)
+	}
+
+	// A change of what the engine listens on does make a new instance.
+	next := freePorts(t, 1)[0]
+	f.update(func(s *model.Settings) error {
+		s.Engine.PreferredPorts.RTSP = next
+		return nil
+	})
+	waitFor(t, 5*time.Second, "engine on the new RTSP port", func() bool { return f.manager.State().Ports.RTSP == next })
+	st := f.manager.State()
+	if st.Generation == before.Generation || st.Restarts != before.RestartCount+1 {
+		t.Errorf("port change: generation %d (was %d), restarts %d", st.Generation, before.Generation, st.Restarts)
+	}
+	if p, _ := st.Path("cam-a"); !strings.Contains(p.PublishURL, fmt.Sprintf(":%d/cam-a", next)) {
+		t.Errorf("publish URL does not follow the port: %q", p.PublishURL)
 	}
 }

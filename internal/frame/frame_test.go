@@ -10,6 +10,8 @@ import (
 	"image/png"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 func TestConstructors(t *testing.T) {
@@ -240,7 +242,7 @@ func TestFromImageSubImages(t *testing.T) {
 
 func TestPlaceholder(t *testing.T) {
 	tests := []struct {
-		mode string
+		mode model.Placeholder
 		want byte
 	}{
 		{"gray", 127},

@@ -3,12 +3,8 @@ package frame
 import (
 	"fmt"
 	"sync"
-)
 
-// Placeholder modes.
-const (
-	PlaceholderGray  = "gray"  // (127,127,127)
-	PlaceholderBlack = "black" // (0,0,0)
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 type placeholderKey struct {
@@ -27,11 +23,11 @@ var placeholders struct {
 // every caller afterwards, so callers must not modify it. The cache is never
 // pruned: it is meant for the few output sizes of a process. It panics when
 // the size is out of range (see CheckSize), a programming error.
-func Placeholder(width, height int, mode string) *Frame {
+func Placeholder(width, height int, mode model.Placeholder) *Frame {
 	if err := CheckSize(width, height); err != nil {
 		panic(fmt.Sprintf("frame.Placeholder: %v", err))
 	}
-	key := placeholderKey{width: width, height: height, black: mode == PlaceholderBlack}
+	key := placeholderKey{width: width, height: height, black: mode == model.PlaceholderBlack}
 	placeholders.mu.Lock()
 	defer placeholders.mu.Unlock()
 	if f, ok := placeholders.frames[key]; ok {

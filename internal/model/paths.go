@@ -1,7 +1,6 @@
 package model
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,22 +26,13 @@ func (t *Transmission) EnabledOutputs() []*Output {
 // enabled output; otherwise "{path}-{output id}", so every output of a
 // multi-output transmission has its own stable URL.
 func (t *Transmission) OutputPath(o *Output) string {
-	if p := Slug(o.ExtraString("path"), ""); p != "" {
+	if p := o.PathOverride(); p != "" {
 		return p
 	}
 	if len(t.EnabledOutputs()) <= 1 {
 		return t.Path
 	}
 	return Slug(t.Path+"-"+o.ID, t.Path)
-}
-
-// ExtraString returns an extra member that is a JSON string, or "".
-func (o *Output) ExtraString(key string) string {
-	var s string
-	if raw, ok := o.Extra[key]; ok && json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return ""
 }
 
 // EnginePaths is every engine path the transmission claims: its own path and
@@ -99,7 +89,7 @@ func (t *Transmission) checkEnginePaths(r reader) {
 		}
 		if err := CheckEnginePath(p); err != nil {
 			loc := r.at("outputs").at(i)
-			if o.ExtraString("path") != "" {
+			if o.PathOverride() != "" {
 				loc = loc.at("path")
 			} else {
 				loc = loc.at("id")

@@ -126,20 +126,20 @@ func (r reader) number(raw json.RawMessage, lo, hi float64) (float64, bool) {
 }
 
 // enum accepts one of the allowed strings.
-func (r reader) enum(raw json.RawMessage, allowed ...string) (string, bool) {
+func enum[T ~string](r reader, raw json.RawMessage, allowed ...T) (T, bool) {
 	s, ok := r.str(raw)
 	if !ok {
 		return "", false
 	}
-	if !slices.Contains(allowed, s) {
+	if !slices.Contains(allowed, T(s)) {
 		quoted := make([]string, len(allowed))
 		for i, a := range allowed {
-			quoted[i] = "'" + a + "'"
+			quoted[i] = "'" + string(a) + "'"
 		}
 		r.fail("literal_error", "Input should be %s", strings.Join(quoted, " or "))
 		return "", false
 	}
-	return s, true
+	return T(s), true
 }
 
 // optionalString is a trimmed string where null and "" both mean absent.

@@ -209,7 +209,7 @@ func TestPlaybackURL(t *testing.T) {
 		{"rtsp", "::1", "rtsp://[::1]:8554/front-door"},
 	}
 	for _, c := range cases {
-		if got := PlaybackURL(c.protocol, c.host, ports, "front-door"); got != c.want {
+		if got := PlaybackURL(Protocol(c.protocol), c.host, ports, "front-door"); got != c.want {
 			t.Errorf("PlaybackURL(%s, %s) = %s, want %s", c.protocol, c.host, got, c.want)
 		}
 	}

@@ -9,22 +9,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Enumerations of the API.
 const (
-	ProtocolHLS    = "hls"
-	ProtocolRTSP   = "rtsp"
-	ProtocolWebRTC = "webrtc"
-
-	PlaceholderGray  = "gray"
-	PlaceholderBlack = "black"
-
-	ArbitrationLatest         = "latest"
-	ArbitrationPriorityLatest = "priority_latest"
-
-	LatencyNormal   = "normal"
-	LatencyLow      = "low"
-	LatencyUltraLow = "ultra_low"
-
 	// LocalHost is the host_server_id of transmissions served by this server
 	// when it is the core.
 	LocalHost = "local"
@@ -38,8 +23,8 @@ type Transmission struct {
 	Enabled        bool
 	HostServerID   string
 	Path           string
-	Placeholder    string
-	Arbitration    string
+	Placeholder    Placeholder
+	Arbitration    Arbitration
 	CameraControls *CameraControls
 	Outputs        []Output
 	CreatedAt      time.Time
@@ -57,12 +42,12 @@ type CameraControls struct {
 // (the runtime reads "path" and "resize_mode") are kept in Extra.
 type Output struct {
 	ID             string
-	Protocol       string
+	Protocol       Protocol
 	Enabled        bool
 	Resolution     *Resolution
 	FPSLimit       *int
 	BitrateKbps    *int
-	LatencyProfile string
+	LatencyProfile LatencyProfile
 	Authentication *Authentication
 	Extra          map[string]json.RawMessage
 }
@@ -173,10 +158,10 @@ func decodeTransmission(r reader, raw json.RawMessage, create bool) Transmission
 	// transmission twice gives the same path.
 	t.Path = Slug(path, Slug(t.ID, t.ID))
 	if v, present := m["placeholder"]; present && !isNull(v) {
-		t.Placeholder, _ = r.at("placeholder").enum(v, PlaceholderGray, PlaceholderBlack)
+		t.Placeholder, _ = enum(r.at("placeholder"), v, PlaceholderGray, PlaceholderBlack)
 	}
 	if v, present := m["arbitration"]; present && !isNull(v) {
-		t.Arbitration, _ = r.at("arbitration").enum(v, ArbitrationLatest, ArbitrationPriorityLatest)
+		t.Arbitration, _ = enum(r.at("arbitration"), v, ArbitrationLatest, ArbitrationPriorityLatest)
 	}
 	if v, present := m["camera_controls"]; present && !isNull(v) {
 		t.CameraControls = decodeCameraControls(r.at("camera_controls"), v)
@@ -242,7 +227,7 @@ func decodeOutput(r reader, raw json.RawMessage) Output {
 		o.ID = uuid.NewString()
 	}
 	if v, present := m["protocol"]; present {
-		o.Protocol, _ = r.at("protocol").enum(v, ProtocolHLS, ProtocolRTSP, ProtocolWebRTC)
+		o.Protocol, _ = enum(r.at("protocol"), v, ProtocolHLS, ProtocolRTSP, ProtocolWebRTC)
 	} else {
 		r.at("protocol").fail("missing", "Field required")
 	}
@@ -263,7 +248,7 @@ func decodeOutput(r reader, raw json.RawMessage) Output {
 		}
 	}
 	if v, present := m["latency_profile"]; present && !isNull(v) {
-		o.LatencyProfile, _ = r.at("latency_profile").enum(v, LatencyNormal, LatencyLow, LatencyUltraLow)
+		o.LatencyProfile, _ = enum(r.at("latency_profile"), v, LatencyNormal, LatencyLow, LatencyUltraLow)
 	}
 	if v, present := m["authentication"]; present && !isNull(v) {
 		o.Authentication = decodeAuthentication(r.at("authentication"), v)

@@ -139,7 +139,7 @@ func TestDecodeTransmissionCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.Path != tr.ID || tr.Outputs[0].ExtraString("resize_mode") != "none" {
+	if tr.Path != tr.ID || tr.Outputs[0].ResizeMode() != ResizeNone {
 		t.Errorf("create = %+v", tr)
 	}
 }

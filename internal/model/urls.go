@@ -11,7 +11,7 @@ import (
 //	rtsp   -> rtsp://host:rtsp/path
 //	hls    -> http://host:hls/path/index.m3u8
 //	webrtc -> http://host:webrtc/path/whep
-func PlaybackURL(protocol, host string, ports Ports, path string) string {
+func PlaybackURL(protocol Protocol, host string, ports Ports, path string) string {
 	u := url.URL{Path: "/" + path}
 	switch protocol {
 	case ProtocolRTSP:

@@ -55,10 +55,6 @@ func (h *Host) Run(ctx context.Context) {
 	}
 }
 
-func (h *Host) hostedHere(p model.Pipeline) bool {
-	return p.ProcessingServerID == h.serverID || (p.ProcessingServerID == model.LocalHost && h.serverID == model.LocalHost)
-}
-
 // definition is what, when it changes, restarts a pipeline: its own
 // definition and the cameras its nodes read.
 func definition(p model.Pipeline, cameras []model.Camera) string {
@@ -99,7 +95,7 @@ func (h *Host) apply(doc *store.Document) {
 	cameras := doc.Cameras
 	want := map[string]model.Pipeline{}
 	for _, p := range doc.Pipelines {
-		if p.Enabled && h.hostedHere(p) {
+		if p.Enabled && model.HostedHere(p.ProcessingServerID, h.serverID) {
 			want[p.Name] = p
 		}
 	}
@@ -125,7 +121,7 @@ func (h *Host) apply(doc *store.Document) {
 			r.stop()
 			delete(h.runners, name)
 		}
-		env := Env{Pipeline: name, Logger: h.log.With("pipeline", name), Services: h.services}
+		env := Env{Pipeline: name, Graph: p.Graph, Logger: h.log.With("pipeline", name), Services: h.services}
 		r, err := startRunner(p, env)
 		h.defs[name] = def
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/frame"
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // Lifecycle values of a packet: a stream of related packets opens, updates
@@ -59,7 +60,11 @@ type Closer interface {
 type Env struct {
 	Pipeline string // the pipeline's name
 	Node     string // the node's id
-	Logger   *slog.Logger
+	// Graph is the whole pipeline the node is part of, for operators whose
+	// behaviour depends on their neighbours (a sink that learns it only
+	// forwards a camera).
+	Graph  model.Graph
+	Logger *slog.Logger
 	// Services the host provides; nil in a context without them.
 	Services Services
 }

@@ -15,7 +15,7 @@ import (
 // config its factory accepts, and that sources have no input, other nodes
 // have one, and sinks have no output.
 func Validate(g model.Graph, services Services) error {
-	_, err := build(g, Env{Services: services, Logger: slog.New(slog.DiscardHandler)})
+	_, err := build(g, Env{Services: services, Graph: g, Logger: slog.New(slog.DiscardHandler)})
 	return err
 }
 

@@ -17,8 +17,9 @@ type Services interface {
 	Camera(id string) (model.Camera, bool)
 	// FFmpeg returns the ffmpeg binary, or why there is none.
 	FFmpeg() (string, error)
-	// Writer opens a frame writer into a transmission.
-	Writer(transmissionID, writerID string, priority int) *streamwriter.Writer
+	// Writer opens a frame writer into a transmission; forward, when set,
+	// declares that the writer only forwards that camera.
+	Writer(transmissionID, writerID string, priority int, forward *arbiter.Forward) *streamwriter.Writer
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
@@ -44,6 +45,8 @@ func (s StoreServices) Camera(id string) (model.Camera, bool) {
 func (s StoreServices) FFmpeg() (string, error) { return publisher.FindFFmpeg(s.Getenv) }
 
 // Writer opens a writer into the arbiter.
-func (s StoreServices) Writer(transmissionID, writerID string, priority int) *streamwriter.Writer {
-	return streamwriter.Open(s.Arbiter, transmissionID, writerID, priority)
+func (s StoreServices) Writer(transmissionID, writerID string, priority int, forward *arbiter.Forward) *streamwriter.Writer {
+	w := streamwriter.Open(s.Arbiter, transmissionID, writerID, priority)
+	w.DeclareForward(forward)
+	return w
 }

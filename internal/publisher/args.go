@@ -4,26 +4,22 @@ import (
 	"math"
 	"strconv"
 	"strings"
-)
 
-// Input modes of a publisher.
-const (
-	InputRawVideo = "rawvideo_pipe" // bgr24 frames on stdin
-	InputRTSPPull = "rtsp_pull"     // ffmpeg pulls a source URL itself (bypass)
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // Encoding is what an output asks of the encoder.
 type Encoding struct {
 	Width, Height  int
 	FPS            int
-	BitrateKbps    int    // 0: the encoder's default rate control
-	LatencyProfile string // normal | low | ultra_low
+	BitrateKbps    int // 0: the encoder's default rate control
+	LatencyProfile model.LatencyProfile
 }
 
 // Input says where a publisher's frames come from.
 type Input struct {
-	Mode      string // InputRawVideo or InputRTSPPull
-	SourceURL string // InputRTSPPull only
+	Mode      model.InputMode
+	SourceURL string // model.InputRTSPPull only
 }
 
 // x264Options maps a latency profile to libx264 settings. Every profile
@@ -35,11 +31,11 @@ type Input struct {
 //	low:       -preset veryfast, 2-frame lookahead, sliced threads
 //	           (about 2 frames of delay)
 //	ultra_low: -preset ultrafast -tune zerolatency (no delay, fastest encode)
-func x264Options(profile string) []string {
+func x264Options(profile model.LatencyProfile) []string {
 	switch profile {
-	case "low":
+	case model.LatencyLow:
 		return []string{"-preset", "veryfast", "-bf", "0", "-x264-params", "rc-lookahead=2:sync-lookahead=0:sliced-threads=1"}
-	case "ultra_low":
+	case model.LatencyUltraLow:
 		return []string{"-preset", "ultrafast", "-tune", "zerolatency"}
 	default:
 		return []string{"-preset", "veryfast", "-bf", "0", "-x264-params", "rc-lookahead=6"}
@@ -55,7 +51,7 @@ func Args(logLevel string, in Input, enc Encoding, publishURL string) []string {
 	args := []string{"-hide_banner", "-loglevel", logLevel, "-nostats"}
 	var filters []string
 	switch in.Mode {
-	case InputRTSPPull:
+	case model.InputRTSPPull:
 		if strings.HasPrefix(strings.ToLower(in.SourceURL), "rtsp://") {
 			args = append(args, "-rtsp_transport", "tcp")
 		}

@@ -4,10 +4,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 func TestArgsRawVideo(t *testing.T) {
-	got := Args("warning", Input{Mode: InputRawVideo}, Encoding{Width: 1280, Height: 720, FPS: 12, BitrateKbps: 2500, LatencyProfile: "normal"}, "rtsp://u:p@127.0.0.1:8554/front-door")
+	got := Args("warning", Input{Mode: model.InputRawVideo}, Encoding{Width: 1280, Height: 720, FPS: 12, BitrateKbps: 2500, LatencyProfile: "normal"}, "rtsp://u:p@127.0.0.1:8554/front-door")
 	want := "-hide_banner -loglevel warning -nostats -f rawvideo -pix_fmt bgr24 -s 1280x720 -r 12 -i pipe:0 -an -c:v libx264 -preset veryfast -bf 0 -x264-params rc-lookahead=6 -pix_fmt yuv420p " +
 		"-b:v 2500k -maxrate 2750k -bufsize 5000k -g 12 -keyint_min 12 -sc_threshold 0 -f rtsp -rtsp_transport tcp rtsp://u:p@127.0.0.1:8554/front-door"
 	if strings.Join(got, " ") != want {
@@ -17,8 +19,8 @@ func TestArgsRawVideo(t *testing.T) {
 
 func TestArgsProfilesDiffer(t *testing.T) {
 	enc := Encoding{Width: 640, Height: 360, FPS: 30}
-	seen := map[string]string{}
-	for _, p := range []string{"normal", "low", "ultra_low"} {
+	seen := map[model.LatencyProfile]string{}
+	for _, p := range []model.LatencyProfile{model.LatencyNormal, model.LatencyLow, model.LatencyUltraLow} {
 		enc.LatencyProfile = p
 		line := strings.Join(Args("error", Input{}, enc, "rtsp://x"), " ")
 		for other, l := range seen {
@@ -37,7 +39,7 @@ func TestArgsProfilesDiffer(t *testing.T) {
 }
 
 func TestArgsPull(t *testing.T) {
-	got := Args("warning", Input{Mode: InputRTSPPull, SourceURL: "rtsp://cam/stream"}, Encoding{Width: 640, Height: 360, FPS: 5}, "rtsp://x")
+	got := Args("warning", Input{Mode: model.InputRTSPPull, SourceURL: "rtsp://cam/stream"}, Encoding{Width: 640, Height: 360, FPS: 5}, "rtsp://x")
 	i := slices.Index(got, "-vf")
 	if i < 0 || got[i+1] != "fps=5,scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2:black" {
 		t.Errorf("filters: %v", got)
@@ -45,7 +47,7 @@ func TestArgsPull(t *testing.T) {
 	if !slices.Contains(got, "rtsp://cam/stream") || slices.Contains(got, "bufsize") {
 		t.Errorf("args: %v", got)
 	}
-	file := Args("warning", Input{Mode: InputRTSPPull, SourceURL: "/videos/a.mp4"}, Encoding{Width: 640, Height: 360, FPS: 5}, "rtsp://x")
+	file := Args("warning", Input{Mode: model.InputRTSPPull, SourceURL: "/videos/a.mp4"}, Encoding{Width: 640, Height: 360, FPS: 5}, "rtsp://x")
 	if strings.Count(strings.Join(file, " "), "-rtsp_transport") != 1 { // the output's only
 		t.Errorf("a file source got -rtsp_transport on input: %v", file)
 	}

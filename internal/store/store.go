@@ -18,9 +18,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/broadcast"
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
@@ -48,10 +48,7 @@ type Store struct {
 	lock *os.File
 
 	mu  sync.Mutex // serialises Update
-	cur atomic.Pointer[Document]
-
-	subsMu sync.Mutex
-	subs   map[chan *Document]struct{}
+	cur broadcast.Latest[*Document]
 }
 
 // Open loads the settings file in dataDir, creating the dir and a default
@@ -65,7 +62,7 @@ func Open(dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{path: filepath.Join(dataDir, FileName), lock: lock, subs: map[chan *Document]struct{}{}}
+	s := &Store{path: filepath.Join(dataDir, FileName), lock: lock}
 	removeStaleTemps(s.path)
 
 	doc, err := load(s.path)
@@ -80,7 +77,7 @@ func Open(dataDir string) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
-	s.cur.Store(doc)
+	s.cur.Publish(doc)
 	return s, nil
 }
 
@@ -107,7 +104,7 @@ func load(path string) (*Document, error) {
 func (s *Store) Path() string { return s.path }
 
 // Current is the latest committed document.
-func (s *Store) Current() *Document { return s.cur.Load() }
+func (s *Store) Current() *Document { return s.cur.Current() }
 
 // Update applies fn to a private copy of the current streaming settings
 // and commits the result as the next revision (see UpdateConfig).
@@ -123,7 +120,7 @@ func (s *Store) Update(fn func(*model.Settings) error) (*Document, error) {
 func (s *Store) UpdateConfig(fn func(*model.Config) error) (*Document, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur := s.cur.Load()
+	cur := s.cur.Current()
 	// A round trip through the file format gives fn a private deep copy,
 	// and validates exactly what the next start will read back.
 	draft, err := roundTrip(cur.Config)
@@ -141,8 +138,7 @@ func (s *Store) UpdateConfig(fn func(*model.Config) error) (*Document, error) {
 	if err := s.write(next); err != nil {
 		return nil, err
 	}
-	s.cur.Store(next)
-	s.notify(next)
+	s.cur.Publish(next)
 	return next, nil
 }
 
@@ -158,27 +154,7 @@ func roundTrip(c model.Config) (model.Config, error) {
 // after each change. It holds one document: a slow subscriber skips to the
 // newest revision instead of blocking the store. Call cancel when done.
 func (s *Store) Subscribe() (updates <-chan *Document, cancel func()) {
-	ch := make(chan *Document, 1)
-	s.subsMu.Lock()
-	s.subs[ch] = struct{}{}
-	s.subsMu.Unlock()
-	return ch, func() {
-		s.subsMu.Lock()
-		delete(s.subs, ch)
-		s.subsMu.Unlock()
-	}
-}
-
-func (s *Store) notify(doc *Document) {
-	s.subsMu.Lock()
-	defer s.subsMu.Unlock()
-	for ch := range s.subs {
-		select {
-		case <-ch: // drop the older pending revision
-		default:
-		}
-		ch <- doc
-	}
+	return s.cur.Subscribe(false)
 }
 
 func (s *Store) write(doc *Document) error {

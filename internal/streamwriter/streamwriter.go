@@ -50,6 +50,10 @@ func (w *Writer) WriteBGR(width, height int, data []byte) (string, error) {
 	return w.Write(f), nil
 }
 
+// DeclareForward says that this writer only forwards a camera (nil: it
+// does not), so the runtime may read the camera directly while it is shown.
+func (w *Writer) DeclareForward(f *arbiter.Forward) { w.arb.SetForward(w.transmissionID, w.id, f) }
+
 // SetPriority changes the priority used from the next frame on.
 func (w *Writer) SetPriority(p int) {
 	w.mu.Lock()

@@ -1,11 +1,11 @@
 // Package testpattern publishes the built-in test pattern (ffmpeg testsrc2
 // with a wall clock) into the engine's "test" path while someone watches it,
 // so the URLs of GET /engine/status prove the engine works end to end. It
-// never runs without a viewer and never touches transmissions' paths.
+// acts on the engine state alone, never runs without a viewer and never
+// touches a path a transmission took over.
 package testpattern
 
 import (
-	"context"
 	"log/slog"
 	"os"
 
@@ -25,56 +25,104 @@ const (
 // in by ffmpeg); without it the pattern has no clock but still plays.
 const clockFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
-// Options are what the pattern needs.
-type Options struct {
-	Engine   *engine.Manager
+// Engine is what the pattern needs of the engine manager.
+type Engine interface {
+	SubscribeState() (<-chan *engine.State, func())
+	SubscribeDemand() (<-chan engine.DemandEvent, func())
+	Demanded(path string) bool
+	PublishSecretFor(path string) (user, pass string)
+}
+
+// Pattern publishes the test pattern whenever "test" is demanded.
+type Pattern struct {
+	Engine   Engine
 	FFmpeg   string // the ffmpeg binary; empty disables the pattern
 	LogLevel string
 	LogDir   string
 	Logger   *slog.Logger
+
+	done  chan struct{}
+	ended chan struct{}
 }
 
-// Run publishes the pattern whenever "test" is demanded, until ctx ends.
-func Run(ctx context.Context, opts Options) {
-	events, cancel := opts.Engine.SubscribeDemand()
-	defer cancel()
-	var proc *publisher.Process
+// Initialize starts following the engine state and demand.
+func (p *Pattern) Initialize() error {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	p.done, p.ended = make(chan struct{}), make(chan struct{})
+	states, cancelStates := p.Engine.SubscribeState()
+	events, cancelEvents := p.Engine.SubscribeDemand()
+	go func() {
+		defer close(p.ended)
+		defer cancelStates()
+		defer cancelEvents()
+		p.run(states, events)
+	}()
+	return nil
+}
+
+// Close stops the pattern and waits for its ffmpeg to exit.
+func (p *Pattern) Close() {
+	close(p.done)
+	<-p.ended
+}
+
+func (p *Pattern) run(states <-chan *engine.State, events <-chan engine.DemandEvent) {
+	var (
+		state     *engine.State
+		proc      *publisher.Process
+		published string // the publish URL proc pushes to
+		warned    bool
+	)
 	stop := func() {
 		if proc != nil {
-			proc.Stop()
-			proc = nil
+			stopProcess(proc)
+			proc, published = nil, ""
 		}
 	}
 	defer stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-p.done:
 			return
-		case ev := <-events:
-			if ev.Path != model.TestPath {
-				continue
-			}
-			if !ev.Demanded {
-				stop()
-				continue
-			}
-			if proc != nil || !opts.Engine.TestPatternServed() {
-				continue
-			}
-			if opts.FFmpeg == "" {
-				opts.Logger.Warn("test pattern demanded but ffmpeg is not available")
-				continue
-			}
-			user, pass := opts.Engine.PublishSecretFor(model.TestPath)
-			proc = publisher.Start(publisher.Spec{
-				Name:    "test-pattern",
-				Binary:  opts.FFmpeg,
-				Args:    Args(opts.LogLevel, opts.Engine.PublishURL(model.TestPath)),
-				Secrets: []string{user + ":" + pass, pass},
-			}, publisher.Supervision{LogDir: opts.LogDir, Logger: opts.Logger})
+		case state = <-states:
+		case <-events:
 		}
+		if state == nil {
+			continue
+		}
+		path, _ := state.Path(model.TestPath)
+		want := state.Running && state.TestPatternServed() && p.Engine.Demanded(model.TestPath)
+		if !want || path.PublishURL != published {
+			stop() // not wanted, or the engine instance or its port changed
+		}
+		if !want || proc != nil {
+			continue
+		}
+		if p.FFmpeg == "" {
+			if !warned {
+				p.Logger.Warn("test pattern demanded but ffmpeg is not available")
+				warned = true
+			}
+			continue
+		}
+		user, pass := p.Engine.PublishSecretFor(model.TestPath)
+		proc = startProcess(publisher.Spec{
+			Name:    "test-pattern",
+			Binary:  p.FFmpeg,
+			Args:    Args(p.LogLevel, path.PublishURL),
+			Secrets: []string{user + ":" + pass, pass},
+		}, publisher.Supervision{LogDir: p.LogDir, Logger: p.Logger})
+		published = path.PublishURL
 	}
 }
+
+func startProcess(spec publisher.Spec, sup publisher.Supervision) *publisher.Process {
+	return publisher.Start(spec, sup)
+}
+
+func stopProcess(p *publisher.Process) { p.Stop() }
 
 // Args is the ffmpeg command line (without the binary) of the pattern.
 func Args(logLevel, publishURL string) []string {

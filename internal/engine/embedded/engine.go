@@ -1,47 +1,38 @@
 package embedded
 
 import (
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/engine"
 )
 
-// Engine runs a Server as the service's engine.Engine: a fresh Server per
-// Start, plus the loopback-only MediaMTX-shaped API on the api port. Its
-// demand channel outlives restarts.
+// Engine is one instance of the embedded engine as the service's
+// engine.Engine: a Server plus the loopback-only MediaMTX-shaped API on the
+// api port.
 type Engine struct {
-	log    *slog.Logger
-	demand chan engine.DemandEvent
+	Config engine.RunConfig
+	Logger *slog.Logger
 
-	mu      sync.Mutex
-	srv     *Server
-	api     *http.Server
-	stopFwd chan struct{}
-	fwdDone chan struct{}
+	srv *Server
+	api *http.Server
+	ln  net.Listener
+	// served is closed when the API's Serve returned.
+	served chan struct{}
 }
 
-// NewEngine returns a stopped engine.
-func NewEngine(log *slog.Logger) *Engine {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Engine{log: log, demand: make(chan engine.DemandEvent, 64)}
+// Factory makes embedded engines that log to log.
+func Factory(log *slog.Logger) engine.Factory {
+	return func(cfg engine.RunConfig) engine.Engine { return &Engine{Config: cfg, Logger: log} }
 }
 
-// Start listens on cfg's ports and serves cfg's paths.
-func (e *Engine) Start(cfg engine.RunConfig) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.srv != nil {
-		return errors.New("embedded engine already running")
-	}
+// Initialize listens on the config's ports and serves its paths.
+func (e *Engine) Initialize() error {
+	cfg := e.Config
 	c := Config{
 		BindHost:              cfg.BindHost,
 		RTSPPort:              cfg.Ports.RTSP,
@@ -52,14 +43,14 @@ func (e *Engine) Start(cfg engine.RunConfig) error {
 		WebRTCAdditionalHosts: cfg.WebRTCAdditionalHosts,
 		WebRTCLocalUDPAddress: cfg.WebRTCLocalUDPAddress,
 		WebRTCLocalTCPAddress: cfg.WebRTCLocalTCPAddress,
-		Logger:                e.log,
+		Logger:                e.Logger,
 	}
 	if cfg.RTPPort > 0 {
 		c.RTSPUDPRTPAddress = net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.RTPPort))
 		c.RTSPUDPRTCPAddress = net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.RTPPort+1))
 	}
-	srv, err := New(c)
-	if err != nil {
+	srv := &Server{Config: c}
+	if err := srv.Initialize(); err != nil {
 		return err
 	}
 	srv.SetPaths(pathConfigs(cfg.Paths))
@@ -67,69 +58,45 @@ func (e *Engine) Start(cfg engine.RunConfig) error {
 	// The API answers loopback only, whatever the bind host.
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Ports.API)))
 	if err != nil {
-		_ = srv.Close()
+		srv.Close()
 		return err
 	}
-	api := &http.Server{Handler: apiHandler(srv), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = api.Serve(ln) }()
-
-	e.srv, e.api = srv, api
-	e.stopFwd, e.fwdDone = make(chan struct{}), make(chan struct{})
-	go e.forwardDemand(srv, e.stopFwd, e.fwdDone)
+	e.srv, e.ln, e.served = srv, ln, make(chan struct{})
+	e.api = &http.Server{Handler: apiHandler(srv), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		defer close(e.served)
+		_ = e.api.Serve(ln)
+	}()
 	return nil
 }
 
-func (e *Engine) forwardDemand(srv *Server, stop, done chan struct{}) {
-	defer close(done)
-	for ev := range srv.Demand() {
-		select {
-		case e.demand <- engine.DemandEvent{Path: ev.Path, Demanded: ev.Demanded}:
-		case <-stop:
-			return
-		}
-	}
-}
-
-// Stop closes every session and listener.
-func (e *Engine) Stop() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.srv == nil {
-		return nil
-	}
-	close(e.stopFwd)
-	err := errors.Join(e.api.Close(), e.srv.Close())
-	<-e.fwdDone
-	e.srv, e.api = nil, nil
-	return err
+// Close ends every session and listener.
+func (e *Engine) Close() {
+	_ = e.api.Close()
+	<-e.served
+	e.srv.Close()
 }
 
 // SetPaths replaces the served paths; sessions of paths that stay go on.
-func (e *Engine) SetPaths(paths []engine.Path) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.srv != nil {
-		e.srv.SetPaths(pathConfigs(paths))
-	}
-}
+func (e *Engine) SetPaths(paths []engine.Path) { e.srv.SetPaths(pathConfigs(paths)) }
+
+// SetICEServers changes the ICE servers of new WHEP sessions.
+func (e *Engine) SetICEServers(urls []string) { e.srv.SetICEServers(urls) }
+
+// SetReaderHold changes how long new readers of an idle path are held.
+func (e *Engine) SetReaderHold(d time.Duration) { e.srv.SetReaderHold(d) }
 
 // Readers lists the viewers of one path.
 func (e *Engine) Readers(path string) []engine.Reader {
-	e.mu.Lock()
-	srv := e.srv
-	e.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
 	var out []engine.Reader
-	for _, r := range srv.Readers(path) {
+	for _, r := range e.srv.Readers(path) {
 		out = append(out, engine.Reader{Type: r.Type, ID: r.ID, Since: r.Since})
 	}
 	return out
 }
 
-// Demand delivers demand changes across restarts.
-func (e *Engine) Demand() <-chan engine.DemandEvent { return e.demand }
+// Demand delivers demand changes until Close.
+func (e *Engine) Demand() <-chan engine.DemandEvent { return e.srv.Demand() }
 
 // PID is this process: the engine runs inside it.
 func (e *Engine) PID() int { return os.Getpid() }

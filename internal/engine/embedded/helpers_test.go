@@ -61,8 +61,8 @@ func newTestServer(t *testing.T, paths []PathConfig, mod func(*Config)) *testSer
 	if mod != nil {
 		mod(&cfg)
 	}
-	s, err := New(cfg)
-	if err != nil {
+	s := &Server{Config: cfg}
+	if err := s.Initialize(); err != nil {
 		t.Fatal(err)
 	}
 	ts := &testServer{Server: s, notify: make(chan struct{}, 1), done: make(chan struct{})}
@@ -81,7 +81,7 @@ func newTestServer(t *testing.T, paths []PathConfig, mod func(*Config)) *testSer
 	}()
 	t.Cleanup(func() {
 		start := time.Now()
-		_ = s.Close()
+		s.Close()
 		<-ts.done
 		if d := time.Since(start); d > 3*time.Second {
 			t.Errorf("Close took %v", d)

@@ -375,7 +375,7 @@ func (p *path) waitReady(ctx context.Context, rtsp bool, onReady func()) (*publi
 	ch := waitCh()
 	p.mu.Unlock()
 
-	timer := time.NewTimer(p.s.cfg.ReaderHoldTimeout)
+	timer := time.NewTimer(p.s.currentReaderHold())
 	defer timer.Stop()
 	for {
 		var err error

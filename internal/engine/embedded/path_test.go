@@ -63,6 +63,7 @@ func unitPath(t *testing.T) (*path, *publisher, *Server) {
 		cancel: cancel,
 		demand: newDemandQueue(),
 	}
+	s.SetReaderHold(s.cfg.ReaderHoldTimeout)
 	p := newPath(s, PathConfig{Name: "u"})
 	pub := &publisher{id: "pub", since: time.Now(), recording: true}
 	p.pub = pub

@@ -11,10 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/pion/webrtc/v4"
+	"github.com/toposync/toposync-streaming/internal/engine"
 )
 
 // PathConfig is one path the server accepts publishers and readers on.
@@ -127,16 +129,18 @@ type PathInfo struct {
 // publisher count, and so do RTSP clients between DESCRIBE and PLAY and HLS
 // clients during HLSLinger; a publisher alone does not. Removing a demanded
 // path reports false.
-type DemandEvent struct {
-	Path     string
-	Demanded bool
-}
+type DemandEvent = engine.DemandEvent
 
-// Server is the embedded media server. Create it with [New]; all methods are
-// safe for concurrent use.
+// Server is the embedded media server: set Config, then Initialize; all
+// methods are safe for concurrent use.
 type Server struct {
-	cfg Config
-	log *slog.Logger
+	// Config is set before Initialize.
+	Config Config
+
+	cfg        Config // Config with defaults
+	log        *slog.Logger
+	iceServers atomic.Pointer[[]webrtc.ICEServer]
+	readerHold atomic.Int64 // time.Duration
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
@@ -157,9 +161,11 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// New starts the RTSP, HLS and WHEP listeners. No path is configured until
-// [Server.SetPaths] is called.
-func New(cfg Config) (*Server, error) {
+// Initialize starts the RTSP, HLS and WHEP listeners. No path is
+// configured until [Server.SetPaths] is called. On error nothing is left
+// listening.
+func (s *Server) Initialize() error {
+	cfg := s.Config
 	if cfg.BindHost == "" {
 		cfg.BindHost = "127.0.0.1"
 	}
@@ -176,25 +182,43 @@ func New(cfg Config) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{
-		cfg:    cfg,
-		log:    logger.With("component", "engine.embedded"),
-		ctx:    ctx,
-		cancel: cancel,
-		paths:  map[string]*path{},
-	}
+	s.cfg = cfg
+	s.log = logger.With("component", "engine.embedded")
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.paths = map[string]*path{}
 	s.demand = newDemandQueue()
+	s.SetICEServers(cfg.ICEServers)
+	s.SetReaderHold(cfg.ReaderHoldTimeout)
 
 	if err := s.start(); err != nil {
 		s.Close()
-		return nil, err
+		return err
 	}
 	s.wg.Add(2)
-	go func() { defer s.wg.Done(); s.demand.run(ctx) }()
+	go func() { defer s.wg.Done(); s.demand.run(s.ctx) }()
 	go func() { defer s.wg.Done(); s.janitor() }()
-	return s, nil
+	return nil
 }
+
+// SetICEServers changes the STUN/TURN servers handed to new WHEP sessions;
+// sessions that run keep theirs.
+func (s *Server) SetICEServers(urls []string) {
+	servers := parseICEServers(urls)
+	s.iceServers.Store(&servers)
+}
+
+func (s *Server) currentICEServers() []webrtc.ICEServer { return *s.iceServers.Load() }
+
+// SetReaderHold changes how long new readers of a path without a publisher
+// are held (0: the default).
+func (s *Server) SetReaderHold(d time.Duration) {
+	if d <= 0 {
+		d = defaultReaderHoldTimeout
+	}
+	s.readerHold.Store(int64(d))
+}
+
+func (s *Server) currentReaderHold() time.Duration { return time.Duration(s.readerHold.Load()) }
 
 func (s *Server) start() error {
 	host := s.cfg.BindHost
@@ -263,7 +287,7 @@ func (s *Server) Addrs() (rtsp, hls, webrtc string) {
 
 // Close stops all listeners, disconnects every publisher and reader, closes
 // the Demand channel and waits for every goroutine of the server to end.
-func (s *Server) Close() error {
+func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.cancel() // releases held readers
 
@@ -298,7 +322,6 @@ func (s *Server) Close() error {
 		s.wg.Wait()
 		s.demand.close()
 	})
-	return nil
 }
 
 // SetPaths replaces the set of configured paths. Paths that stay (same name)

@@ -39,20 +39,19 @@ const (
 //	PATCH  /<path>/whep/<id>    trickle ICE: accepted and ignored (204)
 //	DELETE /<path>/whep/<id>    ends the session
 type whepServer struct {
-	s          *Server
-	api        *webrtc.API
-	iceServers []webrtc.ICEServer
-	udpConn    net.PacketConn
-	udpMux     ice.UDPMux
-	tcpLn      net.Listener
-	tcpMux     ice.TCPMux
+	s       *Server
+	api     *webrtc.API
+	udpConn net.PacketConn
+	udpMux  ice.UDPMux
+	tcpLn   net.Listener
+	tcpMux  ice.TCPMux
 
 	mu       sync.Mutex
 	sessions map[string]*whepSession
 }
 
 func newWHEPServer(s *Server) (*whepServer, error) {
-	w := &whepServer{s: s, sessions: map[string]*whepSession{}, iceServers: parseICEServers(s.cfg.ICEServers)}
+	w := &whepServer{s: s, sessions: map[string]*whepSession{}}
 
 	me := &webrtc.MediaEngine{}
 	err := me.RegisterCodec(webrtc.RTPCodecParameters{
@@ -289,7 +288,7 @@ type whepSession struct {
 }
 
 func (w *whepServer) newSession(ctx context.Context, p *path, pub *publisher, offer string) (*whepSession, string, error) {
-	pc, err := w.api.NewPeerConnection(webrtc.Configuration{ICEServers: w.iceServers})
+	pc, err := w.api.NewPeerConnection(webrtc.Configuration{ICEServers: w.s.currentICEServers()})
 	if err != nil {
 		return nil, "", err
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
 	"github.com/toposync/toposync-streaming/internal/streamwriter"
 )
@@ -20,11 +22,11 @@ var DefaultFrameFallback = []string{"frame", "best_frame", "segmented", "frame_o
 
 // PublishConfig is stream.publish_video's configuration.
 type PublishConfig struct {
-	TransmissionID    string          `json:"transmission_id"`
-	FrameWithFallback json.RawMessage `json:"frame_with_fallback"`
-	ResizeMode        string          `json:"resize_mode"`
-	WriterPriority    int             `json:"writer_priority"`
-	BypassMode        string          `json:"bypass_mode"`
+	TransmissionID    string           `json:"transmission_id"`
+	FrameWithFallback json.RawMessage  `json:"frame_with_fallback"`
+	ResizeMode        string           `json:"resize_mode"`
+	WriterPriority    int              `json:"writer_priority"`
+	BypassMode        model.BypassMode `json:"bypass_mode"`
 }
 
 // Fallback is the artifact names to try, in order.
@@ -56,7 +58,7 @@ func (c PublishConfig) Fallback() ([]string, error) {
 
 // ParsePublishConfig reads and checks a stream.publish_video config.
 func ParsePublishConfig(raw json.RawMessage) (PublishConfig, []string, error) {
-	cfg := PublishConfig{ResizeMode: "contain", BypassMode: "auto"}
+	cfg := PublishConfig{ResizeMode: "contain", BypassMode: model.BypassAuto}
 	if err := pipeline.DecodeConfig(raw, &cfg); err != nil {
 		return cfg, nil, err
 	}
@@ -67,17 +69,20 @@ func ParsePublishConfig(raw json.RawMessage) (PublishConfig, []string, error) {
 	if cfg.ResizeMode != "contain" && cfg.ResizeMode != "none" {
 		return cfg, nil, fmt.Errorf("resize_mode must be contain or none, not %q", cfg.ResizeMode)
 	}
-	switch cfg.BypassMode {
-	case "auto", "force_on", "force_off":
-	default:
+	mode, ok := model.ParseBypassMode(string(cfg.BypassMode))
+	if !ok {
 		return cfg, nil, fmt.Errorf("bypass_mode must be auto, force_on or force_off, not %q", cfg.BypassMode)
 	}
+	cfg.BypassMode = mode
 	fallback, err := cfg.Fallback()
 	return cfg, fallback, err
 }
 
 // publish writes the first image artifact of each packet into the
 // transmission as writer "{pipeline}:{node}"; a close packet closes it.
+// When its pipeline only forwards an RTSP camera (and bypass_mode is not
+// force_off) the writer declares that camera, so the runtime may pull it
+// directly.
 type publish struct {
 	fallback []string
 	writer   *streamwriter.Writer
@@ -90,7 +95,11 @@ func newPublish(raw json.RawMessage, env pipeline.Env) (any, error) {
 	}
 	p := &publish{fallback: fallback}
 	if env.Services != nil {
-		p.writer = env.Services.Writer(cfg.TransmissionID, env.Pipeline+":"+env.Node, cfg.WriterPriority)
+		var fwd *arbiter.Forward
+		if cfg.BypassMode != model.BypassForceOff {
+			fwd = forwardOf(env.Graph, env.Node, env.Services)
+		}
+		p.writer = env.Services.Writer(cfg.TransmissionID, env.Pipeline+":"+env.Node, cfg.WriterPriority, fwd)
 	}
 	return p, nil
 }

@@ -1,17 +1,15 @@
-package bridge
+package model
 
 import (
 	"encoding/json"
 	"testing"
 	"time"
-
-	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 func TestTargets(t *testing.T) {
-	s, err := model.DecodeSettings(json.RawMessage(`{"transmissions":[
+	s, err := DecodeSettings(json.RawMessage(`{"transmissions":[
 		{"id":"a","path":"front","placeholder":"black","arbitration":"latest","outputs":[
-			{"id":"hd","protocol":"hls","resolution":{"width":1281,"height":721},"fps_limit":25,"bitrate_kbps":3000,"latency_profile":"low","resize_mode":"none"},
+			{"id":"hd","protocol":"hls","resolution":{"width":1281,"height":721},"fps_limit":25,"bitrate_kbps":3000,"latency_profile":"low","resize_mode":"none","authentication":{"enabled":true,"username":"viewer","password":"secret"}},
 			{"id":"x","protocol":"rtsp","width":640,"height":360,"fps":5},
 			{"id":"off","protocol":"rtsp","enabled":false}]},
 		{"id":"b","path":"bare"},
@@ -21,7 +19,7 @@ func TestTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := Targets(s, "local")
+	got := s.Targets("local")
 	want := []Target{
 		{OutputKey: "a:hd", OutputID: "hd", TransmissionID: "a", Protocol: "hls", Path: "front-hd", Width: 1280, Height: 720, FPS: 25, BitrateKbps: 3000, LatencyProfile: "low", ResizeMode: "none", Placeholder: "black", Arbitration: "latest"},
 		{OutputKey: "a:x", OutputID: "x", TransmissionID: "a", Protocol: "rtsp", Path: "front-x", Width: 640, Height: 360, FPS: 5, LatencyProfile: "normal", ResizeMode: "contain", Placeholder: "black", Arbitration: "latest"},
@@ -30,12 +28,32 @@ func TestTargets(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("got %d targets: %+v", len(got), got)
 	}
+	want[0].ReadUser, want[0].ReadPass = "viewer", "secret"
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("target %d\n got  %+v\n want %+v", i, got[i], want[i])
 		}
 	}
-	if remote := Targets(s, "edge"); len(remote) != 1 || remote[0].Path != "remote" {
+	if remote := s.Targets("edge"); len(remote) != 1 || remote[0].Path != "remote" {
 		t.Errorf("targets on edge: %+v", remote)
+	}
+}
+
+func TestHostedHere(t *testing.T) {
+	for _, c := range []struct {
+		host, server string
+		want         bool
+	}{
+		{"local", "local", true},
+		{"", "local", true}, // an empty host is local
+		{"edge", "edge", true},
+		{"EDGE ", "edge", true},
+		{"local", "edge", false}, // a processing server never runs the core's transmissions
+		{"edge", "local", false},
+		{"other", "edge", false},
+	} {
+		if got := HostedHere(c.host, c.server); got != c.want {
+			t.Errorf("HostedHere(%q, %q) = %v, want %v", c.host, c.server, got, c.want)
+		}
 	}
 }

@@ -1,0 +1,60 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// httpServer serves the API and the UI on a listener that is already open.
+type httpServer struct {
+	Listener net.Listener
+	Handler  http.Handler
+	Logger   *slog.Logger
+	// Grace is how long requests in flight get to finish on Close.
+	Grace time.Duration
+
+	srv        *http.Server
+	cancelBase context.CancelFunc
+	served     chan error
+}
+
+// Initialize starts serving.
+func (h *httpServer) Initialize() error {
+	base, cancel := context.WithCancel(context.Background())
+	h.cancelBase = cancel
+	h.srv = &http.Server{
+		Handler:           h.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(h.Logger.Handler(), slog.LevelWarn),
+		// Long requests (a streaming frame upload) watch their context:
+		// Close cancels it, so they end instead of holding shutdown.
+		BaseContext: func(net.Listener) context.Context { return base },
+	}
+	h.served = make(chan error, 1)
+	go func() { h.served <- h.srv.Serve(h.Listener) }()
+	return nil
+}
+
+// Failed delivers an error when serving stops on its own.
+func (h *httpServer) Failed() <-chan error { return h.served }
+
+// Close stops taking requests, tells long ones to end, and waits up to
+// Grace for those in flight.
+func (h *httpServer) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), h.Grace)
+	defer cancel()
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- h.srv.Shutdown(ctx) }()
+	h.cancelBase()
+	if err := <-shutdown; err != nil {
+		h.Logger.Warn("requests still running at shutdown were cut", "err", err)
+		_ = h.srv.Close()
+	}
+	if err := <-h.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		h.Logger.Warn("HTTP server", "err", err)
+	}
+}

@@ -1,0 +1,85 @@
+package model
+
+// Named string types for every enumeration the settings and the runtime
+// share, so that a protocol is never compared with a latency profile and
+// every package reads the same constants. Each type lists its values, which
+// the decoder checks (FastAPI-shaped 422 "literal_error" otherwise).
+
+// Protocol is how viewers read an output.
+type Protocol string
+
+// Protocols.
+const (
+	ProtocolHLS    Protocol = "hls"
+	ProtocolRTSP   Protocol = "rtsp"
+	ProtocolWebRTC Protocol = "webrtc"
+)
+
+// Placeholder is what an output shows while no writer is eligible.
+type Placeholder string
+
+// Placeholders.
+const (
+	PlaceholderGray  Placeholder = "gray"
+	PlaceholderBlack Placeholder = "black"
+)
+
+// Arbitration is how a transmission chooses among its writers.
+type Arbitration string
+
+// Arbitration modes.
+const (
+	ArbitrationLatest         Arbitration = "latest"
+	ArbitrationPriorityLatest Arbitration = "priority_latest"
+)
+
+// LatencyProfile trades encoder delay for quality per bit.
+type LatencyProfile string
+
+// Latency profiles.
+const (
+	LatencyNormal   LatencyProfile = "normal"
+	LatencyLow      LatencyProfile = "low"
+	LatencyUltraLow LatencyProfile = "ultra_low"
+)
+
+// BypassMode is stream.publish_video's bypass_mode: whether a writer that
+// only forwards a camera may have its publisher read the camera directly.
+type BypassMode string
+
+// Bypass modes.
+const (
+	BypassAuto     BypassMode = "auto"
+	BypassForceOn  BypassMode = "force_on"
+	BypassForceOff BypassMode = "force_off"
+)
+
+// InputMode is where a publisher's frames come from.
+type InputMode string
+
+// Input modes, named as the original's diagnostics name them.
+const (
+	InputRawVideo InputMode = "rawvideo_pipe" // BGR24 frames from the frame pump
+	InputRTSPPull InputMode = "rtsp_pull"     // the camera's own stream (bypass)
+)
+
+// ResizeMode is an output's resize_mode extra.
+type ResizeMode string
+
+// Resize modes. None only avoids resizing frames that already fit; others
+// are contained anyway, so the encoder always gets the output size.
+const (
+	ResizeContain ResizeMode = "contain"
+	ResizeNone    ResizeMode = "none"
+)
+
+// ParseBypassMode checks a bypass_mode value ("" is auto).
+func ParseBypassMode(s string) (BypassMode, bool) {
+	switch m := BypassMode(s); m {
+	case "":
+		return BypassAuto, true
+	case BypassAuto, BypassForceOn, BypassForceOff:
+		return m, true
+	}
+	return "", false
+}
