@@ -300,13 +300,20 @@ func (b *Bridge) start(t Target, publishURL string, in input) {
 			r.pump.run(ctx)
 		}()
 	}
-	r.proc = publisher.Start(spec, publisher.Supervision{LogDir: filepath.Join(b.opts.RuntimeDir, "logs"), Logger: b.log})
+	r.proc = &publisher.Process{Spec: spec, Supervision: publisher.Supervision{LogDir: filepath.Join(b.opts.RuntimeDir, "logs"), Logger: b.log}}
+	if err := r.proc.Initialize(); err != nil {
+		cancel()
+		<-r.done
+		b.failures[t.Path] = err.Error()
+		b.log.Error("cannot start publisher", "path", t.Path, "err", err)
+		return
+	}
 	b.pubs[t.Path] = r
 	b.log.Info("publisher started", "path", t.Path, "output", t.OutputKey, "input", in.mode, "size", []int{t.Width, t.Height}, "fps", enc.FPS, "profile", t.LatencyProfile)
 }
 
 func (r *running) stop() {
-	r.proc.Stop() // closes stdin first, so a blocked write returns
+	r.proc.Close() // closes stdin first, so a blocked write returns
 	r.cancel()
 	<-r.done
 }

@@ -41,7 +41,7 @@ func Run(ctx context.Context, opts Options) {
 	var proc *publisher.Process
 	stop := func() {
 		if proc != nil {
-			proc.Stop()
+			proc.Close()
 			proc = nil
 		}
 	}
@@ -66,12 +66,17 @@ func Run(ctx context.Context, opts Options) {
 				continue
 			}
 			user, pass := opts.Engine.PublishSecretFor(model.TestPath)
-			proc = publisher.Start(publisher.Spec{
+			p := &publisher.Process{Spec: publisher.Spec{
 				Name:    "test-pattern",
 				Binary:  opts.FFmpeg,
 				Args:    Args(opts.LogLevel, opts.Engine.PublishURL(model.TestPath)),
 				Secrets: []string{user + ":" + pass, pass},
-			}, publisher.Supervision{LogDir: opts.LogDir, Logger: opts.Logger})
+			}, Supervision: publisher.Supervision{LogDir: opts.LogDir, Logger: opts.Logger}}
+			if err := p.Initialize(); err != nil {
+				opts.Logger.Error("test pattern cannot start", "err", err)
+				continue
+			}
+			proc = p
 		}
 	}
 }
