@@ -60,13 +60,16 @@ func newServerWith(t *testing.T, serverID string, mod func(*Options)) *client {
 	var wg sync.WaitGroup
 	wg.Go(func() { manager.Run(ctx) })
 	wg.Go(func() { b.Run(ctx) })
-	host := pipeline.NewHost(st, serverID, pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: os.Getenv}, nil)
-	wg.Go(func() { host.Run(ctx) })
+	host := &pipeline.Host{Store: st, ServerID: serverID, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: os.Getenv}}
+	if err := host.Initialize(); err != nil {
+		t.Fatal(err)
+	}
 	opts := Options{Store: st, Engine: manager, Bridge: b, Arbiter: arb, Pipelines: host, ServerID: serverID, FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr}
 	mod(&opts)
 	srv := httptest.NewServer(Handler(opts))
 	t.Cleanup(func() {
 		srv.Close()
+		host.Close()
 		cancel()
 		wg.Wait()
 		_ = st.Close()

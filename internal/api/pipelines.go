@@ -57,6 +57,8 @@ func (v configServices) Camera(id string) (model.Camera, bool) {
 
 func (configServices) FFmpeg() (string, error) { return "", errors.New("not running") }
 
+func (configServices) FFmpegLogs() (string, string) { return "", "" }
+
 func (configServices) Writer(string, string, int) *streamwriter.Writer { return nil }
 
 // checkPipeline refuses, with 400 and the reason, a pipeline whose graph

@@ -70,6 +70,10 @@ func Run(ctx context.Context, cfg Config) error {
 
 	syncer := newSyncer(cfg, st)
 	if syncer != nil {
+		if err := syncer.Initialize(); err != nil {
+			return err
+		}
+		defer syncer.Close()
 		// One pull before the engine and the bridge start, so they start
 		// with the core's settings; a failure is logged and the loop retries.
 		syncer.SyncLogged(ctx)
@@ -102,6 +106,12 @@ func Run(ctx context.Context, cfg Config) error {
 		RuntimeDir: runtimeDir, Logger: log.With("component", "bridge"),
 	})
 
+	pipelines := &pipeline.Host{Store: st, ServerID: cfg.ServerID, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv, LogDir: filepath.Join(runtimeDir, "logs")}, Logger: log.With("component", "pipelines")}
+	if err := pipelines.Initialize(); err != nil {
+		return err
+	}
+	defer pipelines.Close()
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (stop the other process or choose another --listen)", cfg.Listen, err)
@@ -111,11 +121,6 @@ func Run(ctx context.Context, cfg Config) error {
 	var runtime sync.WaitGroup
 	runtime.Go(func() { manager.Run(runtimeCtx) })
 	runtime.Go(func() { runtimeBridge.Run(runtimeCtx) })
-	if syncer != nil {
-		runtime.Go(func() { syncer.Run(runtimeCtx) })
-	}
-	pipelines := pipeline.NewHost(st, cfg.ServerID, pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv}, log.With("component", "pipelines"))
-	runtime.Go(func() { pipelines.Run(runtimeCtx) })
 	runtime.Go(func() {
 		testpattern.Run(runtimeCtx, testpattern.Options{
 			Engine: manager, FFmpeg: ffmpeg, LogLevel: publisher.LogLevel(cfg.Getenv),
@@ -173,14 +178,14 @@ func newSyncer(cfg Config, st *store.Store) *cluster.Syncer {
 	if cfg.ServerID == "" || cfg.ServerID == model.LocalHost || core == "" {
 		return nil
 	}
-	s := cluster.New(cluster.Options{
+	s := &cluster.Syncer{
 		Store: st, CoreURL: core, ServerID: cfg.ServerID,
 		BearerToken: cfg.Getenv(config.EnvSyncBearerToken),
 		Username:    cfg.Getenv(config.EnvSyncUsername), Password: cfg.Getenv(config.EnvSyncPassword),
 		Interval: config.SyncSeconds(cfg.Getenv, config.EnvSyncInterval),
 		Timeout:  config.SyncSeconds(cfg.Getenv, config.EnvSyncTimeout),
 		Logger:   cfg.Logger.With("component", "sync"),
-	})
+	}
 	cfg.Logger.Info("settings sync enabled", "settings_url", s.Where(), "interval", config.SyncSeconds(cfg.Getenv, config.EnvSyncInterval))
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -206,6 +207,23 @@ func TestStdoutHookEndsWithItsProcess(t *testing.T) {
 		t.Fatal("the Stdout hook outlived its process")
 	}
 	waitFor(t, time.Second, "the exit error", func() bool { return strings.Contains(p.Status().LastError, "exit status 3") })
+}
+
+func TestFailedRunsLeaveNoGoroutines(t *testing.T) {
+	p := start(t, Spec{
+		Name: "failer", Binary: "sh", Args: []string{"-c", "echo no >&2; exit 1"},
+		Stdout:       func(r io.Reader) { _, _ = io.Copy(io.Discard, r) },
+		OnStderrLine: func(string) {},
+	}, Supervision{BackoffMin: time.Millisecond, BackoffMax: time.Millisecond, Budget: 1000})
+	waitFor(t, 5*time.Second, "a few restarts", func() bool { return p.Status().Restarts >= 5 })
+	before := runtime.NumGoroutine()
+	waitFor(t, 10*time.Second, "many restarts", func() bool { return p.Status().Restarts >= 50 })
+	// A run has at most four goroutines of its own; a leak grows per run.
+	if after := runtime.NumGoroutine(); after > before+4 {
+		t.Errorf("%d goroutines after 45 more failed runs, %d before", after, before)
+	}
+	p.Close()
+	goleak.VerifyNone(t)
 }
 
 func TestFindFFmpeg(t *testing.T) {
