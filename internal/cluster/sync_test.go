@@ -250,6 +250,37 @@ func TestLoopFollowsTheCoreUntilClosed(t *testing.T) {
 	}
 }
 
+func TestCloseStopsAPullInFlight(t *testing.T) {
+	asked := make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- struct{}{}
+		<-r.Context().Done()
+	}))
+	defer slow.Close()
+	now := make(chan time.Time, 1)
+	now <- time.Now()
+	s := &Syncer{Store: newStore(t), CoreURL: slow.URL, ServerID: "edge-1", Timeout: time.Minute,
+		After: func(time.Duration) <-chan time.Time { return now }}
+	if err := s.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	<-asked
+	began := time.Now()
+	s.Close()
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("Close waited %v for the pull", took)
+	}
+}
+
+func TestInitializeRefusesAnIncompleteConfig(t *testing.T) {
+	for _, s := range []*Syncer{{CoreURL: "http://core", ServerID: "edge-1"}, {Store: newStore(t), ServerID: "edge-1"}, {Store: newStore(t), CoreURL: "http://core"}} {
+		if err := s.Initialize(); err == nil {
+			s.Close()
+			t.Errorf("%+v was accepted", s)
+		}
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	s := initialized(t, &Syncer{Store: newStore(t), Interval: time.Millisecond, CoreURL: "http://user:pw@core:8100/", ServerID: "edge-1"})
 	if s.Interval != time.Second || s.Timeout != 5*time.Second {

@@ -215,6 +215,8 @@ func (p *Process) runOnce() error {
 	return err
 }
 
+// runProcess starts the program, waits for its exit or Close, and then for
+// its pipes' readers.
 func (p *Process) runProcess() error {
 	cmd := exec.Command(p.Spec.Binary, p.Spec.Args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a signal to us does not reach it first
