@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -60,17 +59,16 @@ func newServerWith(t *testing.T, serverID string, mod func(*Options)) *client {
 	if err := b.Initialize(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	host := pipeline.NewHost(st, serverID, pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: os.Getenv}, nil)
-	wg.Go(func() { host.Run(ctx) })
+	host := &pipeline.Host{Store: st, ServerID: serverID, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: os.Getenv}}
+	if err := host.Initialize(); err != nil {
+		t.Fatal(err)
+	}
 	opts := Options{Store: st, Engine: manager, Bridge: b, Arbiter: arb, Pipelines: host, ServerID: serverID, FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr}
 	mod(&opts)
 	srv := httptest.NewServer(Handler(opts))
 	t.Cleanup(func() {
 		srv.Close()
-		cancel()
-		wg.Wait()
+		host.Close()
 		b.Close()
 		manager.Close()
 		_ = st.Close()

@@ -58,6 +58,8 @@ func (v configServices) Camera(id string) (model.Camera, bool) {
 
 func (configServices) FFmpeg() (string, error) { return "", errors.New("not running") }
 
+func (configServices) FFmpegLogs() (string, string) { return "", "" }
+
 func (configServices) Writer(string, string, int, *arbiter.Forward) *streamwriter.Writer {
 	return nil
 }

@@ -115,12 +115,12 @@ func Run(ctx context.Context, cfg Config) error {
 	defer p.closeAll()
 
 	if syncer := newSyncer(cfg, st); syncer != nil {
+		if err := p.start("settings sync", syncer); err != nil {
+			return err
+		}
 		// One pull before the engine and the bridge start, so they start
 		// with the core's settings; a failure is logged and the loop retries.
 		syncer.SyncLogged(ctx)
-		if err := p.start("settings sync", &runner{run: syncer.Run}); err != nil {
-			return err
-		}
 	}
 
 	runtimeDir := config.RuntimeDir(cfg.DataDir)
@@ -158,8 +158,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := p.start("test pattern", pattern); err != nil {
 		return err
 	}
-	pipelines := pipeline.NewHost(st, cfg.ServerID, pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv}, log.With("component", "pipelines"))
-	if err := p.start("pipelines", &runner{run: pipelines.Run}); err != nil {
+	pipelines := &pipeline.Host{Store: st, ServerID: cfg.ServerID, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv, LogDir: logDir}, Logger: log.With("component", "pipelines")}
+	if err := p.start("pipelines", pipelines); err != nil {
 		return err
 	}
 
@@ -199,31 +199,14 @@ func newSyncer(cfg Config, st *store.Store) *cluster.Syncer {
 	if cfg.ServerID == "" || cfg.ServerID == model.LocalHost || core == "" {
 		return nil
 	}
-	s := cluster.New(cluster.Options{
+	s := &cluster.Syncer{
 		Store: st, CoreURL: core, ServerID: cfg.ServerID,
 		BearerToken: cfg.Getenv(config.EnvSyncBearerToken),
 		Username:    cfg.Getenv(config.EnvSyncUsername), Password: cfg.Getenv(config.EnvSyncPassword),
 		Interval: config.SyncSeconds(cfg.Getenv, config.EnvSyncInterval),
 		Timeout:  config.SyncSeconds(cfg.Getenv, config.EnvSyncTimeout),
 		Logger:   cfg.Logger.With("component", "sync"),
-	})
+	}
 	cfg.Logger.Info("settings sync enabled", "settings_url", s.Where(), "interval", config.SyncSeconds(cfg.Getenv, config.EnvSyncInterval))
 	return s
 }
-
-// runner adapts a Run(ctx) loop to the component shape. TEMPORARY: the
-// pipeline host and the syncer get the component shape of their own.
-type runner struct {
-	run    func(context.Context)
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func (r *runner) Initialize() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel, r.done = cancel, make(chan struct{})
-	go func() { defer close(r.done); r.run(ctx) }()
-	return nil
-}
-
-func (r *runner) Close() { r.cancel(); <-r.done }

@@ -332,13 +332,20 @@ func (b *Bridge) start(spec publisherSpec, reason string) {
 			r.pump.run(ctx)
 		}()
 	}
-	r.proc = startProcess(ps, publisher.Supervision{LogDir: b.LogDir, Logger: b.log})
+	r.proc = &publisher.Process{Spec: ps, Supervision: publisher.Supervision{LogDir: b.LogDir, Logger: b.log}}
+	if err := r.proc.Initialize(); err != nil {
+		cancel()
+		<-r.done
+		b.failures[t.Path] = err.Error()
+		b.log.Error("cannot start publisher", "path", t.Path, "err", err)
+		return
+	}
 	b.pubs[t.Path] = r
 	b.log.Info("publisher started", "path", t.Path, "output", t.OutputKey, "input", spec.mode, "size", []int{t.Width, t.Height}, "fps", enc.FPS, "profile", t.LatencyProfile, "engine_generation", spec.generation)
 }
 
 func (r *running) stop() {
-	stopProcess(r.proc) // closes stdin first, so a blocked write returns
+	r.proc.Close() // closes stdin first, so a blocked write returns
 	r.cancel()
 	<-r.done
 }
@@ -436,9 +443,3 @@ func (b *Bridge) outputStatuses() []OutputStatus {
 	})
 	return out
 }
-
-func startProcess(spec publisher.Spec, sup publisher.Supervision) *publisher.Process {
-	return publisher.Start(spec, sup)
-}
-
-func stopProcess(p *publisher.Process) { p.Stop() }

@@ -26,8 +26,10 @@ import (
 // maxBody bounds the settings document read from the core.
 const maxBody = 16 << 20
 
-// Options configure a Syncer.
-type Options struct {
+// Syncer pulls this server's settings from the core: once with
+// SyncLogged at startup, then every Interval from Initialize until Close.
+// Zero fields take their defaults.
+type Syncer struct {
 	Store    *store.Store
 	CoreURL  string // http(s)://host:port of the core's API
 	ServerID string // this processing server's id
@@ -42,56 +44,70 @@ type Options struct {
 	After  func(time.Duration) <-chan time.Time
 	Now    func() time.Time // stamps transmissions missing timestamps
 	Logger *slog.Logger
+
+	ctx    context.Context // ends with Close, so a pull in flight stops too
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-// Syncer pulls this server's settings from the core.
-type Syncer struct {
-	o Options
+// Initialize checks the configuration, fills in defaults and starts the
+// loop, which pulls first after one Interval.
+func (s *Syncer) Initialize() error {
+	switch {
+	case s.Store == nil:
+		return errors.New("settings sync: no store")
+	case s.CoreURL == "" || s.ServerID == "":
+		return errors.New("settings sync: the core URL and this server's id are required")
+	}
+	if s.Interval <= 0 {
+		s.Interval = 5 * time.Second
+	}
+	s.Interval = max(s.Interval, time.Second)
+	if s.Timeout <= 0 {
+		s.Timeout = 5 * time.Second
+	}
+	if s.Client == nil {
+		s.Client = &http.Client{}
+	}
+	if s.After == nil {
+		s.After = time.After
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.done = make(chan struct{})
+	go s.run()
+	return nil
 }
 
-// New returns a Syncer; zero options take their defaults.
-func New(o Options) *Syncer {
-	if o.Interval <= 0 {
-		o.Interval = 5 * time.Second
-	}
-	o.Interval = max(o.Interval, time.Second)
-	if o.Timeout <= 0 {
-		o.Timeout = 5 * time.Second
-	}
-	if o.Client == nil {
-		o.Client = &http.Client{}
-	}
-	if o.After == nil {
-		o.After = time.After
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	o.CoreURL = strings.TrimRight(o.CoreURL, "/")
-	return &Syncer{o: o}
+// Close stops the loop and waits for it.
+func (s *Syncer) Close() {
+	s.cancel()
+	<-s.done
 }
 
 // SettingsURL is where the core serves this server's settings.
 func (s *Syncer) SettingsURL() string {
-	return s.o.CoreURL + "/api/streams/distributed/settings/" + url.PathEscape(s.o.ServerID)
+	return strings.TrimRight(s.CoreURL, "/") + "/api/streams/distributed/settings/" + url.PathEscape(s.ServerID)
 }
 
 // Where is SettingsURL without userinfo, for logs.
 func (s *Syncer) Where() string { return redact(s.SettingsURL()) }
 
-// Run pulls every Interval until ctx is done; a failed pull is logged and
-// the next one tried. (Call SyncOnce first for the pull at startup.)
-func (s *Syncer) Run(ctx context.Context) {
+// run pulls every Interval; a failed pull is logged and the next one tried.
+func (s *Syncer) run() {
+	defer close(s.done)
 	for {
 		select {
-		case <-ctx.Done():
+		case <-s.ctx.Done():
 			return
-		case <-s.o.After(s.o.Interval):
+		case <-s.After(s.Interval):
 		}
-		s.SyncLogged(ctx)
+		s.SyncLogged(s.ctx)
 	}
 }
 
@@ -100,13 +116,13 @@ func (s *Syncer) SyncLogged(ctx context.Context) {
 	changed, err := s.SyncOnce(ctx)
 	switch {
 	case err != nil && ctx.Err() == nil:
-		s.o.Logger.Warn("settings sync from core failed", "core", redact(s.o.CoreURL), "server_id", s.o.ServerID, "err", err)
+		s.Logger.Warn("settings sync from core failed", "core", redact(s.CoreURL), "server_id", s.ServerID, "err", err)
 	case changed:
-		s.o.Logger.Info("settings synced from core", "core", redact(s.o.CoreURL), "server_id", s.o.ServerID, "revision", s.o.Store.Current().Revision)
+		s.Logger.Info("settings synced from core", "core", redact(s.CoreURL), "server_id", s.ServerID, "revision", s.Store.Current().Revision)
 	}
 }
 
-// SyncOnce pulls the settings once. When the transmissions or the engine
+// SyncOnce pulls the settings once (after Initialize). When the transmissions or the engine
 // settings differ from the local ones it stores them (keeping the local
 // runtime section) and reports changed; equal settings change nothing.
 func (s *Syncer) SyncOnce(ctx context.Context) (changed bool, err error) {
@@ -118,11 +134,11 @@ func (s *Syncer) SyncOnce(ctx context.Context) (changed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if have, err := streamingJSON(s.o.Store.Current().Streams); err == nil && bytes.Equal(have, want) {
+	if have, err := streamingJSON(s.Store.Current().Streams); err == nil && bytes.Equal(have, want) {
 		return false, nil
 	}
 	errUnchanged := errors.New("unchanged")
-	_, err = s.o.Store.UpdateConfig(func(c *model.Config) error {
+	_, err = s.Store.UpdateConfig(func(c *model.Config) error {
 		if have, err := streamingJSON(c.Streams); err == nil && bytes.Equal(have, want) {
 			return errUnchanged // changed back meanwhile: no new revision
 		}
@@ -141,20 +157,20 @@ func (s *Syncer) SyncOnce(ctx context.Context) (changed bool, err error) {
 
 // fetch gets and validates the core's settings for this server.
 func (s *Syncer) fetch(ctx context.Context) (model.Settings, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.SettingsURL(), nil)
 	if err != nil {
-		return model.Settings{}, fmt.Errorf("bad core URL %q: %v", redact(s.o.CoreURL), err)
+		return model.Settings{}, fmt.Errorf("bad core URL %q: %v", redact(s.CoreURL), err)
 	}
 	req.Header.Set("Accept", "application/json")
 	switch {
-	case s.o.BearerToken != "":
-		req.Header.Set("Authorization", "Bearer "+s.o.BearerToken)
-	case s.o.Username != "" || s.o.Password != "":
-		req.SetBasicAuth(s.o.Username, s.o.Password)
+	case s.BearerToken != "":
+		req.Header.Set("Authorization", "Bearer "+s.BearerToken)
+	case s.Username != "" || s.Password != "":
+		req.SetBasicAuth(s.Username, s.Password)
 	}
-	resp, err := s.o.Client.Do(req)
+	resp, err := s.Client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -173,7 +189,7 @@ func (s *Syncer) fetch(ctx context.Context) (model.Settings, error) {
 	if resp.StatusCode != http.StatusOK {
 		return model.Settings{}, fmt.Errorf("core answered HTTP %d: %s", resp.StatusCode, shorten(string(body), 300))
 	}
-	settings, err := model.DecodeSettings(body, s.o.Now(), "core")
+	settings, err := model.DecodeSettings(body, s.Now(), "core")
 	if err != nil {
 		return model.Settings{}, fmt.Errorf("the core's settings are invalid: %w", err)
 	}

@@ -14,7 +14,20 @@ import (
 
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/store"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// initialized starts s; the test's cleanup closes it.
+func initialized(t *testing.T, s *Syncer) *Syncer {
+	t.Helper()
+	if err := s.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
 
 // fakeCore stands in for the core's GET /api/streams/distributed/settings/{id}:
 // it answers whatever body and status the test sets and records the requests.
@@ -79,7 +92,7 @@ func TestSyncOnceStoresCoreSettingsOnce(t *testing.T) {
 	if _, err := st.Update(func(s *model.Settings) error { s.Runtime.PrimeSeconds = 42; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Store: st, CoreURL: srv.URL + "/", ServerID: "edge-1", BearerToken: "tok", Username: "u", Password: "p"})
+	s := initialized(t, &Syncer{Store: st, CoreURL: srv.URL + "/", ServerID: "edge-1", BearerToken: "tok", Username: "u", Password: "p"})
 
 	changed, err := s.SyncOnce(context.Background())
 	if err != nil || !changed {
@@ -114,15 +127,15 @@ func TestSyncAuthHeaders(t *testing.T) {
 	srv := httptest.NewServer(core)
 	defer srv.Close()
 	for _, c := range []struct {
-		opts Options
+		s    Syncer
 		want string
 	}{
-		{Options{Username: "sync", Password: "s3cret"}, "Basic c3luYzpzM2NyZXQ="},
-		{Options{Password: "s3cret"}, "Basic OnMzY3JldA=="},
-		{Options{}, ""},
+		{Syncer{Username: "sync", Password: "s3cret"}, "Basic c3luYzpzM2NyZXQ="},
+		{Syncer{Password: "s3cret"}, "Basic OnMzY3JldA=="},
+		{Syncer{}, ""},
 	} {
-		c.opts.Store, c.opts.CoreURL, c.opts.ServerID = newStore(t), srv.URL, "edge 1/x"
-		if _, err := New(c.opts).SyncOnce(context.Background()); err != nil {
+		c.s.Store, c.s.CoreURL, c.s.ServerID = newStore(t), srv.URL, "edge 1/x"
+		if _, err := initialized(t, &c.s).SyncOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if got := core.auth[len(core.auth)-1]; got != c.want {
@@ -139,7 +152,7 @@ func TestSyncFailuresChangeNothing(t *testing.T) {
 	srv := httptest.NewServer(core)
 	st := newStore(t)
 	rev := st.Current().Revision
-	s := New(Options{Store: st, CoreURL: srv.URL, ServerID: "edge-1", Username: "sync", Password: "s3cret", Timeout: 200 * time.Millisecond})
+	s := initialized(t, &Syncer{Store: st, CoreURL: srv.URL, ServerID: "edge-1", Username: "sync", Password: "s3cret", Timeout: 200 * time.Millisecond})
 	for _, c := range []struct {
 		status int
 		body   string
@@ -168,7 +181,7 @@ func TestSyncFailuresChangeNothing(t *testing.T) {
 		}
 	}))
 	defer slow.Close()
-	s = New(Options{Store: st, CoreURL: slow.URL, ServerID: "edge-1", Timeout: 200 * time.Millisecond})
+	s = initialized(t, &Syncer{Store: st, CoreURL: slow.URL, ServerID: "edge-1", Timeout: 200 * time.Millisecond})
 	start := time.Now()
 	if _, err := s.SyncOnce(context.Background()); err == nil || time.Since(start) > 2*time.Second {
 		t.Errorf("timeout: %v after %v", err, time.Since(start))
@@ -178,7 +191,7 @@ func TestSyncFailuresChangeNothing(t *testing.T) {
 	}
 }
 
-func TestRunFollowsTheCoreUntilCancelled(t *testing.T) {
+func TestLoopFollowsTheCoreUntilClosed(t *testing.T) {
 	core := &fakeCore{status: 200, body: coreSettings}
 	srv := httptest.NewServer(core)
 	defer srv.Close()
@@ -187,14 +200,14 @@ func TestRunFollowsTheCoreUntilCancelled(t *testing.T) {
 	var waits []time.Duration
 	var logs bytes.Buffer
 	var logMu sync.Mutex
-	s := New(Options{
+	s := &Syncer{
 		Store: st, CoreURL: srv.URL, ServerID: "edge-1", Interval: 3 * time.Second, Password: "s3cret",
 		After:  func(d time.Duration) <-chan time.Time { waits = append(waits, d); return ticks },
 		Logger: slog.New(slog.NewTextHandler(&lockedWriter{&logs, &logMu}, nil)),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
+	}
+	if err := s.Initialize(); err != nil {
+		t.Fatal(err)
+	}
 
 	tick := func() { ticks <- time.Now() }
 	tick() // first pull: stores the core's settings
@@ -223,8 +236,7 @@ func TestRunFollowsTheCoreUntilCancelled(t *testing.T) {
 	if got := st.Current(); len(got.Streams.Transmissions) != 0 || got.Revision != rev+1 {
 		t.Errorf("after the core changed: revision %d (want %d), %d transmissions", got.Revision, rev+1, len(got.Streams.Transmissions))
 	}
-	cancel()
-	<-done
+	s.Close() // returns once the loop has ended
 	if waits[0] != 3*time.Second {
 		t.Errorf("waited %v, want the interval", waits[0])
 	}
@@ -238,10 +250,41 @@ func TestRunFollowsTheCoreUntilCancelled(t *testing.T) {
 	}
 }
 
+func TestCloseStopsAPullInFlight(t *testing.T) {
+	asked := make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- struct{}{}
+		<-r.Context().Done()
+	}))
+	defer slow.Close()
+	now := make(chan time.Time, 1)
+	now <- time.Now()
+	s := &Syncer{Store: newStore(t), CoreURL: slow.URL, ServerID: "edge-1", Timeout: time.Minute,
+		After: func(time.Duration) <-chan time.Time { return now }}
+	if err := s.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	<-asked
+	began := time.Now()
+	s.Close()
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("Close waited %v for the pull", took)
+	}
+}
+
+func TestInitializeRefusesAnIncompleteConfig(t *testing.T) {
+	for _, s := range []*Syncer{{CoreURL: "http://core", ServerID: "edge-1"}, {Store: newStore(t), ServerID: "edge-1"}, {Store: newStore(t), CoreURL: "http://core"}} {
+		if err := s.Initialize(); err == nil {
+			s.Close()
+			t.Errorf("%+v was accepted", s)
+		}
+	}
+}
+
 func TestDefaults(t *testing.T) {
-	s := New(Options{Interval: time.Millisecond, CoreURL: "http://user:pw@core:8100/", ServerID: "edge-1"})
-	if s.o.Interval != time.Second || s.o.Timeout != 5*time.Second {
-		t.Errorf("interval %v timeout %v", s.o.Interval, s.o.Timeout)
+	s := initialized(t, &Syncer{Store: newStore(t), Interval: time.Millisecond, CoreURL: "http://user:pw@core:8100/", ServerID: "edge-1"})
+	if s.Interval != time.Second || s.Timeout != 5*time.Second {
+		t.Errorf("interval %v timeout %v", s.Interval, s.Timeout)
 	}
 	if w := s.Where(); w != "http://core:8100/api/streams/distributed/settings/edge-1" {
 		t.Errorf("Where = %s", w)

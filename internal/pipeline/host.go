@@ -1,10 +1,11 @@
 package pipeline
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
-	"sync"
+	"maps"
+	"sync/atomic"
 
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/store"
@@ -12,47 +13,81 @@ import (
 
 // Host runs the enabled pipelines of this server, following the stored
 // definitions: a new or changed pipeline (re)starts, a removed or disabled
-// one stops. Other pipelines are not disturbed by an edit.
+// one stops. Other pipelines are not disturbed by an edit. Its run
+// goroutine owns the runners; Status reads the snapshot run publishes, so
+// it never waits for a pipeline that is stopping.
 type Host struct {
-	store    *store.Store
-	serverID string
-	services Services
-	log      *slog.Logger
+	Store    *store.Store
+	ServerID string
+	Services Services
+	Logger   *slog.Logger
 
-	mu      sync.Mutex
+	updates     <-chan *store.Document
+	unsubscribe func()
+	terminate   chan struct{}
+	done        chan struct{}
+	runners     map[string]*runner // owned by run
+	defs        map[string]string  // name -> JSON of the running definition; owned by run
+	failed      map[string]string  // name -> why it could not start; owned by run
+	published   atomic.Pointer[hostSnapshot]
+}
+
+// hostSnapshot is what Status reads: copies of run's maps.
+type hostSnapshot struct {
 	runners map[string]*runner
-	defs    map[string]string // name -> JSON of the running definition
-	failed  map[string]string // name -> why it could not start
+	failed  map[string]string
 }
 
-// NewHost returns a host; Run makes it work.
-func NewHost(st *store.Store, serverID string, services Services, log *slog.Logger) *Host {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// Initialize starts following the stored pipelines.
+func (h *Host) Initialize() error {
+	if h.Store == nil {
+		return errors.New("pipeline host: no store")
 	}
-	return &Host{store: st, serverID: serverID, services: services, log: log,
-		runners: map[string]*runner{}, defs: map[string]string{}, failed: map[string]string{}}
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.DiscardHandler)
+	}
+	h.runners, h.defs, h.failed = map[string]*runner{}, map[string]string{}, map[string]string{}
+	h.publish()
+	h.updates, h.unsubscribe = h.Store.Subscribe()
+	h.terminate, h.done = make(chan struct{}), make(chan struct{})
+	go h.run()
+	return nil
 }
 
-// Run follows the stored pipelines until ctx ends, then stops them all.
-func (h *Host) Run(ctx context.Context) {
-	updates, cancel := h.store.Subscribe()
-	defer cancel()
-	h.apply(h.store.Current())
+// Close stops every pipeline and waits for them.
+func (h *Host) Close() {
+	close(h.terminate)
+	<-h.done
+}
+
+func (h *Host) run() {
+	defer close(h.done)
+	defer h.unsubscribe()
+	h.apply(h.Store.Current())
 	for {
 		select {
-		case doc := <-updates:
+		case doc := <-h.updates:
 			h.apply(doc)
-		case <-ctx.Done():
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			for name, r := range h.runners {
-				r.stop()
-				delete(h.runners, name)
+		case <-h.terminate:
+			for name := range h.runners {
+				h.stop(name)
 			}
 			return
 		}
 	}
+}
+
+// publish makes the current runners and failures visible to Status.
+func (h *Host) publish() {
+	h.published.Store(&hostSnapshot{runners: maps.Clone(h.runners), failed: maps.Clone(h.failed)})
+}
+
+// stop stops a runner after Status stopped seeing it.
+func (h *Host) stop(name string) {
+	r := h.runners[name]
+	delete(h.runners, name)
+	h.publish()
+	r.stop()
 }
 
 // definition is what, when it changes, restarts a pipeline: its own
@@ -90,26 +125,24 @@ func secrets(cams []model.Camera) []string {
 }
 
 func (h *Host) apply(doc *store.Document) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	cameras := doc.Cameras
 	want := map[string]model.Pipeline{}
 	for _, p := range doc.Pipelines {
-		if p.Enabled && model.HostedHere(p.ProcessingServerID, h.serverID) {
+		if p.Enabled && model.HostedHere(p.ProcessingServerID, h.ServerID) {
 			want[p.Name] = p
 		}
 	}
-	for name, r := range h.runners {
+	for name := range h.runners {
 		if _, ok := want[name]; !ok {
-			h.log.Info("pipeline stopped", "pipeline", name)
-			r.stop()
-			delete(h.runners, name)
+			h.stop(name)
 			delete(h.defs, name)
+			h.Logger.Info("pipeline stopped", "pipeline", name)
 		}
 	}
 	for name := range h.failed {
 		if _, ok := want[name]; !ok {
 			delete(h.failed, name)
+			delete(h.defs, name)
 		}
 	}
 	for name, p := range want {
@@ -117,40 +150,40 @@ func (h *Host) apply(doc *store.Document) {
 		if h.defs[name] == def {
 			continue
 		}
-		if r := h.runners[name]; r != nil {
-			r.stop()
-			delete(h.runners, name)
+		if h.runners[name] != nil {
+			h.stop(name)
 		}
-		env := Env{Pipeline: name, Graph: p.Graph, Logger: h.log.With("pipeline", name), Services: h.services}
+		env := Env{Pipeline: name, Graph: p.Graph, Logger: h.Logger.With("pipeline", name), Services: h.Services}
 		r, err := startRunner(p, env)
 		h.defs[name] = def
 		if err != nil {
 			h.failed[name] = err.Error()
-			h.log.Error("pipeline cannot start", "pipeline", name, "err", err)
+			h.Logger.Error("pipeline cannot start", "pipeline", name, "err", err)
 			continue
 		}
 		delete(h.failed, name)
 		h.runners[name] = r
-		h.log.Info("pipeline started", "pipeline", p.String())
+		h.Logger.Info("pipeline started", "pipeline", p.String())
 	}
+	h.publish()
 }
 
 // Status reports a pipeline by name; ok is false for an unknown name.
 func (h *Host) Status(name string) (Status, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if r := h.runners[name]; r != nil {
+	snap := h.published.Load()
+	if r := snap.runners[name]; r != nil {
 		return r.status(), true
 	}
-	i := h.store.Current().FindPipeline(name)
+	doc := h.Store.Current()
+	i := doc.FindPipeline(name)
 	if i < 0 {
 		return Status{}, false
 	}
 	st := Status{Name: name, Nodes: []string{}}
-	if msg, ok := h.failed[name]; ok {
+	if msg, ok := snap.failed[name]; ok {
 		st.LastError = &msg
 	}
-	for _, n := range h.store.Current().Pipelines[i].Graph.Nodes {
+	for _, n := range doc.Pipelines[i].Graph.Nodes {
 		st.Nodes = append(st.Nodes, n.ID)
 	}
 	return st, true

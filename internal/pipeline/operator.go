@@ -51,6 +51,13 @@ type Source interface {
 	Run(ctx context.Context, emit func(*Packet)) error
 }
 
+// Supervised is a Source that restarts what it runs itself (camera.source
+// supervises its ffmpeg): Run returns only when ctx ends or it cannot start,
+// and the pipeline's status reports the source's own last error and restarts.
+type Supervised interface {
+	SourceStatus() (lastError string, restarts int)
+}
+
 // Closer is implemented by operators holding resources (a writer, a process).
 type Closer interface {
 	Close()

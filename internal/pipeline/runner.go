@@ -208,15 +208,23 @@ func (r *runner) status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := Status{Name: r.def.Name, Running: true, FPSIn: r.fpsIn, FPSOut: r.fpsOut, Restarts: r.restarts, Nodes: []string{}}
-	if r.lastError != "" {
-		e := r.lastError
-		st.LastError = &e
-	}
+	lastError := r.lastError
 	for _, n := range r.def.Graph.Nodes {
 		st.Nodes = append(st.Nodes, n.ID)
-		if nd := r.nodes[n.ID]; nd.in != nil {
+		nd := r.nodes[n.ID]
+		if nd.in != nil {
 			st.Dropped += nd.in.dropped.Load()
 		}
+		if s, ok := nd.op.(Supervised); ok {
+			e, restarts := s.SourceStatus()
+			st.Restarts += restarts
+			if e != "" { // the source's own supervision is the live one
+				lastError = fmt.Sprintf("node %s: %s", n.ID, e)
+			}
+		}
+	}
+	if lastError != "" {
+		st.LastError = &lastError
 	}
 	return st
 }

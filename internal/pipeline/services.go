@@ -17,6 +17,9 @@ type Services interface {
 	Camera(id string) (model.Camera, bool)
 	// FFmpeg returns the ffmpeg binary, or why there is none.
 	FFmpeg() (string, error)
+	// FFmpegLogs is where per-run ffmpeg log files go (empty: none) and
+	// ffmpeg's -loglevel.
+	FFmpegLogs() (dir, level string)
 	// Writer opens a frame writer into a transmission; forward, when set,
 	// declares that the writer only forwards that camera.
 	Writer(transmissionID, writerID string, priority int, forward *arbiter.Forward) *streamwriter.Writer
@@ -30,6 +33,7 @@ type StoreServices struct {
 	Store   *store.Store
 	Arbiter *arbiter.Arbiter
 	Getenv  func(string) string
+	LogDir  string // per-run ffmpeg log files
 }
 
 // Camera returns a stored camera.
@@ -43,6 +47,11 @@ func (s StoreServices) Camera(id string) (model.Camera, bool) {
 
 // FFmpeg finds ffmpeg as publishers do.
 func (s StoreServices) FFmpeg() (string, error) { return publisher.FindFFmpeg(s.Getenv) }
+
+// FFmpegLogs are LogDir and the level publishers use.
+func (s StoreServices) FFmpegLogs() (dir, level string) {
+	return s.LogDir, publisher.LogLevel(s.Getenv)
+}
 
 // Writer opens a writer into the arbiter.
 func (s StoreServices) Writer(transmissionID, writerID string, priority int, forward *arbiter.Forward) *streamwriter.Writer {

@@ -1,8 +1,10 @@
-// Package publisher runs ffmpeg processes that push video into engine paths:
-// it finds ffmpeg, supervises each process (restart with backoff inside a
-// restart budget, per-process log files, an stderr tail for status) and
-// keeps credentials out of everything it logs or reports. It never decides
-// when a publisher should run; callers do.
+// Package publisher runs and supervises the ffmpeg processes of publishers
+// (video into engine paths), the test pattern and camera sources: it finds
+// ffmpeg, builds publisher command lines, and supervises each process
+// (restart with backoff inside a restart budget, per-process log files, an
+// stderr tail for status, hooks for stdout and stderr lines) keeping
+// credentials out of everything it logs or reports. It never decides when a
+// process should run; callers do.
 package publisher
 
 import (

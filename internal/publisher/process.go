@@ -28,6 +28,15 @@ type Spec struct {
 	// Stdin, when set, gets each new process's stdin; the process owns the
 	// pipe until it exits. Nil means no stdin.
 	Stdin func(w io.WriteCloser)
+	// Stdout, when set, is called in its own goroutine with each new
+	// process's stdout and must return once reading it fails. The reader
+	// ends only after the process's stderr has been read to the end, so by
+	// then every OnStderrLine call of that process has been made. When
+	// Stdout returns, the pipe is closed. Nil means no stdout.
+	Stdout func(r io.Reader)
+	// OnStderrLine, when set, gets every stderr line (redacted) of every
+	// process, from one goroutine at a time.
+	OnStderrLine func(line string)
 }
 
 // Supervision tunes restarts and logs. Zero fields take the defaults.
@@ -81,37 +90,44 @@ type Status struct {
 
 const tailLines = 40
 
-// Process keeps one program running until Stop.
+// drainTimeout bounds the wait for a process's pipes to end after it
+// exited: something it started may still hold them open.
+const drainTimeout = time.Second
+
+// Process keeps one program running from Initialize until Close: a process
+// that exits is started again after a backoff that doubles with each quick
+// failure, and no more than Budget times per BudgetSpan.
 type Process struct {
-	spec Spec
-	sup  Supervision
-	log  *slog.Logger
+	Spec        Spec
+	Supervision Supervision
 
-	stop chan struct{}
-	done chan struct{}
+	sup       Supervision // with defaults
+	log       *slog.Logger
+	terminate chan struct{}
+	done      chan struct{}
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards the snapshot below, written by run and its readers
 	status Status
 	tail   []string
 }
 
-// Start launches spec and keeps it running: a process that exits is started
-// again after a backoff that doubles with each quick failure, and no more
-// than Budget times per BudgetSpan.
-func Start(spec Spec, sup Supervision) *Process {
-	sup = sup.withDefaults()
-	p := &Process{spec: spec, sup: sup, log: sup.Logger.With("process", spec.Name), stop: make(chan struct{}), done: make(chan struct{})}
+// Initialize checks the spec and starts supervising.
+func (p *Process) Initialize() error {
+	if p.Spec.Binary == "" {
+		return fmt.Errorf("process %q: no binary to run", p.Spec.Name)
+	}
+	p.sup = p.Supervision.withDefaults()
+	p.log = p.sup.Logger.With("process", p.Spec.Name)
+	p.terminate = make(chan struct{})
+	p.done = make(chan struct{})
 	go p.run()
-	return p
+	return nil
 }
 
-// Stop ends the process (SIGTERM, then SIGKILL after StopTimeout) and waits.
-func (p *Process) Stop() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
+// Close ends the process (stdin closed, SIGTERM, then SIGKILL after
+// StopTimeout) and waits for it and for every goroutine it started.
+func (p *Process) Close() {
+	close(p.terminate)
 	<-p.done
 }
 
@@ -129,7 +145,7 @@ func (p *Process) Status() Status {
 
 // redact hides the spec's secrets in s.
 func (p *Process) redact(s string) string {
-	for _, secret := range p.spec.Secrets {
+	for _, secret := range p.Spec.Secrets {
 		if secret != "" {
 			s = strings.ReplaceAll(s, secret, "***")
 		}
@@ -144,18 +160,10 @@ func (p *Process) run() {
 	for {
 		started := time.Now()
 		err := p.runOnce()
-		select {
-		case <-p.stop:
+		if err == nil { // terminated
 			return
-		default:
 		}
-		p.mu.Lock()
-		p.status.Running, p.status.PID = false, 0
-		if err != nil {
-			p.status.LastError = p.redact(err.Error())
-		}
-		p.mu.Unlock()
-		p.log.Warn("process exited; restarting", "err", p.redact(fmt.Sprint(err)), "after", backoff)
+		p.log.Warn("process exited; restarting", "err", err, "after", backoff)
 
 		if time.Since(started) > 10*backoff {
 			backoff = p.sup.BackoffMin // it ran well: start over
@@ -168,15 +176,17 @@ func (p *Process) run() {
 			p.setBudgetPaused(true)
 			p.log.Error("restart budget exhausted; waiting", "budget", p.sup.Budget, "span", p.sup.BudgetSpan, "wait", wait.Round(time.Millisecond))
 		}
+		timer := time.NewTimer(wait)
 		select {
-		case <-p.stop:
+		case <-p.terminate:
+			timer.Stop()
 			return
-		case <-time.After(wait):
+		case <-timer.C:
 		}
-		p.setBudgetPaused(false)
 		restarts = append(restarts, time.Now())
 		backoff = min(backoff*2, p.sup.BackoffMax)
 		p.mu.Lock()
+		p.status.BudgetPaused = false
 		p.status.Restarts++
 		p.mu.Unlock()
 	}
@@ -188,80 +198,152 @@ func (p *Process) setBudgetPaused(v bool) {
 	p.mu.Unlock()
 }
 
-// runOnce runs the program until it exits or Stop is called.
+// runOnce runs the program until it exits, returning why (redacted, with
+// its last stderr line), or until Close, returning nil. Every goroutine it
+// starts has ended when it returns.
 func (p *Process) runOnce() error {
-	cmd := exec.Command(p.spec.Binary, p.spec.Args...)
+	err := p.runProcess()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if n := len(p.tail); n > 0 {
+			err = fmt.Errorf("%w: %s", err, p.tail[n-1]) // it usually says why
+		}
+		err = errors.New(p.redact(err.Error()))
+		p.status.LastError = err.Error()
+	}
+	return err
+}
+
+// runProcess starts the program, waits for its exit or Close, and then for
+// its pipes' readers.
+func (p *Process) runProcess() error {
+	cmd := exec.Command(p.Spec.Binary, p.Spec.Args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a signal to us does not reach it first
 	logFile := p.openLog()
 	if logFile != nil {
 		defer logFile.Close()
-		fmt.Fprintf(logFile, "# %s %s\n", time.Now().Format(time.RFC3339), p.redact(strings.Join(append([]string{p.spec.Binary}, p.spec.Args...), " ")))
+		fmt.Fprintf(logFile, "# %s %s\n", time.Now().Format(time.RFC3339), p.redact(strings.Join(append([]string{p.Spec.Binary}, p.Spec.Args...), " ")))
 	}
-	stderr, err := cmd.StderrPipe()
+	// Our own pipes rather than cmd's: Wait then returns as soon as the
+	// process exits, and the readers still get what it wrote last.
+	var ours, theirs []*os.File
+	defer func() {
+		for _, f := range slices.Concat(ours, theirs) {
+			_ = f.Close()
+		}
+	}()
+	pipe := func() (r, w *os.File, err error) {
+		if r, w, err = os.Pipe(); err == nil {
+			ours, theirs = append(ours, r), append(theirs, w)
+		}
+		return r, w, err
+	}
+	stderrR, stderrW, err := pipe()
 	if err != nil {
 		return err
 	}
+	cmd.Stderr = stderrW
+	var stdoutR *os.File
+	if p.Spec.Stdout != nil {
+		var stdoutW *os.File
+		if stdoutR, stdoutW, err = pipe(); err != nil {
+			return err
+		}
+		cmd.Stdout = stdoutW
+	}
 	var stdin io.WriteCloser
-	if p.spec.Stdin != nil {
+	if p.Spec.Stdin != nil {
 		if stdin, err = cmd.StdinPipe(); err != nil {
 			return err
 		}
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", filepath.Base(p.spec.Binary), err)
+		return fmt.Errorf("start %s: %w", filepath.Base(p.Spec.Binary), err)
 	}
+	for _, f := range theirs {
+		_ = f.Close() // the process has them now
+	}
+	theirs = nil
+	pid := cmd.Process.Pid
 	p.mu.Lock()
-	p.status.Running, p.status.PID, p.status.StartedAt = true, cmd.Process.Pid, time.Now()
+	p.status.Running, p.status.PID, p.status.StartedAt = true, pid, time.Now()
 	p.mu.Unlock()
-	p.log.Info("process started", "pid", cmd.Process.Pid)
+	p.log.Info("process started", "pid", pid)
 
+	var readers sync.WaitGroup
 	stderrDone := make(chan struct{})
-	go func() {
+	readers.Go(func() {
 		defer close(stderrDone)
-		p.readStderr(stderr, logFile)
-	}()
+		p.readStderr(stderrR, logFile)
+	})
+	if stdoutR != nil {
+		readers.Go(func() {
+			p.Spec.Stdout(stdout{stdoutR, stderrDone})
+			_ = stdoutR.Close() // a process still writing gets EPIPE and ends
+		})
+	}
 	if stdin != nil {
-		p.spec.Stdin(stdin)
+		p.Spec.Stdin(stdin)
 	}
 	exited := make(chan error, 1)
-	go func() {
-		<-stderrDone // Wait closes the pipe: read it to the end first
-		exited <- cmd.Wait()
-	}()
+	go func() { exited <- cmd.Wait() }()
 
 	select {
-	case err := <-exited:
+	case err = <-exited:
 		if err == nil {
 			err = errors.New("exited")
 		}
-		return p.withLastLine(err)
-	case <-p.stop:
-	}
-	if stdin != nil {
-		_ = stdin.Close()
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(p.sup.StopTimeout):
-		_ = cmd.Process.Kill()
-		<-exited
+	case <-p.terminate:
+		if stdin != nil {
+			_ = stdin.Close()
+		}
+		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		timer := time.NewTimer(p.sup.StopTimeout)
+		select {
+		case <-exited:
+		case <-timer.C:
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			<-exited
+		}
+		timer.Stop()
+		p.log.Info("process stopped")
 	}
 	p.mu.Lock()
 	p.status.Running, p.status.PID = false, 0
 	p.mu.Unlock()
-	p.log.Info("process stopped")
-	return nil
-}
 
-// withLastLine adds the last stderr line to an exit error: it usually says why.
-func (p *Process) withLastLine(err error) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.tail); n > 0 {
-		return fmt.Errorf("%w: %s", err, p.tail[n-1])
+	drained := make(chan struct{})
+	go func() {
+		readers.Wait()
+		close(drained)
+	}()
+	timer := time.NewTimer(drainTimeout)
+	defer timer.Stop()
+	select {
+	case <-drained:
+	case <-timer.C:
+		for _, f := range ours {
+			_ = f.Close() // the readers fail and return
+		}
+		<-drained
 	}
 	return err
+}
+
+// stdout is a process's stdout whose end is reported only once its stderr
+// has been read to the end (see Spec.Stdout).
+type stdout struct {
+	r          io.Reader
+	stderrDone <-chan struct{}
+}
+
+func (s stdout) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if err != nil {
+		<-s.stderrDone
+	}
+	return n, err
 }
 
 func (p *Process) readStderr(r io.Reader, logFile *os.File) {
@@ -278,6 +360,9 @@ func (p *Process) readStderr(r io.Reader, logFile *os.File) {
 			p.tail = slices.Delete(p.tail, 0, len(p.tail)-tailLines)
 		}
 		p.mu.Unlock()
+		if p.Spec.OnStderrLine != nil {
+			p.Spec.OnStderrLine(line)
+		}
 	}
 }
 
@@ -291,7 +376,7 @@ func (p *Process) openLog() *os.File {
 		p.log.Warn("cannot create log dir", "dir", p.sup.LogDir, "err", err)
 		return nil
 	}
-	prefix := "ffmpeg-" + SafeName(p.spec.Name) + "-"
+	prefix := "ffmpeg-" + SafeName(p.Spec.Name) + "-"
 	old, _ := filepath.Glob(filepath.Join(p.sup.LogDir, prefix+"*.log"))
 	sort.Strings(old) // names end in a sortable timestamp
 	for len(old) >= p.sup.KeepLogs {

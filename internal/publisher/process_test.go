@@ -1,13 +1,31 @@
 package publisher
 
 import (
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// start initializes a Process; the test closes it.
+func start(t *testing.T, spec Spec, sup Supervision) *Process {
+	t.Helper()
+	p := &Process{Spec: spec, Supervision: sup}
+	if err := p.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
@@ -24,8 +42,8 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
 
 func TestRestartsAfterSIGKILL(t *testing.T) {
-	p := Start(Spec{Name: "sleeper", Binary: "sleep", Args: []string{"30"}}, Supervision{})
-	defer p.Stop()
+	p := start(t, Spec{Name: "sleeper", Binary: "sleep", Args: []string{"30"}}, Supervision{})
+	defer p.Close()
 	waitFor(t, 5*time.Second, "first start", func() bool { return p.Status().Running })
 	first := p.Status().PID
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
@@ -44,9 +62,9 @@ func TestRestartBudgetHolds(t *testing.T) {
 	dir := t.TempDir()
 	counter := filepath.Join(dir, "spawns")
 	// Each spawn appends a line, then fails at once.
-	p := Start(Spec{Name: "crasher", Binary: "sh", Args: []string{"-c", "echo x >> " + counter + "; exit 3"}},
+	p := start(t, Spec{Name: "crasher", Binary: "sh", Args: []string{"-c", "echo x >> " + counter + "; exit 3"}},
 		Supervision{BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond, Budget: 3, BudgetSpan: 3 * time.Second})
-	defer p.Stop()
+	defer p.Close()
 	waitFor(t, 3*time.Second, "budget exhaustion", func() bool { return p.Status().BudgetPaused })
 	time.Sleep(500 * time.Millisecond) // a spinning supervisor would spawn dozens of times here
 	raw, _ := os.ReadFile(counter)
@@ -66,20 +84,24 @@ func TestRestartBudgetHolds(t *testing.T) {
 func TestSecretsAreRedacted(t *testing.T) {
 	dir := t.TempDir()
 	secret := "pub_0123456789ab:s3cr3tpassword"
-	p := Start(Spec{
+	hooked := make(chan string, 1)
+	p := start(t, Spec{
 		Name: "Talker 1", Binary: "sh", Args: []string{"-c", `echo "url rtsp://$0@127.0.0.1/x" >&2; exec sleep 30`, secret},
-		Secrets: []string{secret},
+		Secrets:      []string{secret},
+		OnStderrLine: func(line string) { hooked <- line },
 	}, Supervision{LogDir: dir})
-	defer p.Stop()
 	waitFor(t, 5*time.Second, "stderr line", func() bool { return len(p.Status().StderrTail) > 0 })
 	st := p.Status()
 	if !strings.Contains(st.StderrTail[0], "rtsp://***@127.0.0.1/x") {
 		t.Errorf("tail = %q", st.StderrTail)
 	}
+	if line := <-hooked; line != st.StderrTail[0] {
+		t.Errorf("OnStderrLine got %q", line)
+	}
 	if !strings.HasPrefix(filepath.Base(st.LogPath), "ffmpeg-talker-1-") {
 		t.Errorf("log path = %s", st.LogPath)
 	}
-	p.Stop()
+	p.Close()
 	raw, err := os.ReadFile(st.LogPath)
 	if err != nil {
 		t.Fatal(err)
@@ -90,17 +112,17 @@ func TestSecretsAreRedacted(t *testing.T) {
 }
 
 func TestStopEscalatesToSIGKILL(t *testing.T) {
-	p := Start(Spec{Name: "stubborn", Binary: "sh", Args: []string{"-c", `trap "" TERM; echo ready >&2; while :; do sleep 0.05; done`}},
+	p := start(t, Spec{Name: "stubborn", Binary: "sh", Args: []string{"-c", `trap "" TERM; echo ready >&2; while :; do sleep 0.05; done`}},
 		Supervision{StopTimeout: 300 * time.Millisecond})
 	waitFor(t, 5*time.Second, "start", func() bool { return len(p.Status().StderrTail) > 0 })
 	pid := p.Status().PID
-	start := time.Now()
-	p.Stop()
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("Stop took %v", took)
+	began := time.Now()
+	p.Close()
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("Close took %v", took)
 	}
 	if alive(pid) {
-		t.Errorf("process %d survived Stop", pid)
+		t.Errorf("process %d survived Close", pid)
 	}
 	if p.Status().Running {
 		t.Error("status still running")
@@ -109,14 +131,99 @@ func TestStopEscalatesToSIGKILL(t *testing.T) {
 
 func TestLogFilesAreBounded(t *testing.T) {
 	dir := t.TempDir()
-	p := Start(Spec{Name: "flaky", Binary: "sh", Args: []string{"-c", "echo boom >&2; exit 1"}},
+	p := start(t, Spec{Name: "flaky", Binary: "sh", Args: []string{"-c", "echo boom >&2; exit 1"}},
 		Supervision{LogDir: dir, KeepLogs: 2, BackoffMin: 5 * time.Millisecond, BackoffMax: 5 * time.Millisecond, Budget: 100})
 	waitFor(t, 5*time.Second, "several restarts", func() bool { return p.Status().Restarts >= 5 })
-	p.Stop()
+	p.Close()
 	files, _ := filepath.Glob(filepath.Join(dir, "ffmpeg-flaky-*.log"))
 	if len(files) > 2 {
 		t.Errorf("%d log files kept, want at most 2", len(files))
 	}
+}
+
+func TestExitIsSeenAtOnce(t *testing.T) {
+	began := time.Now()
+	p := start(t, Spec{Name: "quitter", Binary: "sh", Args: []string{"-c", "echo cannot open input >&2; exit 3"}},
+		Supervision{BackoffMin: time.Minute})
+	defer p.Close()
+	waitFor(t, 2*time.Second, "the exit error", func() bool { return p.Status().LastError != "" })
+	if took := time.Since(began); took > 500*time.Millisecond {
+		t.Errorf("exit reported after %v", took)
+	}
+	if st := p.Status(); st.Running || st.LastError != "exit status 3: cannot open input" {
+		t.Errorf("status = %+v", st)
+	}
+}
+
+func TestStdoutHookGetsEachProcessOutput(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	type run struct {
+		out       string
+		linesSeen []string // stderr lines delivered when stdout ended
+	}
+	runs := make(chan run, 10)
+	p := start(t, Spec{
+		Name: "talker", Binary: "sh", Args: []string{"-c", "echo frame; echo last words >&2; exit 3"},
+		Stdout: func(r io.Reader) {
+			out, _ := io.ReadAll(r)
+			mu.Lock()
+			defer mu.Unlock()
+			runs <- run{string(out), slices.Clone(lines)}
+		},
+		OnStderrLine: func(line string) {
+			mu.Lock()
+			defer mu.Unlock()
+			lines = append(lines, line)
+		},
+	}, Supervision{BackoffMin: 20 * time.Millisecond})
+	defer p.Close()
+	for i := range 2 { // every new process gets the hook
+		select {
+		case r := <-runs:
+			if r.out != "frame\n" || len(r.linesSeen) != i+1 || r.linesSeen[i] != "last words" {
+				t.Errorf("run %d: %+v", i, r)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("run %d: no output", i)
+		}
+	}
+}
+
+func TestStdoutHookEndsWithItsProcess(t *testing.T) {
+	// The shell exits at once; the sleep it leaves behind holds stdout open.
+	ended := make(chan struct{})
+	p := start(t, Spec{
+		Name: "forker", Binary: "sh", Args: []string{"-c", "sleep 3 & exit 3"},
+		Stdout: func(r io.Reader) {
+			_, _ = io.Copy(io.Discard, r)
+			close(ended)
+		},
+	}, Supervision{BackoffMin: time.Minute})
+	defer p.Close()
+	select {
+	case <-ended:
+	case <-time.After(drainTimeout + 2*time.Second):
+		t.Fatal("the Stdout hook outlived its process")
+	}
+	waitFor(t, time.Second, "the exit error", func() bool { return strings.Contains(p.Status().LastError, "exit status 3") })
+}
+
+func TestFailedRunsLeaveNoGoroutines(t *testing.T) {
+	p := start(t, Spec{
+		Name: "failer", Binary: "sh", Args: []string{"-c", "echo no >&2; exit 1"},
+		Stdout:       func(r io.Reader) { _, _ = io.Copy(io.Discard, r) },
+		OnStderrLine: func(string) {},
+	}, Supervision{BackoffMin: time.Millisecond, BackoffMax: time.Millisecond, Budget: 1000})
+	waitFor(t, 5*time.Second, "a few restarts", func() bool { return p.Status().Restarts >= 5 })
+	before := runtime.NumGoroutine()
+	waitFor(t, 10*time.Second, "many restarts", func() bool { return p.Status().Restarts >= 50 })
+	// A run has at most four goroutines of its own; a leak grows per run.
+	if after := runtime.NumGoroutine(); after > before+4 {
+		t.Errorf("%d goroutines after 45 more failed runs, %d before", after, before)
+	}
+	p.Close()
+	goleak.VerifyNone(t)
 }
 
 func TestFindFFmpeg(t *testing.T) {

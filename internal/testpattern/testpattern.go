@@ -77,7 +77,7 @@ func (p *Pattern) run(states <-chan *engine.State, events <-chan engine.DemandEv
 	)
 	stop := func() {
 		if proc != nil {
-			stopProcess(proc)
+			proc.Close()
 			proc, published = nil, ""
 		}
 	}
@@ -108,21 +108,19 @@ func (p *Pattern) run(states <-chan *engine.State, events <-chan engine.DemandEv
 			continue
 		}
 		user, pass := p.Engine.PublishSecretFor(model.TestPath)
-		proc = startProcess(publisher.Spec{
+		next := &publisher.Process{Spec: publisher.Spec{
 			Name:    "test-pattern",
 			Binary:  p.FFmpeg,
 			Args:    Args(p.LogLevel, path.PublishURL),
 			Secrets: []string{user + ":" + pass, pass},
-		}, publisher.Supervision{LogDir: p.LogDir, Logger: p.Logger})
-		published = path.PublishURL
+		}, Supervision: publisher.Supervision{LogDir: p.LogDir, Logger: p.Logger}}
+		if err := next.Initialize(); err != nil {
+			p.Logger.Error("test pattern cannot start", "err", err)
+			continue
+		}
+		proc, published = next, path.PublishURL
 	}
 }
-
-func startProcess(spec publisher.Spec, sup publisher.Supervision) *publisher.Process {
-	return publisher.Start(spec, sup)
-}
-
-func stopProcess(p *publisher.Process) { p.Stop() }
 
 // Args is the ffmpeg command line (without the binary) of the pattern.
 func Args(logLevel, publishURL string) []string {

@@ -7,18 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/frame"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
+	"github.com/toposync/toposync-streaming/internal/publisher"
 )
 
 func init() {
@@ -40,11 +41,15 @@ type CameraSourceConfig struct {
 }
 
 // cameraSource decodes a camera with an ffmpeg subprocess into BGR24
-// frames. When ffmpeg ends (camera gone, network down) Run returns and the
-// runner starts it again with a growing backoff.
+// frames. Its publisher.Process restarts ffmpeg when it ends (camera gone,
+// network down) with a growing backoff inside a restart budget; Run returns
+// only when the pipeline stops or ffmpeg cannot be found.
 type cameraSource struct {
 	cfg      CameraSourceConfig
 	services pipeline.Services
+	name     string // names the process in logs and log files
+	log      *slog.Logger
+	proc     atomic.Pointer[publisher.Process] // the latest Run's
 }
 
 func newCameraSource(raw json.RawMessage, env pipeline.Env) (any, error) {
@@ -70,7 +75,7 @@ func newCameraSource(raw json.RawMessage, env pipeline.Env) (any, error) {
 			return nil, fmt.Errorf("camera %q does not exist", cfg.CameraID)
 		}
 	}
-	return &cameraSource{cfg: cfg, services: env.Services}, nil
+	return &cameraSource{cfg: cfg, services: env.Services, name: "camera-" + env.Pipeline + "-" + env.Node, log: env.Logger}, nil
 }
 
 // camera is the source as a camera record, credentials included.
@@ -147,9 +152,9 @@ func (s *cameraSource) fps(c model.Camera) int {
 	return 0
 }
 
-// Args is the whole ffmpeg command line (without the binary).
-func (s *cameraSource) args(c model.Camera) []string {
-	args := append([]string{"-hide_banner", "-loglevel", "info", "-nostats"}, s.inputArgs(c)...)
+// args is the whole ffmpeg command line (without the binary).
+func (s *cameraSource) args(c model.Camera, logLevel string) []string {
+	args := append([]string{"-hide_banner", "-loglevel", atLeastInfo(logLevel), "-nostats"}, s.inputArgs(c)...)
 	var filters []string
 	if fps := s.fps(c); fps > 0 && c.URL != model.TestSource {
 		filters = append(filters, "fps="+strconv.Itoa(fps))
@@ -163,10 +168,25 @@ func (s *cameraSource) args(c model.Camera) []string {
 	return append(args, "-an", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1")
 }
 
+// atLeastInfo is ffmpeg's -loglevel for a camera: info unless a more
+// verbose level is configured, because the frame size is read from the
+// output description ffmpeg prints at info.
+func atLeastInfo(level string) string {
+	switch level {
+	case "verbose", "debug", "trace":
+		return level
+	}
+	return "info"
+}
+
 // outputSize finds the frame size in ffmpeg's description of its output.
 var outputSize = regexp.MustCompile(`Video: rawvideo .*bgr24.*?, (\d+)x(\d+)`)
 
-// Run decodes until ffmpeg ends or ctx is cancelled.
+// sizeWait bounds the wait for the frame size once frames flow: ffmpeg
+// printed it before the first frame, only our stderr reader may lag.
+const sizeWait = 5 * time.Second
+
+// Run keeps ffmpeg decoding the camera until ctx is cancelled.
 func (s *cameraSource) Run(ctx context.Context, emit func(*pipeline.Packet)) error {
 	bin, err := s.services.FFmpeg()
 	if err != nil {
@@ -176,76 +196,68 @@ func (s *cameraSource) Run(ctx context.Context, emit func(*pipeline.Packet)) err
 	if err != nil {
 		return err
 	}
-	redact := strings.NewReplacer(c.SourceURL(), redactedURL(c))
-	cmd := exec.Command(bin, s.args(c)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start ffmpeg: %w", err)
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
-	go func() { // ffmpeg never outlives the pipeline
-		<-ctx.Done()
-		_ = cmd.Process.Kill()
-	}()
-
-	sizes := make(chan [2]int, 1)
-	var tailMu sync.Mutex
-	var tail []string
-	go func() {
-		lines := bufio.NewScanner(stderr)
-		for lines.Scan() {
-			line := redact.Replace(lines.Text())
-			if m := outputSize.FindStringSubmatch(line); m != nil {
-				w, _ := strconv.Atoi(m[1])
-				h, _ := strconv.Atoi(m[2])
-				select {
-				case sizes <- [2]int{w, h}:
-				default:
+	logDir, logLevel := s.services.FFmpegLogs()
+	sizes := make(chan [2]int, 1) // the running ffmpeg's frame size
+	proc := &publisher.Process{
+		Spec: publisher.Spec{
+			Name: s.name, Binary: bin, Args: s.args(c, logLevel), Secrets: secrets(c),
+			OnStderrLine: func(line string) {
+				if m := outputSize.FindStringSubmatch(line); m != nil {
+					w, _ := strconv.Atoi(m[1])
+					h, _ := strconv.Atoi(m[2])
+					select { // the newest description wins; one sender, so the send never blocks
+					case <-sizes:
+					default:
+					}
+					sizes <- [2]int{w, h}
 				}
-			}
-			tailMu.Lock()
-			tail = append(tail, line)
-			if len(tail) > 5 {
-				tail = tail[1:]
-			}
-			tailMu.Unlock()
+			},
+			Stdout: func(r io.Reader) { s.readFrames(r, sizes, emit) },
+		},
+		Supervision: publisher.Supervision{LogDir: logDir, Logger: s.log},
+	}
+	if err := proc.Initialize(); err != nil {
+		return err
+	}
+	s.proc.Store(proc)
+	<-ctx.Done()
+	proc.Close()
+	return ctx.Err()
+}
+
+// SourceStatus reports the camera's ffmpeg supervision.
+func (s *cameraSource) SourceStatus() (lastError string, restarts int) {
+	if p := s.proc.Load(); p != nil {
+		st := p.Status()
+		return st.LastError, st.Restarts
+	}
+	return "", 0
+}
+
+// readFrames emits the frames of one ffmpeg run until its stdout ends.
+func (s *cameraSource) readFrames(r io.Reader, sizes chan [2]int, emit func(*pipeline.Packet)) {
+	defer func() {
+		select { // a size this run printed must not frame the next one
+		case <-sizes:
+		default:
 		}
 	}()
-	lastLines := func() string {
-		tailMu.Lock()
-		defer tailMu.Unlock()
-		return strings.Join(tail, " | ")
+	out := bufio.NewReader(r)
+	if _, err := out.Peek(1); err != nil {
+		return
 	}
-
 	var size [2]int
 	select {
 	case size = <-sizes:
-	case <-time.After(30 * time.Second):
-		return fmt.Errorf("ffmpeg did not open %s within 30s: %s", redactedURL(c), lastLines())
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-time.After(sizeWait):
+		s.log.Error("ffmpeg did not describe its output size; restarting it")
+		return // closing stdout ends ffmpeg
 	}
-	frameBytes := size[0] * size[1] * 3
-	reader := bufio.NewReaderSize(stdout, frameBytes)
 	lifecycle := pipeline.Open
 	for {
-		buf := make([]byte, frameBytes)
-		if _, err := io.ReadFull(reader, buf); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("source %s ended: %s", redactedURL(c), lastLines())
+		buf := make([]byte, size[0]*size[1]*3)
+		if _, err := io.ReadFull(out, buf); err != nil {
+			return
 		}
 		emit(&pipeline.Packet{
 			Artifacts: map[string]*frame.Frame{"frame": {Width: size[0], Height: size[1], Data: buf}},
@@ -254,6 +266,25 @@ func (s *cameraSource) Run(ctx context.Context, emit func(*pipeline.Packet)) err
 		})
 		lifecycle = pipeline.Update
 	}
+}
+
+// secrets are what never appears in logs or status: the camera's password,
+// as given and as escaped in a URL, also when it is part of the URL.
+func secrets(c model.Camera) []string {
+	var out []string
+	add := func(pw string) {
+		if pw != "" {
+			out = append(out, strings.TrimPrefix(url.UserPassword("", pw).String(), ":"), pw)
+		}
+	}
+	if c.Password != nil {
+		add(*c.Password)
+	}
+	if u, err := url.Parse(c.URL); err == nil {
+		pw, _ := u.User.Password()
+		add(pw)
+	}
+	return out
 }
 
 // redactedURL is the camera's URL for logs: never with credentials.
