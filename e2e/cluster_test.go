@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 // TestDistributedHosting runs a core and a processing server ("edge-1") as
@@ -26,17 +28,11 @@ import (
 // internal URL endpoint reports the ports it really uses, so the URLs the
 // core proxies point at the processing server's engine, not the core's.
 func TestDistributedHosting(t *testing.T) {
-	requireFFmpeg(t)
+	testutil.RequireFFmpegAndFFprobe(t)
 	syncCreds := []string{"TOPOSYNC_STREAMING_SYNC_USERNAME=sync", "TOPOSYNC_STREAMING_SYNC_PASSWORD=s3cret"}
 	core := startService(t, t.TempDir(), syncCreds...)
-	p := freePorts(t, 4)
-	if status, out := core.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
-		t.Fatalf("patch: %d %v", status, out)
-	}
-	waitUntil(t, 10*time.Second, "core engine running", func() bool {
-		_, out := core.call("GET", "/engine/status", "")
-		return out.(map[string]any)["running"] == true
-	})
+	p := core.enableEngine()
+	core.waitEngineRunning("core engine running")
 
 	coreRoot := strings.TrimSuffix(core.base, "/api/streams")
 	edge := startService(t, t.TempDir(), append(syncCreds,
@@ -60,13 +56,13 @@ func TestDistributedHosting(t *testing.T) {
 	id := out.(map[string]any)["id"].(string)
 
 	// The processing server picks it up with the next sync, and runs the engine.
-	waitUntil(t, 15*time.Second, "transmission synced to the processing server", func() bool {
+	testutil.Eventually(t, 15*time.Second, "transmission synced to the processing server", func() bool {
 		_, out := edge.call("GET", "/transmissions", "")
 		list := out.([]any)
 		return len(list) == 1 && list[0].(map[string]any)["id"] == id
 	})
 	var edgeRTSP float64
-	waitUntil(t, 15*time.Second, "processing server engine running", func() bool {
+	testutil.Eventually(t, 15*time.Second, "processing server engine running", func() bool {
 		_, out := edge.call("GET", "/engine/status", "")
 		st := out.(map[string]any)
 		if st["running"] != true {

@@ -3,38 +3,15 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
-
-func requireFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (make test installs it)", tool)
-		}
-	}
-}
-
-// freePorts returns n TCP ports that were free a moment ago.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
 
 // probe runs ffprobe on url and returns "codec WIDTHxHEIGHT" of the first
 // video stream.
@@ -55,10 +32,10 @@ func probe(t *testing.T, url string, extra ...string) string {
 }
 
 func TestEngineLifecycleAndTestPattern(t *testing.T) {
-	requireFFmpeg(t)
+	testutil.RequireFFmpegAndFFprobe(t)
 	data := t.TempDir()
 	s := startService(t, data)
-	p := freePorts(t, 4)
+	p := testutil.FreePorts(t, 4)
 	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
 		t.Fatalf("patch ports: %d %v", status, out)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 var exampleFrames = regexp.MustCompile(`^200 .*'frames': (\d+)`)
@@ -28,7 +30,7 @@ func TestPythonExamplePublishes(t *testing.T) {
 		}
 		done <- out
 	}()
-	waitUntil(t, 10*time.Second, "the example's writer shown", func() bool { return f.activeWriter() == "example:bar" })
+	testutil.Eventually(t, 10*time.Second, "the example's writer shown", func() bool { return f.activeWriter() == "example:bar" })
 	if c := f.colourAt(f.current(), 300, 200); !c.near(rgb{0x10, 0x10, 0x40}, 20) {
 		t.Errorf("background %v, want the example's dark blue", c)
 	}

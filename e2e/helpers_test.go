@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,10 +15,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 // binary is the toposync-streaming binary built once for the package.
@@ -48,25 +48,8 @@ type service struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	base string // http://127.0.0.1:PORT/api/streams
-	log  *syncBuffer
+	log  *testutil.SyncBuffer
 	done chan error
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var listenLine = regexp.MustCompile(`msg=listening addr=(http://\S+)`)
@@ -77,7 +60,7 @@ func startService(t *testing.T, dataDir string, env ...string) *service {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
 	cmd.Env = append(os.Environ(), env...)
-	s := &service{t: t, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
+	s := &service{t: t, cmd: cmd, log: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -170,4 +153,25 @@ func (s *service) stop(sig syscall.Signal) int {
 		s.t.Fatalf("service did not exit within 15s of %v", sig)
 	}
 	return s.cmd.ProcessState.ExitCode()
+}
+
+// enableEngine enables the service's engine on free preferred ports and
+// returns them (rtsp, hls, webrtc, api).
+func (s *service) enableEngine() []int {
+	s.t.Helper()
+	p := testutil.FreePorts(s.t, 4)
+	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
+		s.t.Fatalf("patch: %d %v", status, out)
+	}
+	return p
+}
+
+// waitEngineRunning waits up to 10 s for the service to report its engine
+// running; what names the wait in the failure.
+func (s *service) waitEngineRunning(what string) {
+	s.t.Helper()
+	testutil.Eventually(s.t, 10*time.Second, what, func() bool {
+		_, out := s.call("GET", "/engine/status", "")
+		return out.(map[string]any)["running"] == true
+	})
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 // activeWriter is the writer the transmission shows now ("" for none).
@@ -49,7 +51,7 @@ func TestWizardPresetsPublish(t *testing.T) {
 			}
 			name := out.(map[string]any)["pipeline_name"].(string)
 			defer f.call("DELETE", "/../pipelines/"+name, "")
-			waitUntil(t, 20*time.Second, name+" shown", func() bool { return f.activeWriter() == name+":stream" })
+			testutil.Eventually(t, 20*time.Second, name+" shown", func() bool { return f.activeWriter() == name+":stream" })
 			// Inside the letterboxed picture: the scene's background, or for
 			// segmentation the mask (published first, as the original's
 			// frame_with_fallback says), black where nothing moves.
@@ -88,7 +90,7 @@ func (f *runtimeFixture) rtspCameraPipeline() string {
 func TestPipelineFromRTSPCamera(t *testing.T) {
 	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "cam", "black", "priority_latest"))
 	name := f.rtspCameraPipeline()
-	waitUntil(t, 20*time.Second, "the RTSP pipeline shown", func() bool { return f.activeWriter() == name+":stream" })
+	testutil.Eventually(t, 20*time.Second, "the RTSP pipeline shown", func() bool { return f.activeWriter() == name+":stream" })
 	if c := f.centre(f.current()); c.near(black, 30) {
 		t.Errorf("centre %v: the placeholder, not the camera", c)
 	}
@@ -121,26 +123,26 @@ func TestMotionGateOpensAndClosesWriter(t *testing.T) {
 	writer := out.(map[string]any)["pipeline_name"].(string) + ":stream"
 	// The clip loops: the square moves (writer open and shown), then stays
 	// still (writer closed, placeholder).
-	waitUntil(t, 20*time.Second, "the gate open", func() bool { lc, ok := f.writerState(writer); return ok && lc != "close" })
-	waitUntil(t, 10*time.Second, "the gate closed", func() bool { lc, _ := f.writerState(writer); return lc == "close" })
+	testutil.Eventually(t, 20*time.Second, "the gate open", func() bool { lc, ok := f.writerState(writer); return ok && lc != "close" })
+	testutil.Eventually(t, 10*time.Second, "the gate closed", func() bool { lc, _ := f.writerState(writer); return lc == "close" })
 	if w := f.activeWriter(); w != "" {
 		t.Errorf("closed gate, but %q is shown", w)
 	}
-	waitUntil(t, 10*time.Second, "the gate open again", func() bool { lc, ok := f.writerState(writer); return ok && lc != "close" })
+	testutil.Eventually(t, 10*time.Second, "the gate open again", func() bool { lc, ok := f.writerState(writer); return ok && lc != "close" })
 }
 
 var demoRTSP = regexp.MustCompile(`RTSP:\s+ffplay -rtsp_transport tcp (\S+)`)
 
 // The README's run command serves the demo; a newcomer's ffprobe decodes it.
 func TestDemo(t *testing.T) {
-	requireFFmpeg(t)
+	testutil.RequireFFmpegAndFFprobe(t)
 	data := t.TempDir()
 	cmd := exec.Command(binary, "serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir", data)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -191,20 +193,20 @@ func (f *runtimeFixture) inputMode() string {
 func TestBypassSwitchesInputAndBack(t *testing.T) {
 	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "cam", "gray", "priority_latest"))
 	writer := f.rtspCameraPipeline() + ":stream"
-	waitUntil(t, 20*time.Second, "the camera pipeline shown", func() bool { return f.activeWriter() == writer })
+	testutil.Eventually(t, 20*time.Second, "the camera pipeline shown", func() bool { return f.activeWriter() == writer })
 	f.call("POST", "/transmissions/"+f.id+"/demand/prime", "")
-	waitUntil(t, 10*time.Second, "a publisher pulling the camera", func() bool { return f.inputMode() == "rtsp_pull" })
+	testutil.Eventually(t, 10*time.Second, "a publisher pulling the camera", func() bool { return f.inputMode() == "rtsp_pull" })
 	if c := f.centre(f.current()); c.near(gray, 12) {
 		t.Errorf("bypass shows the placeholder %v", c)
 	}
 
 	// A higher-priority writer that is not a camera pipeline: raw frames again.
 	stop := f.keepWriting("overlay", red, "priority=50")
-	waitUntil(t, 10*time.Second, "raw frames for the overlay writer", func() bool { return f.inputMode() == "rawvideo_pipe" })
+	testutil.Eventually(t, 10*time.Second, "raw frames for the overlay writer", func() bool { return f.inputMode() == "rawvideo_pipe" })
 	if c := f.centre(f.current()); !c.near(red, 40) {
 		t.Errorf("after switching back to raw frames: %v, want red", c)
 	}
 	stop()
 	f.call("DELETE", "/transmissions/"+f.id+"/writers/overlay", "")
-	waitUntil(t, 10*time.Second, "the camera pulled again", func() bool { return f.inputMode() == "rtsp_pull" })
+	testutil.Eventually(t, 10*time.Second, "the camera pulled again", func() bool { return f.inputMode() == "rtsp_pull" })
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 // rgb is a colour as ffmpeg decodes it (rgb24).
@@ -46,12 +48,9 @@ type runtimeFixture struct {
 
 func newRuntimeFixture(t *testing.T, transmission string) *runtimeFixture {
 	t.Helper()
-	requireFFmpeg(t)
+	testutil.RequireFFmpegAndFFprobe(t)
 	s := startService(t, t.TempDir())
-	p := freePorts(t, 4)
-	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
-		t.Fatalf("patch: %d %v", status, out)
-	}
+	s.enableEngine()
 	status, out := s.call("POST", "/transmissions", transmission)
 	if status != 200 {
 		t.Fatalf("create: %d %v", status, out)
@@ -61,22 +60,8 @@ func newRuntimeFixture(t *testing.T, transmission string) *runtimeFixture {
 	f := &runtimeFixture{service: s, t: t, id: tr["id"].(string), w: int(o["width"].(float64)), h: int(o["height"].(float64))}
 	_, out = s.call("GET", "/transmissions/"+f.id+"/urls", "")
 	f.rtspURL = out.(map[string]any)["outputs"].([]any)[0].(map[string]any)["url"].(string)
-	waitUntil(t, 10*time.Second, "engine running", func() bool {
-		_, out := s.call("GET", "/engine/status", "")
-		return out.(map[string]any)["running"] == true
-	})
+	s.waitEngineRunning("engine running")
 	return f
-}
-
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // putFrame publishes one raw frame through the HTTP ingest.
@@ -198,7 +183,7 @@ func TestRuntimeWriterToViewer(t *testing.T) {
 
 	// The publisher stops ~3 s (the debounce) after the last viewer left.
 	left := time.Now()
-	waitUntil(t, 8*time.Second, "publisher stop", func() bool { return f.output()["publisher_running"] == false })
+	testutil.Eventually(t, 8*time.Second, "publisher stop", func() bool { return f.output()["publisher_running"] == false })
 	if took := time.Since(left); took < 2*time.Second {
 		t.Errorf("publisher stopped %v after the viewer left, before the 3 s debounce", took)
 	}
@@ -279,7 +264,7 @@ func TestRuntimePublisherRecoversFromSIGKILL(t *testing.T) {
 	if status, out := f.call("POST", "/transmissions/"+f.id+"/demand/prime", ""); status != 200 || out.(map[string]any)["primed_outputs"] != 1.0 {
 		t.Fatalf("prime: %d %v", status, out)
 	}
-	waitUntil(t, 10*time.Second, "a primed publisher sending frames", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a primed publisher sending frames", func() bool {
 		o := f.output()
 		return o["publisher_pid"] != nil && o["publisher_frames_sent"].(float64) > 5
 	})
@@ -289,7 +274,7 @@ func TestRuntimePublisherRecoversFromSIGKILL(t *testing.T) {
 	}
 	killed := time.Now()
 	var sentAtRestart float64
-	waitUntil(t, 2*time.Second, "a new ffmpeg", func() bool {
+	testutil.Eventually(t, 2*time.Second, "a new ffmpeg", func() bool {
 		o := f.output()
 		if p, ok := o["publisher_pid"].(float64); ok && int(p) != pid {
 			sentAtRestart = o["publisher_frames_sent"].(float64)
@@ -297,7 +282,7 @@ func TestRuntimePublisherRecoversFromSIGKILL(t *testing.T) {
 		}
 		return false
 	})
-	waitUntil(t, 2*time.Second-time.Since(killed)+time.Second, "frames flowing again", func() bool {
+	testutil.Eventually(t, 2*time.Second-time.Since(killed)+time.Second, "frames flowing again", func() bool {
 		return f.output()["publisher_frames_sent"].(float64) > sentAtRestart+3
 	})
 	if c := f.centre(f.current()); !c.near(red, 40) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 // chromiumPath is Debian's Chromium; `make test` installs it (scripts/deps.sh).
@@ -33,7 +34,7 @@ func requireChromium(t *testing.T) {
 type browser struct {
 	t       *testing.T
 	ctx     context.Context
-	console *syncBuffer
+	console *testutil.SyncBuffer
 }
 
 // blockWebRTCPrefs is a Chromium profile whose WebRTC IP handling policy is
@@ -74,7 +75,7 @@ func newBrowser(t *testing.T, prefs string) *browser {
 		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	b := &browser{t: t, console: &syncBuffer{}}
+	b := &browser{t: t, console: &testutil.SyncBuffer{}}
 	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(f string, a ...any) {
 		fmt.Fprintf(b.console, "chromedp: "+f+"\n", a...)
 	}))
@@ -190,18 +191,10 @@ func (b *browser) screenshot(name string) {
 // uiService is a running service with the engine enabled on free ports.
 func uiService(t *testing.T) *service {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed (make test installs it)")
-	}
+	testutil.RequireFFmpeg(t)
 	s := startService(t, t.TempDir())
-	p := freePorts(t, 4)
-	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
-		t.Fatalf("patch: %d %v", status, out)
-	}
-	waitUntil(t, 10*time.Second, "engine running", func() bool {
-		_, out := s.call("GET", "/engine/status", "")
-		return out.(map[string]any)["running"] == true
-	})
+	s.enableEngine()
+	s.waitEngineRunning("engine running")
 	return s
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
+	"github.com/toposync/toposync-streaming/internal/testutil"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -32,21 +32,12 @@ type fixture struct {
 	arb     *arbiter.Arbiter
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func newFixture(t *testing.T, withPattern bool) *fixture {
 	t.Helper()
+	testutil.RequireFFmpeg(t)
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	if err != nil {
-		t.Skip("ffmpeg not installed (make test installs it)")
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	st, err := store.Open(dir)
@@ -55,7 +46,8 @@ func newFixture(t *testing.T, withPattern bool) *fixture {
 	}
 	if _, err := st.Update(func(s *model.Settings) error {
 		s.Engine.Enabled = true
-		s.Engine.PreferredPorts = model.Ports{RTSP: freePort(t), HLS: freePort(t), WebRTC: freePort(t), API: freePort(t)}
+		p := testutil.FreePorts(t, 4)
+		s.Engine.PreferredPorts = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
 		s.Runtime.StopDebounceSeconds = 1
 		return nil
 	}); err != nil {
@@ -108,7 +100,7 @@ func (f *fixture) addTransmission(body string) model.Transmission {
 		return nil
 	})
 	// The change reaches the bridge through the engine state.
-	waitFor(f.t, 5*time.Second, "the transmission's outputs in the bridge", func() bool {
+	testutil.Eventually(f.t, 5*time.Second, "the transmission's outputs in the bridge", func() bool {
 		for _, o := range f.bridge.Outputs() {
 			if o.TransmissionID == tr.ID {
 				return true
@@ -137,18 +129,6 @@ func publisherPID(o bridge.OutputStatus) int {
 	return o.Publisher.PID
 }
 
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // decodes reports whether ffmpeg decodes n frames of url over RTSP/TCP.
 func decodes(url string, n int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -172,15 +152,15 @@ func TestPrimedPublisherFollowsAPortChange(t *testing.T) {
 	if n := f.bridge.Prime(tr.ID); n != 1 {
 		t.Fatalf("Prime primed %d outputs, want 1", n)
 	}
-	waitFor(t, 5*time.Second, "the primed publisher", func() bool { return publisherPID(f.output(key)) > 0 })
+	testutil.Eventually(t, 5*time.Second, "the primed publisher", func() bool { return publisherPID(f.output(key)) > 0 })
 	first := publisherPID(f.output(key))
 
-	next := freePort(t)
+	next := testutil.FreePorts(t, 1)[0]
 	f.update(func(s *model.Settings) error {
 		s.Engine.PreferredPorts.RTSP = next
 		return nil
 	})
-	waitFor(t, 8*time.Second, "a new publisher after the port change", func() bool {
+	testutil.Eventually(t, 8*time.Second, "a new publisher after the port change", func() bool {
 		pid := publisherPID(f.output(key))
 		return pid > 0 && pid != first
 	})
@@ -209,14 +189,14 @@ func TestDemandDebounceAndRestartOnChangedEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = reader.Process.Kill(); _ = reader.Wait() }()
-	waitFor(t, 10*time.Second, "a publisher for the viewer", func() bool { return publisherPID(f.output(key)) > 0 })
+	testutil.Eventually(t, 10*time.Second, "a publisher for the viewer", func() bool { return publisherPID(f.output(key)) > 0 })
 	pid := publisherPID(f.output(key))
 
 	f.update(func(s *model.Settings) error { // nothing the publisher uses
 		s.Transmissions[s.Find(tr.ID)].Name = "Front gate"
 		return nil
 	})
-	waitFor(t, 5*time.Second, "the rename in the engine state", func() bool { return f.manager.State().Revision == f.store.Current().Revision })
+	testutil.Eventually(t, 5*time.Second, "the rename in the engine state", func() bool { return f.manager.State().Revision == f.store.Current().Revision })
 	if got := publisherPID(f.output(key)); got != pid {
 		t.Fatalf("a rename restarted the publisher (pid %d -> %d)", pid, got)
 	}
@@ -225,7 +205,7 @@ func TestDemandDebounceAndRestartOnChangedEncoding(t *testing.T) {
 		s.Transmissions[s.Find(tr.ID)].Outputs[0].FPSLimit = &fps
 		return nil
 	})
-	waitFor(t, 5*time.Second, "a publisher with the new fps", func() bool {
+	testutil.Eventually(t, 5*time.Second, "a publisher with the new fps", func() bool {
 		o := f.output(key)
 		return publisherPID(o) > 0 && publisherPID(o) != pid && o.FPS == 5
 	})
@@ -233,7 +213,7 @@ func TestDemandDebounceAndRestartOnChangedEncoding(t *testing.T) {
 	_ = reader.Process.Kill()
 	_ = reader.Wait()
 	left := time.Now()
-	waitFor(t, 10*time.Second, "the publisher to stop after the debounce", func() bool { return publisherPID(f.output(key)) == 0 })
+	testutil.Eventually(t, 10*time.Second, "the publisher to stop after the debounce", func() bool { return publisherPID(f.output(key)) == 0 })
 	if held := time.Since(left); held < 900*time.Millisecond {
 		t.Errorf("the publisher stopped %v after the last viewer left, before the 1 s debounce", held)
 	}
@@ -255,7 +235,7 @@ func TestBypassFollowsTheShownWriter(t *testing.T) {
 	if n := f.bridge.Prime(tr.ID); n != 1 {
 		t.Fatalf("primed %d", n)
 	}
-	waitFor(t, 5*time.Second, "a bypass publisher", func() bool {
+	testutil.Eventually(t, 5*time.Second, "a bypass publisher", func() bool {
 		o := f.output(key)
 		return o.InputMode == model.InputRTSPPull && publisherPID(o) > 0
 	})
@@ -278,7 +258,7 @@ func TestBypassFollowsTheShownWriter(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, 5*time.Second, "raw frames again", func() bool {
+	testutil.Eventually(t, 5*time.Second, "raw frames again", func() bool {
 		o := f.output(key)
 		return o.InputMode == model.InputRawVideo && publisherPID(o) > 0
 	})
@@ -302,13 +282,13 @@ func TestPublisherMovesToARestartedEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = reader.Process.Kill(); _ = reader.Wait() }()
-	waitFor(t, 10*time.Second, "a publisher for the viewer", func() bool { return publisherPID(f.output(key)) > 0 })
+	testutil.Eventually(t, 10*time.Second, "a publisher for the viewer", func() bool { return publisherPID(f.output(key)) > 0 })
 	before := publisherPID(f.output(key))
 
 	if err := f.manager.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "a publisher in the new engine", func() bool {
+	testutil.Eventually(t, 3*time.Second, "a publisher in the new engine", func() bool {
 		pid := publisherPID(f.output(key))
 		return pid > 0 && pid != before
 	})

@@ -17,27 +17,8 @@ import (
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/store"
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
-
-// freePorts returns n distinct TCP ports that were free a moment ago, far
-// enough apart that a remap scan from one does not land on the next.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var lns []net.Listener
-	for len(ports) < n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
-}
 
 type fixture struct {
 	t       *testing.T
@@ -54,7 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := freePorts(t, 4)
+	p := testutil.FreePorts(t, 4)
 	ports := model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
 	if _, err := st.Update(func(s *model.Settings) error {
 		s.Engine.PreferredPorts = ports
@@ -102,17 +83,6 @@ func (f *fixture) publishURL(path string) string {
 		f.t.Fatalf("no publish URL for %q in the engine state", path)
 	}
 	return p.PublishURL
-}
-
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func TestStartStopPersistAndReport(t *testing.T) {
@@ -181,12 +151,12 @@ func TestPortRemapWithoutDrift(t *testing.T) {
 		t.Errorf("restart_count = %d, want 4", n)
 	}
 	// A new preference is honoured.
-	next := freePorts(t, 1)[0]
+	next := testutil.FreePorts(t, 1)[0]
 	f.update(func(s *model.Settings) error {
 		s.Engine.PreferredPorts.RTSP = next
 		return nil
 	})
-	waitFor(t, 5*time.Second, "engine on the new preferred port", func() bool {
+	testutil.Eventually(t, 5*time.Second, "engine on the new preferred port", func() bool {
 		st := f.manager.Status("")
 		return st.Running && st.Ports.RTSP == next
 	})
@@ -213,14 +183,8 @@ func pathsList(t *testing.T, apiPort int) map[string]any {
 	return byName
 }
 
-func requireFFmpeg(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed (make test installs it)")
-	}
-}
-
 func TestPathsFollowSettingsLive(t *testing.T) {
-	requireFFmpeg(t)
+	testutil.RequireFFmpeg(t)
 	f := newFixture(t)
 	if err := f.manager.Start(); err != nil {
 		t.Fatal(err)
@@ -228,7 +192,7 @@ func TestPathsFollowSettingsLive(t *testing.T) {
 	a := f.addTransmission(`{"id":"a","path":"cam-a","outputs":[{"id":"o","protocol":"rtsp"}]}`)
 	f.addTransmission(`{"id":"off","path":"cam-off","enabled":false}`)
 	f.addTransmission(`{"id":"elsewhere","path":"cam-remote","host_server_id":"edge"}`)
-	waitFor(t, 5*time.Second, "path cam-a", func() bool { _, ok := pathsList(t, f.ports.API)["cam-a"]; return ok })
+	testutil.Eventually(t, 5*time.Second, "path cam-a", func() bool { _, ok := pathsList(t, f.ports.API)["cam-a"]; return ok })
 	paths := pathsList(t, f.ports.API)
 	if _, ok := paths["test"]; !ok || len(paths) != 2 {
 		t.Fatalf("paths = %v, want test and cam-a only", paths)
@@ -248,12 +212,12 @@ func TestPathsFollowSettingsLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reader.Process.Kill(); reader.Wait() })
-	waitFor(t, 10*time.Second, "an RTSP reader on cam-a", func() bool { return len(f.manager.Readers("cam-a")) == 1 })
+	testutil.Eventually(t, 10*time.Second, "an RTSP reader on cam-a", func() bool { return len(f.manager.Readers("cam-a")) == 1 })
 	readerID := f.manager.Readers("cam-a")[0].ID
 	if r := f.manager.Readers("cam-a")[0]; r.Type != "rtspSession" {
 		t.Errorf("reader type %q", r.Type)
 	}
-	waitFor(t, 10*time.Second, "cam-a ready", func() bool { return pathsList(t, f.ports.API)["cam-a"].(map[string]any)["ready"] == true })
+	testutil.Eventually(t, 10*time.Second, "cam-a ready", func() bool { return pathsList(t, f.ports.API)["cam-a"].(map[string]any)["ready"] == true })
 	listed := pathsList(t, f.ports.API)["cam-a"].(map[string]any)
 	if readers := listed["readers"].([]any); len(readers) != 1 || readers[0].(map[string]any)["type"] != "rtspSession" || listed["ready"] != true {
 		t.Errorf("/v3/paths/list cam-a = %v", listed)
@@ -261,7 +225,7 @@ func TestPathsFollowSettingsLive(t *testing.T) {
 
 	// Adding a transmission with read auth applies live: the reader stays.
 	f.addTransmission(`{"id":"b","path":"cam-b","outputs":[{"id":"o","protocol":"rtsp","authentication":{"enabled":true,"username":"viewer","password":"pw"}}]}`)
-	waitFor(t, 5*time.Second, "path cam-b", func() bool { _, ok := pathsList(t, f.ports.API)["cam-b"]; return ok })
+	testutil.Eventually(t, 5*time.Second, "path cam-b", func() bool { _, ok := pathsList(t, f.ports.API)["cam-b"]; return ok })
 	if rs := f.manager.Readers("cam-a"); len(rs) != 1 || rs[0].ID != readerID {
 		t.Errorf("the cam-a reader was disturbed: %+v", rs)
 	}
@@ -275,7 +239,7 @@ func TestPathsFollowSettingsLive(t *testing.T) {
 }
 
 func TestDemandEvents(t *testing.T) {
-	requireFFmpeg(t)
+	testutil.RequireFFmpeg(t)
 	f := newFixture(t)
 	events, cancel := f.manager.SubscribeDemand()
 	defer cancel()
@@ -287,7 +251,7 @@ func TestDemandEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.addTransmission(`{"id":"a","path":"idle"}`)
-	waitFor(t, 5*time.Second, "path idle", func() bool { _, ok := pathsList(t, f.ports.API)["idle"]; return ok })
+	testutil.Eventually(t, 5*time.Second, "path idle", func() bool { _, ok := pathsList(t, f.ports.API)["idle"]; return ok })
 	probe := exec.Command("ffprobe", "-v", "error", "-rtsp_transport", "tcp", fmt.Sprintf("rtsp://127.0.0.1:%d/idle", f.ports.RTSP))
 	if err := probe.Start(); err != nil {
 		t.Fatal(err)
@@ -317,13 +281,13 @@ func TestDemandEvents(t *testing.T) {
 // engine and dropped every reader. ICE servers and the reader hold apply to
 // the running engine; a reader stays, and the engine instance is the same.
 func TestICEServersAndHoldApplyLive(t *testing.T) {
-	requireFFmpeg(t)
+	testutil.RequireFFmpeg(t)
 	f := newFixture(t)
 	if err := f.manager.Start(); err != nil {
 		t.Fatal(err)
 	}
 	f.addTransmission(`{"id":"a","path":"cam-a","outputs":[{"id":"o","protocol":"rtsp"}]}`)
-	waitFor(t, 5*time.Second, "path cam-a in the state", func() bool { _, ok := f.manager.State().Path("cam-a"); return ok })
+	testutil.Eventually(t, 5*time.Second, "path cam-a in the state", func() bool { _, ok := f.manager.State().Path("cam-a"); return ok })
 	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
 		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
 		"-f", "rtsp", "-rtsp_transport", "tcp", f.publishURL("cam-a"))
@@ -337,7 +301,7 @@ func TestICEServersAndHoldApplyLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reader.Process.Kill(); reader.Wait() })
-	waitFor(t, 10*time.Second, "an RTSP reader on cam-a", func() bool { return len(f.manager.Readers("cam-a")) == 1 })
+	testutil.Eventually(t, 10*time.Second, "an RTSP reader on cam-a", func() bool { return len(f.manager.Readers("cam-a")) == 1 })
 	readerID := f.manager.Readers("cam-a")[0].ID
 	before := f.manager.Status("")
 
@@ -346,7 +310,7 @@ func TestICEServersAndHoldApplyLive(t *testing.T) {
 		s.Engine.ReaderHoldSeconds = 3
 		return nil
 	})
-	waitFor(t, 5*time.Second, "the change applied", func() bool { return f.manager.State().Revision == f.store.Current().Revision })
+	testutil.Eventually(t, 5*time.Second, "the change applied", func() bool { return f.manager.State().Revision == f.store.Current().Revision })
 	after := f.manager.Status("")
 	if after.RestartCount != before.RestartCount || after.Generation != before.Generation || *after.PID != *before.PID {
 		t.Fatalf("the engine was restarted: before %+v, after %+v", before, after)
@@ -356,12 +320,12 @@ func TestICEServersAndHoldApplyLive(t *testing.T) {
 	}
 
 	// A change of what the engine listens on does make a new instance.
-	next := freePorts(t, 1)[0]
+	next := testutil.FreePorts(t, 1)[0]
 	f.update(func(s *model.Settings) error {
 		s.Engine.PreferredPorts.RTSP = next
 		return nil
 	})
-	waitFor(t, 5*time.Second, "engine on the new RTSP port", func() bool { return f.manager.State().Ports.RTSP == next })
+	testutil.Eventually(t, 5*time.Second, "engine on the new RTSP port", func() bool { return f.manager.State().Ports.RTSP == next })
 	st := f.manager.State()
 	if st.Generation == before.Generation || st.Restarts != before.RestartCount+1 {
 		t.Errorf("port change: generation %d (was %d), restarts %d", st.Generation, before.Generation, st.Restarts)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"github.com/toposync/toposync-streaming/internal/testutil"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,17 +52,6 @@ func init() {
 	}})
 }
 
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func testPipeline(name, typ, config string) model.Pipeline {
 	return model.Pipeline{Name: name, Enabled: true, ProcessingServerID: model.LocalHost, Graph: model.Graph{
 		SchemaVersion: 1, Nodes: []model.Node{{ID: "src", Type: typ, Config: json.RawMessage(config)}},
@@ -88,7 +78,7 @@ func startHost(t *testing.T, pipelines ...model.Pipeline) (*Host, *store.Store) 
 
 func TestHostCloseStopsEveryRunner(t *testing.T) {
 	h, _ := startHost(t, testPipeline("a", "test.source", `{}`), testPipeline("b", "test.source", `{}`))
-	waitFor(t, 2*time.Second, "both pipelines", func() bool { return runningSources.Load() == 2 })
+	testutil.Eventually(t, 2*time.Second, "both pipelines", func() bool { return runningSources.Load() == 2 })
 	if st, ok := h.Status("a"); !ok || !st.Running {
 		t.Errorf("status of a = %+v, %v", st, ok)
 	}
@@ -102,12 +92,12 @@ func TestStatusDoesNotWaitForAStoppingPipeline(t *testing.T) {
 	holdSource = make(chan struct{})
 	h, st := startHost(t, testPipeline("slow", "test.source", `{"hold": true}`))
 	defer h.Close()
-	waitFor(t, 2*time.Second, "the pipeline", func() bool { return runningSources.Load() == 1 })
+	testutil.Eventually(t, 2*time.Second, "the pipeline", func() bool { return runningSources.Load() == 1 })
 	if _, err := st.UpdateConfig(func(c *model.Config) error { c.Pipelines[0].Enabled = false; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	// The host is now stopping the pipeline, whose source does not return.
-	waitFor(t, 2*time.Second, "Status to answer while the pipeline stops", func() bool {
+	testutil.Eventually(t, 2*time.Second, "Status to answer while the pipeline stops", func() bool {
 		answered := make(chan Status, 1)
 		go func() {
 			s, _ := h.Status("slow")
@@ -124,13 +114,13 @@ func TestStatusDoesNotWaitForAStoppingPipeline(t *testing.T) {
 		t.Error("the source ended before it was released")
 	}
 	close(holdSource)
-	waitFor(t, 2*time.Second, "the source to end", func() bool { return runningSources.Load() == 0 })
+	testutil.Eventually(t, 2*time.Second, "the source to end", func() bool { return runningSources.Load() == 0 })
 }
 
 func TestStatusReportsASupervisedSource(t *testing.T) {
 	h, _ := startHost(t, testPipeline("cam", "test.supervised", `{}`))
 	defer h.Close()
-	waitFor(t, 2*time.Second, "the pipeline", func() bool { return runningSources.Load() == 1 })
+	testutil.Eventually(t, 2*time.Second, "the pipeline", func() bool { return runningSources.Load() == 1 })
 	st, ok := h.Status("cam")
 	if !ok || st.LastError == nil || *st.LastError != "node src: exit status 1: camera gone" || st.Restarts != 3 {
 		t.Errorf("status = %+v (last error %v)", st, st.LastError)

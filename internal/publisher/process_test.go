@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"github.com/toposync/toposync-streaming/internal/testutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -28,28 +29,18 @@ func start(t *testing.T, spec Spec, sup Supervision) *Process {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
 
 func TestRestartsAfterSIGKILL(t *testing.T) {
 	p := start(t, Spec{Name: "sleeper", Binary: "sleep", Args: []string{"30"}}, Supervision{})
 	defer p.Close()
-	waitFor(t, 5*time.Second, "first start", func() bool { return p.Status().Running })
+	testutil.Eventually(t, 5*time.Second, "first start", func() bool { return p.Status().Running })
 	first := p.Status().PID
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "restart after SIGKILL", func() bool {
+	testutil.Eventually(t, 2*time.Second, "restart after SIGKILL", func() bool {
 		st := p.Status()
 		return st.Running && st.PID != first
 	})
@@ -65,7 +56,7 @@ func TestRestartBudgetHolds(t *testing.T) {
 	p := start(t, Spec{Name: "crasher", Binary: "sh", Args: []string{"-c", "echo x >> " + counter + "; exit 3"}},
 		Supervision{BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond, Budget: 3, BudgetSpan: 3 * time.Second})
 	defer p.Close()
-	waitFor(t, 3*time.Second, "budget exhaustion", func() bool { return p.Status().BudgetPaused })
+	testutil.Eventually(t, 3*time.Second, "budget exhaustion", func() bool { return p.Status().BudgetPaused })
 	time.Sleep(500 * time.Millisecond) // a spinning supervisor would spawn dozens of times here
 	raw, _ := os.ReadFile(counter)
 	if spawns := strings.Count(string(raw), "x"); spawns != 4 {
@@ -75,7 +66,7 @@ func TestRestartBudgetHolds(t *testing.T) {
 		t.Errorf("last error = %q", st.LastError)
 	}
 	// Once the span has passed, it tries again.
-	waitFor(t, 5*time.Second, "restart after the span", func() bool {
+	testutil.Eventually(t, 5*time.Second, "restart after the span", func() bool {
 		raw, _ := os.ReadFile(counter)
 		return strings.Count(string(raw), "x") > 4
 	})
@@ -90,7 +81,7 @@ func TestSecretsAreRedacted(t *testing.T) {
 		Secrets:      []string{secret},
 		OnStderrLine: func(line string) { hooked <- line },
 	}, Supervision{LogDir: dir})
-	waitFor(t, 5*time.Second, "stderr line", func() bool { return len(p.Status().StderrTail) > 0 })
+	testutil.Eventually(t, 5*time.Second, "stderr line", func() bool { return len(p.Status().StderrTail) > 0 })
 	st := p.Status()
 	if !strings.Contains(st.StderrTail[0], "rtsp://***@127.0.0.1/x") {
 		t.Errorf("tail = %q", st.StderrTail)
@@ -114,7 +105,7 @@ func TestSecretsAreRedacted(t *testing.T) {
 func TestStopEscalatesToSIGKILL(t *testing.T) {
 	p := start(t, Spec{Name: "stubborn", Binary: "sh", Args: []string{"-c", `trap "" TERM; echo ready >&2; while :; do sleep 0.05; done`}},
 		Supervision{StopTimeout: 300 * time.Millisecond})
-	waitFor(t, 5*time.Second, "start", func() bool { return len(p.Status().StderrTail) > 0 })
+	testutil.Eventually(t, 5*time.Second, "start", func() bool { return len(p.Status().StderrTail) > 0 })
 	pid := p.Status().PID
 	began := time.Now()
 	p.Close()
@@ -133,7 +124,7 @@ func TestLogFilesAreBounded(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, Spec{Name: "flaky", Binary: "sh", Args: []string{"-c", "echo boom >&2; exit 1"}},
 		Supervision{LogDir: dir, KeepLogs: 2, BackoffMin: 5 * time.Millisecond, BackoffMax: 5 * time.Millisecond, Budget: 100})
-	waitFor(t, 5*time.Second, "several restarts", func() bool { return p.Status().Restarts >= 5 })
+	testutil.Eventually(t, 5*time.Second, "several restarts", func() bool { return p.Status().Restarts >= 5 })
 	p.Close()
 	files, _ := filepath.Glob(filepath.Join(dir, "ffmpeg-flaky-*.log"))
 	if len(files) > 2 {
@@ -146,7 +137,7 @@ func TestExitIsSeenAtOnce(t *testing.T) {
 	p := start(t, Spec{Name: "quitter", Binary: "sh", Args: []string{"-c", "echo cannot open input >&2; exit 3"}},
 		Supervision{BackoffMin: time.Minute})
 	defer p.Close()
-	waitFor(t, 2*time.Second, "the exit error", func() bool { return p.Status().LastError != "" })
+	testutil.Eventually(t, 2*time.Second, "the exit error", func() bool { return p.Status().LastError != "" })
 	if took := time.Since(began); took > 500*time.Millisecond {
 		t.Errorf("exit reported after %v", took)
 	}
@@ -206,7 +197,7 @@ func TestStdoutHookEndsWithItsProcess(t *testing.T) {
 	case <-time.After(drainTimeout + 2*time.Second):
 		t.Fatal("the Stdout hook outlived its process")
 	}
-	waitFor(t, time.Second, "the exit error", func() bool { return strings.Contains(p.Status().LastError, "exit status 3") })
+	testutil.Eventually(t, time.Second, "the exit error", func() bool { return strings.Contains(p.Status().LastError, "exit status 3") })
 }
 
 func TestFailedRunsLeaveNoGoroutines(t *testing.T) {
@@ -215,9 +206,9 @@ func TestFailedRunsLeaveNoGoroutines(t *testing.T) {
 		Stdout:       func(r io.Reader) { _, _ = io.Copy(io.Discard, r) },
 		OnStderrLine: func(string) {},
 	}, Supervision{BackoffMin: time.Millisecond, BackoffMax: time.Millisecond, Budget: 1000})
-	waitFor(t, 5*time.Second, "a few restarts", func() bool { return p.Status().Restarts >= 5 })
+	testutil.Eventually(t, 5*time.Second, "a few restarts", func() bool { return p.Status().Restarts >= 5 })
 	before := runtime.NumGoroutine()
-	waitFor(t, 10*time.Second, "many restarts", func() bool { return p.Status().Restarts >= 50 })
+	testutil.Eventually(t, 10*time.Second, "many restarts", func() bool { return p.Status().Restarts >= 50 })
 	// A run has at most four goroutines of its own; a leak grows per run.
 	if after := runtime.NumGoroutine(); after > before+4 {
 		t.Errorf("%d goroutines after 45 more failed runs, %d before", after, before)

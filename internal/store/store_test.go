@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
@@ -190,7 +192,9 @@ func TestSubscribeSeesCommittedChanges(t *testing.T) {
 	}
 }
 
-// The writer child of TestKillDuringWritesKeepsAcknowledgedData: it adds
+// TestMain runs the package's tests and fails them if any goroutine is
+// still running after them. With STORE_TEST_WRITER_DIR set, it is instead
+// the writer child of TestKillDuringWritesKeepsAcknowledgedData: it adds
 // transmissions as fast as it can and prints each acknowledged revision.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("STORE_TEST_WRITER_DIR"); dir != "" {
@@ -208,7 +212,7 @@ func TestMain(m *testing.M) {
 			fmt.Printf("ack %d\n", doc.Revision)
 		}
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func TestKillDuringWritesKeepsAcknowledgedData(t *testing.T) {

@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/testutil"
 	"github.com/toposync/toposync-streaming/internal/whep"
 )
 
 // TestPublishRefused: wrong or missing credentials, an unconfigured path and
 // a non-loopback client cannot publish.
 func TestPublishRefused(t *testing.T) {
-	needFFmpeg(t)
+	testutil.RequireFFmpegAndFFprobe(t)
 	ts := newTestServer(t, []PathConfig{{Name: "cam", PublishUser: pubUser, PublishPass: pubPass}},
 		func(c *Config) { c.BindHost = "0.0.0.0" })
 	_, port, _ := net.SplitHostPort(ts.rtspAddr)
@@ -56,7 +57,7 @@ func nonLoopbackIP() string {
 // are held, and play as soon as a publisher appears; unknown paths get 404
 // at once; a hold without publisher ends in 404 after ReaderHoldTimeout.
 func TestHeldReaders(t *testing.T) {
-	needFFmpeg(t)
+	testutil.RequireFFmpegAndFFprobe(t)
 	const hold = 4 * time.Second
 	ts := newTestServer(t, []PathConfig{{Name: "idle"}, {Name: "never"}},
 		func(c *Config) { c.ReaderHoldTimeout = hold })
@@ -176,7 +177,7 @@ func TestHeldReaders(t *testing.T) {
 // TestSetPathsLive: adding a path keeps the readers of another one; removing
 // a path closes its publisher and readers only.
 func TestSetPathsLive(t *testing.T) {
-	needFFmpeg(t)
+	testutil.RequireFFmpegAndFFprobe(t)
 	ts := newTestServer(t, []PathConfig{{Name: "a"}}, nil)
 	pubA := startFFmpeg(t, rtspURL(ts.rtspAddr, "", "", "a"))
 	ts.waitReady(t, "a", 15*time.Second)
@@ -191,14 +192,14 @@ func TestSetPathsLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-wc.FirstIDR()
-	waitFor(t, "RTSP packets", 10*time.Second, func() bool { return rr.packetCount() > 0 })
+	testutil.Eventually(t, 10*time.Second, "RTSP packets", func() bool { return rr.packetCount() > 0 })
 
 	ts.SetPaths([]PathConfig{{Name: "a"}, {Name: "b", ReadUser: "x", ReadPass: "y"}})
 	pubB := startFFmpeg(t, rtspURL(ts.rtspAddr, "", "", "b"))
 	ts.waitReady(t, "b", 15*time.Second)
 	n := rr.packetCount()
 	w := wc.Stats().Packets
-	waitFor(t, "RTSP and WHEP packets after adding a path", 5*time.Second, func() bool {
+	testutil.Eventually(t, 5*time.Second, "RTSP and WHEP packets after adding a path", func() bool {
 		return rr.packetCount() > n+20 && wc.Stats().Packets > w+20
 	})
 	if rs := ts.Readers("a"); len(rs) != 2 {

@@ -13,6 +13,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 // joinReader is a gortsplib reader that records what a joining reader
@@ -98,8 +100,8 @@ func (r *joinReader) packets() int {
 // packets that follow are exactly the publisher's, in order, without gap or
 // duplicate (the hand-over from the cached GOP to the live stream).
 func TestRTSPFastJoin(t *testing.T) {
-	needFFmpeg(t)
-	rtpAddr, rtcpAddr := freeUDPPair(t)
+	testutil.RequireFFmpegAndFFprobe(t)
+	rtpAddr, rtcpAddr := testutil.FreeUDPPair(t)
 	ts := newTestServer(t, []PathConfig{{Name: "cam"}}, func(c *Config) {
 		c.RTSPUDPRTPAddress, c.RTSPUDPRTCPAddress = rtpAddr, rtcpAddr
 	})
@@ -109,7 +111,7 @@ func TestRTSPFastJoin(t *testing.T) {
 	pi, _ := ts.pathInfo("cam")
 	firstKey := pi.ReadyTime
 	// Join in the middle of the GOP: at least 1.5 s after the keyframe.
-	waitFor(t, "1.5 s into the first GOP", 5*time.Second, func() bool { return time.Since(firstKey) >= 1500*time.Millisecond })
+	testutil.Eventually(t, 5*time.Second, "1.5 s into the first GOP", func() bool { return time.Since(firstKey) >= 1500*time.Millisecond })
 
 	// 5 readers at once over TCP, plus ffprobe; then 1 over UDP (gortsplib
 	// v5.3.1 races when a UDP SETUP runs concurrently with another SETUP of
@@ -184,7 +186,7 @@ func TestRTSPFastJoin(t *testing.T) {
 		}
 		r := rs.r
 		n := r.packets()
-		waitFor(t, "60 more packets", 10*time.Second, func() bool { return r.packets() >= n+60 })
+		testutil.Eventually(t, 10*time.Second, "60 more packets", func() bool { return r.packets() >= n+60 })
 		r.mu.Lock()
 		seqs := append([]uint16(nil), r.seqs...)
 		r.mu.Unlock()

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 // playlistURIs returns the non-comment lines of a playlist.
@@ -24,7 +26,7 @@ func playlistURIs(body []byte) []string {
 // is closed. WHEP goes through a single UDP port and announces an
 // additional host.
 func TestPublisherReconnect(t *testing.T) {
-	needFFmpeg(t)
+	testutil.RequireFFmpegAndFFprobe(t)
 	ts := newTestServer(t, []PathConfig{{Name: "cam"}}, func(c *Config) {
 		c.HLSMuxerCloseAfter = 1500 * time.Millisecond
 		c.WebRTCLocalUDPAddress = "127.0.0.1:0"
@@ -75,7 +77,7 @@ func TestPublisherReconnect(t *testing.T) {
 	<-wc.FirstIDR()
 
 	pub1.stop()
-	waitFor(t, "publisher gone", 10*time.Second, func() bool {
+	testutil.Eventually(t, 10*time.Second, "publisher gone", func() bool {
 		pi, _ := ts.pathInfo("cam")
 		return pi.Source == nil && currentMuxer() == nil && !hasReaderType(pi.Readers, ReaderWebRTC)
 	})
@@ -88,7 +90,7 @@ func TestPublisherReconnect(t *testing.T) {
 	if m2 := currentMuxer(); m2 == nil || m2 == m1 {
 		t.Fatal("no fresh muxer after the publisher reconnected")
 	}
-	d := waitFor(t, "idle muxer closed", 10*time.Second, func() bool { return currentMuxer() == nil })
+	d := testutil.Eventually(t, 10*time.Second, "idle muxer closed", func() bool { return currentMuxer() == nil })
 	t.Logf("idle HLS muxer closed %v after the last request", d)
 	if pi, _ := ts.pathInfo("cam"); !pi.Ready {
 		t.Fatal("closing the muxer hurt the path")

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 const (
@@ -17,7 +19,7 @@ const (
 // HLS and WHEP, with read authentication, checking readers, path info and
 // demand events.
 func TestServeAllProtocols(t *testing.T) {
-	needFFmpeg(t)
+	testutil.RequireFFmpegAndFFprobe(t)
 	ts := newTestServer(t, []PathConfig{{
 		Name: "cam", ReadUser: readUser, ReadPass: readPass, PublishUser: pubUser, PublishPass: pubPass,
 	}}, nil)
@@ -115,7 +117,7 @@ func TestServeAllProtocols(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("WHEP reader got no IDR with SPS/PPS")
 	}
-	waitFor(t, "WHEP access units", 10*time.Second, func() bool { return wc.Stats().Frames >= 10 })
+	testutil.Eventually(t, 10*time.Second, "WHEP access units", func() bool { return wc.Stats().Frames >= 10 })
 	if out, err := probeAnnexB(ctx, wc); err != nil || out != "h264,640,360" {
 		t.Fatalf("ffprobe of WHEP Annex-B: %q %v", out, err)
 	}
@@ -151,7 +153,7 @@ func TestServeAllProtocols(t *testing.T) {
 		t.Fatalf("WHEP DELETE: %d %v", code, err)
 	}
 	rr.c.Close()
-	waitFor(t, "no readers", 10*time.Second, func() bool { return len(ts.Readers("cam")) == 0 })
+	testutil.Eventually(t, 10*time.Second, "no readers", func() bool { return len(ts.Readers("cam")) == 0 })
 	if ts.waitDemand(t, "cam", 2, 5*time.Second) {
 		t.Fatal("second demand event is not Demanded=false")
 	}

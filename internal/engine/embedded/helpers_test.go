@@ -24,20 +24,12 @@ import (
 	"github.com/pion/rtp"
 	"go.uber.org/goleak"
 
+	"github.com/toposync/toposync-streaming/internal/testutil"
 	"github.com/toposync/toposync-streaming/internal/whep"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, bin := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not on PATH (apt-get install ffmpeg): end-to-end test skipped", bin)
-		}
-	}
 }
 
 // testServer is a Server plus a recorder of its demand events.
@@ -130,19 +122,6 @@ func (ts *testServer) pathInfo(name string) (PathInfo, bool) {
 	return PathInfo{}, false
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("timeout after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 func hasReaderType(rs []Reader, typ string) bool {
 	for _, r := range rs {
 		if r.Type == typ {
@@ -155,26 +134,9 @@ func hasReaderType(rs []Reader, typ string) bool {
 // publisher is an ffmpeg process publishing testsrc over RTSP/TCP.
 type publisher_ struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	exited chan struct{}
 	err    error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func rtspURL(addr, user, pass, path string) string {
@@ -197,7 +159,7 @@ func startFFmpegGOP(t *testing.T, url string, gop int) *publisher_ {
 		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
 		"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop), "-sc_threshold", "0",
 		"-f", "rtsp", "-rtsp_transport", "tcp", url)
-	pub := &publisher_{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	pub := &publisher_{cmd: cmd, stderr: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = pub.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -234,7 +196,7 @@ func (p *publisher_) waitExit(t *testing.T, timeout time.Duration) error {
 
 func (ts *testServer) waitReady(t *testing.T, path string, timeout time.Duration) time.Duration {
 	t.Helper()
-	return waitFor(t, "path "+path+" ready", timeout, func() bool {
+	return testutil.Eventually(t, timeout, "path "+path+" ready", func() bool {
 		pi, ok := ts.pathInfo(path)
 		return ok && pi.Ready
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/testutil"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -35,9 +36,7 @@ func (services) Writer(string, string, int, *arbiter.Forward) *streamwriter.Writ
 // it and checks that Run returned.
 func runSource(t *testing.T, config string, emit func(*pipeline.Packet)) (*cameraSource, string) {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg is not installed: these tests run the real one")
-	}
+	testutil.RequireFFmpeg(t)
 	logDir := t.TempDir()
 	op, err := newCameraSource(json.RawMessage(config), pipeline.Env{Pipeline: "p", Node: "cam", Services: services{logDir}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -58,22 +57,11 @@ func runSource(t *testing.T, config string, emit func(*pipeline.Packet)) (*camer
 	return src, logDir
 }
 
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestMissingFileReportsItsErrorAndBacksOff(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.mp4")
 	began := time.Now()
 	src, logDir := runSource(t, `{"url": "`+missing+`"}`, func(*pipeline.Packet) { t.Error("a missing file emitted a frame") })
-	waitFor(t, 3*time.Second, "the error", func() bool {
+	testutil.Eventually(t, 3*time.Second, "the error", func() bool {
 		e, _ := src.SourceStatus()
 		return e != ""
 	})
@@ -84,7 +72,7 @@ func TestMissingFileReportsItsErrorAndBacksOff(t *testing.T) {
 
 	// Each restart waits twice as long as the one before (250 ms, 500 ms, 1 s).
 	var at []time.Time // when the restart count went up
-	waitFor(t, 6*time.Second, "three restarts", func() bool {
+	testutil.Eventually(t, 6*time.Second, "three restarts", func() bool {
 		if _, n := src.SourceStatus(); n > len(at) {
 			at = append(at, time.Now())
 		}
@@ -102,7 +90,7 @@ func TestMissingFileReportsItsErrorAndBacksOff(t *testing.T) {
 func TestCameraPasswordIsRedacted(t *testing.T) {
 	// Nothing listens on port 1: ffmpeg fails with the URL in its message.
 	src, logDir := runSource(t, `{"url": "rtsp://127.0.0.1:1/x", "username": "u", "password": "p@ss w0rd"}`, func(*pipeline.Packet) {})
-	waitFor(t, 3*time.Second, "the error", func() bool {
+	testutil.Eventually(t, 3*time.Second, "the error", func() bool {
 		e, _ := src.SourceStatus()
 		return e != ""
 	})
@@ -130,7 +118,7 @@ func TestTestSceneFramesAreEmitted(t *testing.T) {
 		defer mu.Unlock()
 		packets = append(packets, p)
 	})
-	waitFor(t, 5*time.Second, "three frames", func() bool {
+	testutil.Eventually(t, 5*time.Second, "three frames", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(packets) >= 3
