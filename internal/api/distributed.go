@@ -28,7 +28,7 @@ func (s *server) distributedSettings(w http.ResponseWriter, r *http.Request) {
 	filtered := settings
 	filtered.Transmissions = []model.Transmission{}
 	for _, t := range settings.Transmissions {
-		if t.HostServerID == id {
+		if model.HostedHere(t.HostServerID, id) {
 			filtered.Transmissions = append(filtered.Transmissions, t)
 		}
 	}

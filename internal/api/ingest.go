@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/frame"
@@ -200,12 +202,24 @@ func (s *server) streamFrames(w http.ResponseWriter, r *http.Request) {
 		}
 		s.writeError(w, r, err)
 	}
+	// On shutdown the server cancels the request's context; the body read
+	// is cut then, so a stream that never ends does not hold the shutdown.
+	rc := http.NewResponseController(w)
+	unwatch := context.AfterFunc(r.Context(), func() { _ = rc.SetReadDeadline(time.Now()) })
+	defer unwatch()
+	shuttingDown := func() error {
+		return errorf(http.StatusServiceUnavailable, "the server is shutting down: the stream ended after %d frames; reconnect to go on", frames)
+	}
 	in := bufio.NewReaderSize(r.Body, 1<<20)
 	var header [4]byte
 	var buf []byte
 	lifecycle := arbiter.Open
 	for {
 		if _, err := io.ReadFull(in, header[:]); err != nil {
+			if r.Context().Err() != nil {
+				fail(shuttingDown())
+				return
+			}
 			if errors.Is(err, io.EOF) {
 				break
 			}
@@ -222,6 +236,10 @@ func (s *server) streamFrames(w http.ResponseWriter, r *http.Request) {
 		}
 		buf = buf[:n]
 		if _, err := io.ReadFull(in, buf); err != nil {
+			if r.Context().Err() != nil {
+				fail(shuttingDown())
+				return
+			}
 			fail(errorf(http.StatusBadRequest, "frame %d: the body ended inside the frame (%d bytes announced)", frames+1, n))
 			return
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/toposync/toposync-streaming/internal/bridge"
 	"github.com/toposync/toposync-streaming/internal/model"
+	"github.com/toposync/toposync-streaming/internal/pipeline"
 )
 
 // runtimeOutput is one entry of GET /runtime/outputs.
@@ -101,7 +102,8 @@ func (s *server) runtimeDiagnostics(w http.ResponseWriter, r *http.Request) {
 		"runtime_state": map[string]any{
 			"transmissions": s.arbiter.Snapshot(),
 		},
-		"bridge": map[string]any{"targets": targets, "host_server_id": s.serverID},
+		"bridge":    map[string]any{"targets": targets, "host_server_id": s.serverID},
+		"pipelines": s.pipelineStatuses(),
 	})
 }
 
@@ -142,4 +144,16 @@ func (s *server) primeDemand(w http.ResponseWriter, r *http.Request) {
 	}
 	n := s.bridge.Prime(t.ID)
 	writeJSON(w, http.StatusOK, map[string]any{"transmission_id": t.ID, "primed": n > 0, "primed_outputs": n})
+}
+
+// pipelineStatuses is every stored pipeline's state by name (sources'
+// errors and restarts included).
+func (s *server) pipelineStatuses() map[string]pipeline.Status {
+	out := map[string]pipeline.Status{}
+	for _, p := range s.store.Current().Pipelines {
+		if st, ok := s.pipelines.Status(p.Name); ok {
+			out[p.Name] = st
+		}
+	}
+	return out
 }

@@ -111,12 +111,12 @@ func (s *server) deleteProcessingServer(w http.ResponseWriter, r *http.Request) 
 		}
 		var users []string
 		for _, t := range c.Streams.Transmissions {
-			if t.HostServerID == id {
+			if model.HostedHere(t.HostServerID, id) {
 				users = append(users, fmt.Sprintf("transmission '%s'", t.ID))
 			}
 		}
 		for _, p := range c.Pipelines {
-			if p.ProcessingServerID == id {
+			if model.HostedHere(p.ProcessingServerID, id) {
 				users = append(users, fmt.Sprintf("pipeline '%s'", p.Name))
 			}
 		}

@@ -157,7 +157,7 @@ func (s *server) transmissionURLs(w http.ResponseWriter, r *http.Request) {
 // answers for transmissions this server hosts.
 func (s *server) internalTransmissionURLs(w http.ResponseWriter, r *http.Request) {
 	t, err := s.lookup(r)
-	if err == nil && t.HostServerID != s.serverID {
+	if err == nil && !model.HostedHere(t.HostServerID, s.serverID) {
 		err = errorf(http.StatusConflict, "Transmission is hosted on '%s', not on this server ('%s')", t.HostServerID, s.serverID)
 	}
 	if err != nil {
