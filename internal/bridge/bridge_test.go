@@ -2,7 +2,6 @@ package bridge_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"github.com/toposync/toposync-streaming/internal/testutil"
 	"os/exec"
@@ -81,24 +80,11 @@ func newFixture(t *testing.T, withPattern bool) *fixture {
 	return &fixture{t: t, store: st, manager: m, bridge: b, arb: arb}
 }
 
-func (f *fixture) update(fn func(*model.Settings) error) {
-	f.t.Helper()
-	if _, err := f.store.Update(fn); err != nil {
-		f.t.Fatal(err)
-	}
-}
+func (f *fixture) update(fn func(*model.Settings) error) { testutil.Update(f.t, f.store, fn) }
 
 func (f *fixture) addTransmission(body string) model.Transmission {
 	f.t.Helper()
-	tr, err := model.DecodeTransmission(json.RawMessage(body))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	tr.StampMissing(time.Now())
-	f.update(func(s *model.Settings) error {
-		s.Transmissions = append(s.Transmissions, tr)
-		return nil
-	})
+	tr := testutil.AddTransmission(f.t, f.store, body)
 	// The change reaches the bridge through the engine state.
 	testutil.Eventually(f.t, 5*time.Second, "the transmission's outputs in the bridge", func() bool {
 		for _, o := range f.bridge.Outputs() {

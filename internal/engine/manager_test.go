@@ -54,25 +54,10 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{t: t, store: st, manager: m, ports: ports}
 }
 
-func (f *fixture) update(fn func(*model.Settings) error) {
-	f.t.Helper()
-	if _, err := f.store.Update(fn); err != nil {
-		f.t.Fatal(err)
-	}
-}
+func (f *fixture) update(fn func(*model.Settings) error) { testutil.Update(f.t, f.store, fn) }
 
 func (f *fixture) addTransmission(body string) model.Transmission {
-	f.t.Helper()
-	tr, err := model.DecodeTransmission(json.RawMessage(body))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	tr.StampMissing(time.Now())
-	f.update(func(s *model.Settings) error {
-		s.Transmissions = append(s.Transmissions, tr)
-		return nil
-	})
-	return tr
+	return testutil.AddTransmission(f.t, f.store, body)
 }
 
 // publishURL is the path's publish URL in the manager's state.
@@ -199,19 +184,7 @@ func TestPathsFollowSettingsLive(t *testing.T) {
 	}
 
 	// A publisher with the path's HMAC credentials and a reader.
-	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
-		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
-		"-f", "rtsp", "-rtsp_transport", "tcp", f.publishURL(a.Path))
-	if err := pub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
-	reader := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
-		"-i", fmt.Sprintf("rtsp://127.0.0.1:%d/cam-a", f.ports.RTSP), "-f", "null", "-")
-	if err := reader.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reader.Process.Kill(); reader.Wait() })
+	f.publishAndRead(a.Path)
 	testutil.Eventually(t, 10*time.Second, "an RTSP reader on cam-a", func() bool { return len(f.manager.Readers("cam-a")) == 1 })
 	readerID := f.manager.Readers("cam-a")[0].ID
 	if r := f.manager.Readers("cam-a")[0]; r.Type != "rtspSession" {
@@ -288,19 +261,7 @@ func TestICEServersAndHoldApplyLive(t *testing.T) {
 	}
 	f.addTransmission(`{"id":"a","path":"cam-a","outputs":[{"id":"o","protocol":"rtsp"}]}`)
 	testutil.Eventually(t, 5*time.Second, "path cam-a in the state", func() bool { _, ok := f.manager.State().Path("cam-a"); return ok })
-	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
-		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
-		"-f", "rtsp", "-rtsp_transport", "tcp", f.publishURL("cam-a"))
-	if err := pub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
-	reader := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
-		"-i", fmt.Sprintf("rtsp://127.0.0.1:%d/cam-a", f.ports.RTSP), "-f", "null", "-")
-	if err := reader.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reader.Process.Kill(); reader.Wait() })
+	f.publishAndRead("cam-a")
 	testutil.Eventually(t, 10*time.Second, "an RTSP reader on cam-a", func() bool { return len(f.manager.Readers("cam-a")) == 1 })
 	readerID := f.manager.Readers("cam-a")[0].ID
 	before := f.manager.Status("")
@@ -333,4 +294,23 @@ func TestICEServersAndHoldApplyLive(t *testing.T) {
 	if p, _ := st.Path("cam-a"); !strings.Contains(p.PublishURL, fmt.Sprintf(":%d/cam-a", next)) {
 		t.Errorf("publish URL does not follow the port: %q", p.PublishURL)
 	}
+}
+
+// publishAndRead starts an ffmpeg publisher into path (with its publish
+// credentials) and an ffmpeg RTSP reader of it, both ended by the cleanup.
+func (f *fixture) publishAndRead(path string) {
+	f.t.Helper()
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
+		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
+		"-f", "rtsp", "-rtsp_transport", "tcp", f.publishURL(path))
+	if err := pub.Start(); err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
+	reader := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
+		"-i", fmt.Sprintf("rtsp://127.0.0.1:%d/%s", f.ports.RTSP, path), "-f", "null", "-")
+	if err := reader.Start(); err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { reader.Process.Kill(); reader.Wait() })
 }
