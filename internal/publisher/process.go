@@ -22,6 +22,10 @@ type Spec struct {
 	Name   string   // identifies the process in logs and log file names
 	Binary string   // the program (ffmpeg)
 	Args   []string // its arguments
+	Dir    string   // its working directory; empty: ours
+	// StdoutAsStderr sends stdout where stderr goes (log file, tail,
+	// OnStderrLine), for programs that log to stdout. Not with Stdout.
+	StdoutAsStderr bool
 	// Secrets are replaced by "***" wherever the arguments or the process's
 	// output are logged or reported.
 	Secrets []string
@@ -42,6 +46,7 @@ type Spec struct {
 // Supervision tunes restarts and logs. Zero fields take the defaults.
 type Supervision struct {
 	LogDir      string        // where per-process log files go; empty: none
+	LogPrefix   string        // log file names: <prefix>-YYYYMMDD-HHMMSS.log (default "ffmpeg-<name>")
 	KeepLogs    int           // newest log files kept per name (default 5)
 	BackoffMin  time.Duration // first restart delay (default 250ms)
 	BackoffMax  time.Duration // longest restart delay (default 10s)
@@ -115,6 +120,9 @@ type Process struct {
 func (p *Process) Initialize() error {
 	if p.Spec.Binary == "" {
 		return fmt.Errorf("process %q: no binary to run", p.Spec.Name)
+	}
+	if p.Spec.StdoutAsStderr && p.Spec.Stdout != nil {
+		return fmt.Errorf("process %q: StdoutAsStderr and Stdout exclude each other", p.Spec.Name)
 	}
 	p.sup = p.Supervision.withDefaults()
 	p.log = p.sup.Logger.With("process", p.Spec.Name)
@@ -219,6 +227,7 @@ func (p *Process) runOnce() error {
 // its pipes' readers.
 func (p *Process) runProcess() error {
 	cmd := exec.Command(p.Spec.Binary, p.Spec.Args...)
+	cmd.Dir = p.Spec.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a signal to us does not reach it first
 	logFile := p.openLog()
 	if logFile != nil {
@@ -244,6 +253,9 @@ func (p *Process) runProcess() error {
 		return err
 	}
 	cmd.Stderr = stderrW
+	if p.Spec.StdoutAsStderr {
+		cmd.Stdout = stderrW
+	}
 	var stdoutR *os.File
 	if p.Spec.Stdout != nil {
 		var stdoutW *os.File
@@ -376,14 +388,19 @@ func (p *Process) openLog() *os.File {
 		p.log.Warn("cannot create log dir", "dir", p.sup.LogDir, "err", err)
 		return nil
 	}
-	prefix := "ffmpeg-" + SafeName(p.Spec.Name) + "-"
+	prefix := p.sup.LogPrefix + "-"
+	if p.sup.LogPrefix == "" {
+		prefix = "ffmpeg-" + SafeName(p.Spec.Name) + "-"
+	}
 	old, _ := filepath.Glob(filepath.Join(p.sup.LogDir, prefix+"*.log"))
 	sort.Strings(old) // names end in a sortable timestamp
 	for len(old) >= p.sup.KeepLogs {
 		_ = os.Remove(old[0])
 		old = old[1:]
 	}
-	path := filepath.Join(p.sup.LogDir, prefix+time.Now().Format("20060102-150405.000")+".log")
+	// One file per second at most (the spec's name); runs restarted within
+	// the same second append to it, after their own header line.
+	path := filepath.Join(p.sup.LogDir, prefix+time.Now().Format("20060102-150405")+".log")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		p.log.Warn("cannot open log file", "path", path, "err", err)

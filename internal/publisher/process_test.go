@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -240,5 +241,33 @@ func TestFindFFmpeg(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	if _, err := FindFFmpeg(env("")); err == nil || !strings.Contains(err.Error(), "apt-get install ffmpeg") {
 		t.Errorf("no ffmpeg on PATH: %v", err)
+	}
+}
+
+// A program that logs to stdout (MediaMTX) gets its stdout treated as its
+// stderr, runs in its own directory and logs to files of its own name.
+func TestStdoutAsStderrDirAndLogPrefix(t *testing.T) {
+	dir, logs := t.TempDir(), t.TempDir()
+	p := &Process{
+		Spec:        Spec{Name: "engine", Binary: "/bin/sh", Args: []string{"-c", "pwd; echo to-stdout; echo to-stderr >&2; exit 3"}, Dir: dir, StdoutAsStderr: true},
+		Supervision: Supervision{LogDir: logs, LogPrefix: "mediamtx", BackoffMin: time.Hour},
+	}
+	if err := p.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	testutil.Eventually(t, 5*time.Second, "the first exit", func() bool { return p.Status().LastError != "" })
+	tail := strings.Join(p.Status().StderrTail, "\n")
+	for _, want := range []string{dir, "to-stdout", "to-stderr"} {
+		if !strings.Contains(tail, want) {
+			t.Errorf("tail %q lacks %q", tail, want)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(logs, "mediamtx-*.log"))
+	if len(files) != 1 || !regexp.MustCompile(`mediamtx-\d{8}-\d{6}\.log$`).MatchString(files[0]) {
+		t.Fatalf("log files %v, want one mediamtx-YYYYMMDD-HHMMSS.log", files)
+	}
+	if p.Status().LogPath != files[0] {
+		t.Errorf("log path %q, want %q", p.Status().LogPath, files[0])
 	}
 }
