@@ -14,6 +14,7 @@ import (
 
 	"github.com/toposync/toposync-streaming/internal/app"
 	"github.com/toposync/toposync-streaming/internal/config"
+	"github.com/toposync/toposync-streaming/internal/engine/mediamtx"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -43,6 +44,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 0
 	case "serve":
 		return serve(args[1:], getenv, stdout, stderr)
+	case mediamtx.HookCommand: // run by MediaMTX's runOnDemand, not by users
+		return mediamtx.RunHook(args[1:], getenv, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -421,7 +421,7 @@ func (p *path) updateDemandLocked() {
 	}
 	p.demanded = d
 	p.s.log.Debug("demand", "path", p.name, "demanded", d)
-	p.s.demand.set(p.name, d)
+	p.s.demand.Set(p.name, d)
 }
 
 func (p *path) removeReader(id string) {

@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"github.com/toposync/toposync-streaming/internal/engine"
 	"log/slog"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func unitPath(t *testing.T) (*path, *publisher, *Server) {
 		log:    slog.New(slog.DiscardHandler),
 		ctx:    ctx,
 		cancel: cancel,
-		demand: newDemandQueue(),
+		demand: engine.NewDemandQueue(),
 	}
 	s.SetReaderHold(s.cfg.ReaderHoldTimeout)
 	p := newPath(s, PathConfig{Name: "u"})
@@ -126,14 +127,14 @@ func TestSlowSubscriberDropsAndResyncs(t *testing.T) {
 func TestWaitReadyAndDemand(t *testing.T) {
 	p, pub, s := unitPath(t)
 	p.pub = nil
-	go s.demand.run(s.ctx)
+	go s.demand.Run(s.ctx)
 
 	got := make(chan error, 1)
 	go func() {
 		_, err := p.waitReady(context.Background(), false, nil)
 		got <- err
 	}()
-	if ev := <-s.demand.out; ev != (DemandEvent{Path: "u", Demanded: true}) {
+	if ev := <-s.demand.Out(); ev != (DemandEvent{Path: "u", Demanded: true}) {
 		t.Fatalf("event %+v", ev)
 	}
 	if !p.attachPublisher(pub) {
@@ -143,7 +144,7 @@ func TestWaitReadyAndDemand(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
-	if ev := <-s.demand.out; ev.Demanded {
+	if ev := <-s.demand.Out(); ev.Demanded {
 		t.Fatalf("event %+v", ev)
 	}
 
@@ -158,24 +159,24 @@ func TestWaitReadyAndDemand(t *testing.T) {
 }
 
 func TestDemandQueueCoalesces(t *testing.T) {
-	q := newDemandQueue()
+	q := engine.NewDemandQueue()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); q.run(ctx) }()
+	go func() { defer close(done); q.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
 	// nobody reads: set never blocks, and toggles collapse
 	for i := range 1001 {
-		q.set("a", i%2 == 0) // ends at true
+		q.Set("a", i%2 == 0) // ends at true
 	}
-	q.set("b", true)
-	q.set("b", false) // b ends where the consumer believes it is: no event
-	q.set("c", true)
+	q.Set("b", true)
+	q.Set("b", false) // b ends where the consumer believes it is: no event
+	q.Set("c", true)
 	var got []DemandEvent
 	deadline := time.After(2 * time.Second)
 	for len(got) == 0 || got[len(got)-1].Path != "c" {
 		select {
-		case ev := <-q.out:
+		case ev := <-q.Out():
 			got = append(got, ev)
 		case <-deadline:
 			t.Fatalf("events so far %v, none for c", got)

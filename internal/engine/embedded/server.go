@@ -156,7 +156,7 @@ type Server struct {
 	webrtcLn   net.Listener
 	whep       *whepServer
 
-	demand *demandQueue
+	demand *engine.DemandQueue
 
 	closeOnce sync.Once
 }
@@ -186,7 +186,7 @@ func (s *Server) Initialize() error {
 	s.log = logger.With("component", "engine.embedded")
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.paths = map[string]*path{}
-	s.demand = newDemandQueue()
+	s.demand = engine.NewDemandQueue()
 	s.SetICEServers(cfg.ICEServers)
 	s.SetReaderHold(cfg.ReaderHoldTimeout)
 
@@ -195,7 +195,7 @@ func (s *Server) Initialize() error {
 		return err
 	}
 	s.wg.Add(2)
-	go func() { defer s.wg.Done(); s.demand.run(s.ctx) }()
+	go func() { defer s.wg.Done(); s.demand.Run(s.ctx) }()
 	go func() { defer s.wg.Done(); s.janitor() }()
 	return nil
 }
@@ -320,7 +320,7 @@ func (s *Server) Close() {
 			s.whep.close()
 		}
 		s.wg.Wait()
-		s.demand.close()
+		s.demand.Close()
 	})
 }
 
@@ -393,7 +393,7 @@ func (s *Server) Paths() []PathInfo {
 // Server; events are coalesced per path (a consumer that falls behind gets
 // the latest state of each path, never a stale one) and sending never blocks
 // the media path. The channel is closed by Close.
-func (s *Server) Demand() <-chan DemandEvent { return s.demand.out }
+func (s *Server) Demand() <-chan DemandEvent { return s.demand.Out() }
 
 func (s *Server) lookup(name string) *path {
 	s.mu.RLock()

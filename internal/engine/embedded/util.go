@@ -1,12 +1,10 @@
 package embedded
 
 import (
-	"context"
 	"crypto/subtle"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 )
 
 // cleanPathName trims slashes around a path name.
@@ -67,77 +65,3 @@ func remoteIP(r *http.Request) string {
 	}
 	return host
 }
-
-// demandQueue delivers demand events without ever blocking the caller: the
-// latest state per path is kept and a single goroutine hands it over, skipping
-// states the consumer already has.
-type demandQueue struct {
-	out chan DemandEvent
-
-	mu        sync.Mutex
-	order     []string        // paths whose latest state may be undelivered
-	queued    map[string]bool // path is in order
-	latest    map[string]bool // latest state per path
-	delivered map[string]bool // last state handed to the consumer
-	wake      chan struct{}
-}
-
-func newDemandQueue() *demandQueue {
-	return &demandQueue{
-		out:       make(chan DemandEvent),
-		queued:    map[string]bool{},
-		latest:    map[string]bool{},
-		delivered: map[string]bool{},
-		wake:      make(chan struct{}, 1),
-	}
-}
-
-// set records the demand state of a path. It never blocks.
-func (q *demandQueue) set(path string, demanded bool) {
-	q.mu.Lock()
-	q.latest[path] = demanded
-	if !q.queued[path] {
-		q.queued[path] = true
-		q.order = append(q.order, path)
-	}
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (q *demandQueue) run(ctx context.Context) {
-	for {
-		q.mu.Lock()
-		var ev *DemandEvent
-		for ev == nil && len(q.order) > 0 {
-			name := q.order[0]
-			q.order = q.order[1:]
-			q.queued[name] = false
-			if st := q.latest[name]; st != q.delivered[name] {
-				ev = &DemandEvent{Path: name, Demanded: st}
-			}
-		}
-		q.mu.Unlock()
-		if ev == nil {
-			select {
-			case <-q.wake:
-				continue
-			case <-ctx.Done():
-				return
-			}
-		}
-		select {
-		case q.out <- *ev:
-			q.mu.Lock()
-			q.delivered[ev.Path] = ev.Demanded
-			q.mu.Unlock()
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// close closes the output channel; run must have returned.
-func (q *demandQueue) close() { close(q.out) }
