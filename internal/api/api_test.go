@@ -48,7 +48,7 @@ func newServerWith(t *testing.T, serverID string, mod func(*Options)) *client {
 		t.Fatal(err)
 	}
 	manager := &engine.Manager{
-		Store: st, Engines: map[string]engine.Factory{model.EngineEmbedded: embedded.Factory(nil)}, ServerID: serverID, RuntimeDir: filepath.Join(dir, "runtime", "streaming"),
+		Store: st, Kinds: map[string]engine.Kind{model.EngineEmbedded: embedded.Kind{Logger: nil}}, ServerID: serverID, RuntimeDir: filepath.Join(dir, "runtime", "streaming"),
 	}
 	if err := manager.Initialize(); err != nil {
 		t.Fatal(err)
@@ -420,5 +420,18 @@ func TestConcurrentCreatesAllLand(t *testing.T) {
 	_, list := c.do("GET", "/transmissions", nil)
 	if got := len(list.([]any)); got != n {
 		t.Errorf("%d transmissions stored, want %d", got, n)
+	}
+}
+
+// POST /engine/download answers the engine status; the embedded engine has
+// nothing to download, and its status carries the kind fields all the same.
+func TestEngineDownloadAnswersStatus(t *testing.T) {
+	c := newServer(t, "local")
+	st := c.expect(200, "POST", "/engine/download", nil)
+	if st["kind"] != "embedded" || st["platform"] == "" || st["binary_path"] != nil || st["orphan_pids"] == nil {
+		t.Fatalf("status %v", st)
+	}
+	if d, _ := st["download"].(map[string]any); d == nil || d["active"] != false {
+		t.Fatalf("download %v", st["download"])
 	}
 }

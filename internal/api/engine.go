@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 )
 
@@ -18,4 +19,16 @@ func (s *server) engineAction(action func() error, failure string) http.HandlerF
 		}
 		writeJSON(w, http.StatusOK, s.engine.Status(s.viewerHost(r)))
 	}
+}
+
+// engineDownload installs the configured engine kind's program without
+// starting it (nothing to do for the embedded engine). The download goes on
+// when the client gives up waiting: a later call or a start finds it done.
+func (s *server) engineDownload(w http.ResponseWriter, r *http.Request) {
+	if err := s.engine.Download(context.WithoutCancel(r.Context())); err != nil {
+		s.log.Error("engine download failed", "err", err)
+		writeDetail(w, http.StatusBadGateway, "Failed to download MediaMTX engine: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, s.engine.Status(s.viewerHost(r)))
 }

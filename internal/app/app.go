@@ -127,7 +127,7 @@ func Run(ctx context.Context, cfg Config) error {
 	logDir := filepath.Join(runtimeDir, "logs")
 	manager := &engine.Manager{
 		Store:      st,
-		Engines:    map[string]engine.Factory{model.EngineEmbedded: embedded.Factory(log.With("component", "engine.embedded"))},
+		Kinds:      map[string]engine.Kind{model.EngineEmbedded: embedded.Kind{Logger: log.With("component", "engine.embedded")}},
 		ServerID:   cfg.ServerID,
 		RuntimeDir: runtimeDir,
 		WebRTC: engine.WebRTCNetwork{

@@ -53,7 +53,7 @@ func newFixture(t *testing.T, withPattern bool) *fixture {
 		t.Fatal(err)
 	}
 	runtimeDir := filepath.Join(dir, "runtime", "streaming")
-	m := &engine.Manager{Store: st, Engines: map[string]engine.Factory{model.EngineEmbedded: embedded.Factory(nil)}, ServerID: model.LocalHost, RuntimeDir: runtimeDir}
+	m := &engine.Manager{Store: st, Kinds: map[string]engine.Kind{model.EngineEmbedded: embedded.Kind{Logger: nil}}, ServerID: model.LocalHost, RuntimeDir: runtimeDir}
 	if err := m.Initialize(); err != nil {
 		t.Fatal(err)
 	}

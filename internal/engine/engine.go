@@ -7,6 +7,7 @@
 package engine
 
 import (
+	"context"
 	"slices"
 	"time"
 
@@ -82,8 +83,34 @@ type Engine interface {
 	LogPath() string
 }
 
-// Factory makes an engine instance (not yet initialized) for cfg.
-type Factory func(cfg RunConfig) Engine
+// Kind is one kind of engine: it makes instances, can install what its
+// instances need without starting one, and describes itself in the engine
+// status even when no instance runs.
+type Kind interface {
+	// New makes an instance (not yet initialized) for cfg.
+	New(cfg RunConfig) Engine
+	// Install makes the kind's program available (POST /engine/download).
+	Install(ctx context.Context) error
+	// Describe is what the status reports about the kind.
+	Describe() KindInfo
+}
+
+// KindInfo is the kind-specific part of the engine status.
+type KindInfo struct {
+	Platform   string   `json:"platform"`
+	BinaryPath *string  `json:"binary_path"` // the installed program; nil when none (or in-process)
+	ConfigPath *string  `json:"config_path"`
+	OrphanPIDs []int    `json:"orphan_pids"` // stray processes of this kind for this data dir
+	Download   Download `json:"download"`
+}
+
+// Download is the progress of the kind's program download.
+type Download struct {
+	Active bool   `json:"active"`
+	Done   int64  `json:"bytes_done"`
+	Total  int64  `json:"bytes_total"` // -1 when unknown
+	Error  string `json:"error,omitempty"`
+}
 
 // PathState is one path the engine serves (or would serve when running).
 type PathState struct {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,9 +31,9 @@ type WebRTCNetwork struct {
 // and their callers wait for the result.
 type Manager struct {
 	Store      *store.Store
-	Engines    map[string]Factory // by kind (model.EngineEmbedded, ...)
-	ServerID   string             // transmissions hosted here have this host_server_id
-	RuntimeDir string             // <data dir>/runtime/streaming
+	Kinds      map[string]Kind // by engine.kind (model.EngineEmbedded, ...)
+	ServerID   string          // transmissions hosted here have this host_server_id
+	RuntimeDir string          // <data dir>/runtime/streaming
 	WebRTC     WebRTCNetwork
 	Logger     *slog.Logger
 
@@ -152,6 +153,18 @@ func (m *Manager) applyLogged(doc *store.Document, restart bool) {
 	}
 }
 
+// Download installs the configured kind's program without starting it.
+// It runs on the caller's goroutine: the kind's own lock makes concurrent
+// downloads (and a start) download once.
+func (m *Manager) Download(ctx context.Context) error {
+	kind := kindOf(m.Store.Current().Streams.Engine)
+	k, ok := m.Kinds[kind]
+	if !ok {
+		return fmt.Errorf("engine kind %q is not available in this build", kind)
+	}
+	return k.Install(ctx)
+}
+
 // Start persists engine.enabled=true and starts the engine.
 func (m *Manager) Start() error { return m.request(actionStart) }
 
@@ -228,7 +241,7 @@ func (m *Manager) startEngine(es model.EngineSettings) error {
 	st := &m.current
 	st.Generation++
 	st.Kind = kind
-	factory, ok := m.Engines[kind]
+	k, ok := m.Kinds[kind]
 	if !ok {
 		st.LastError = fmt.Sprintf("engine kind %q is not available in this build", kind)
 		return errors.New(st.LastError)
@@ -244,7 +257,7 @@ func (m *Manager) startEngine(es model.EngineSettings) error {
 	}
 	var eng Engine
 	if err == nil {
-		eng = factory(RunConfig{
+		eng = k.New(RunConfig{
 			BindHost:              bindHost,
 			Ports:                 ports,
 			RTPPort:               st.RTPPort,
@@ -380,6 +393,7 @@ type Status struct {
 	Kind            string      `json:"kind"`
 	RestartCount    int         `json:"restart_count"`
 	Generation      uint64      `json:"generation"`
+	KindInfo
 }
 
 // Status reports the engine; host is the host for the test URLs.
@@ -399,6 +413,13 @@ func (m *Manager) Status(host string) Status {
 	}
 	if st.Warnings == nil {
 		st.Warnings = []string{}
+	}
+	if k, ok := m.Kinds[kindOf(engineSettings)]; ok {
+		st.KindInfo = k.Describe()
+		st.Kind = kindOf(engineSettings)
+	}
+	if st.OrphanPIDs == nil {
+		st.OrphanPIDs = []int{}
 	}
 	if s.engine != nil {
 		pid := s.engine.PID()

@@ -43,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	m := &engine.Manager{Store: st, Engines: map[string]engine.Factory{model.EngineEmbedded: embedded.Factory(nil)}, ServerID: "local", RuntimeDir: filepath.Join(dir, "runtime", "streaming")}
+	m := &engine.Manager{Store: st, Kinds: map[string]engine.Kind{model.EngineEmbedded: embedded.Kind{Logger: nil}}, ServerID: "local", RuntimeDir: filepath.Join(dir, "runtime", "streaming")}
 	if err := m.Initialize(); err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func TestPatternFollowsTheEngineState(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	m := &engine.Manager{Store: st, Engines: map[string]engine.Factory{model.EngineEmbedded: embedded.Factory(nil)}, ServerID: model.LocalHost, RuntimeDir: filepath.Join(dir, "runtime")}
+	m := &engine.Manager{Store: st, Kinds: map[string]engine.Kind{model.EngineEmbedded: embedded.Kind{Logger: nil}}, ServerID: model.LocalHost, RuntimeDir: filepath.Join(dir, "runtime")}
 	if err := m.Initialize(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,12 @@
 package embedded
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -25,9 +27,18 @@ type Engine struct {
 	served chan struct{}
 }
 
-// Factory makes embedded engines that log to log.
-func Factory(log *slog.Logger) engine.Factory {
-	return func(cfg engine.RunConfig) engine.Engine { return &Engine{Config: cfg, Logger: log} }
+// Kind is the embedded engine kind: nothing to install, nothing on disk.
+type Kind struct{ Logger *slog.Logger }
+
+// New makes an embedded engine for cfg.
+func (k Kind) New(cfg engine.RunConfig) engine.Engine { return &Engine{Config: cfg, Logger: k.Logger} }
+
+// Install does nothing: the engine is part of this binary.
+func (Kind) Install(context.Context) error { return nil }
+
+// Describe reports the platform; the engine has no binary or config file.
+func (Kind) Describe() engine.KindInfo {
+	return engine.KindInfo{Platform: runtime.GOOS + "-" + runtime.GOARCH, Download: engine.Download{Total: -1}}
 }
 
 // Initialize listens on the config's ports and serves its paths.
