@@ -36,6 +36,13 @@ const (
 	EnvWebRTCAdditionalHosts = "TOPOSYNC_STREAMING_WEBRTC_ADDITIONAL_HOSTS"
 	EnvWebRTCLocalUDPAddress = "TOPOSYNC_STREAMING_WEBRTC_LOCAL_UDP_ADDRESS"
 	EnvWebRTCLocalTCPAddress = "TOPOSYNC_STREAMING_WEBRTC_LOCAL_TCP_ADDRESS"
+
+	// The MediaMTX engine's binary: a binary (or a directory holding
+	// mediamtx) to use instead of a download, the download cache's root
+	// (default <data dir>/runtime), and the release mirror to download from.
+	EnvEnginePath            = "TOPOSYNC_STREAMING_ENGINE_PATH"
+	EnvEngineCacheDir        = "TOPOSYNC_STREAMING_ENGINE_CACHE_DIR"
+	EnvEngineDownloadBaseURL = "TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL"
 )
 
 // DefaultListen is where the API listens unless told otherwise.
