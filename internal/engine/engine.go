@@ -83,6 +83,15 @@ type Engine interface {
 	LogPath() string
 }
 
+// Supervised is an engine that runs a process of its own and restarts it
+// when it exits unexpectedly.
+type Supervised interface {
+	// Restarts counts the unexpected exits.
+	Restarts() int
+	// LastError says why the process last exited, "" when it never did.
+	LastError() string
+}
+
 // Kind is one kind of engine: it makes instances, can install what its
 // instances need without starting one, and describes itself in the engine
 // status even when no instance runs.

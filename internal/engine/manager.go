@@ -421,6 +421,12 @@ func (m *Manager) Status(host string) Status {
 	if st.OrphanPIDs == nil {
 		st.OrphanPIDs = []int{}
 	}
+	if sup, ok := s.engine.(Supervised); ok {
+		st.RestartCount += sup.Restarts()
+		if e := sup.LastError(); e != "" && s.LastError == "" {
+			st.LastError = &e
+		}
+	}
 	if s.engine != nil {
 		pid := s.engine.PID()
 		up := time.Since(s.StartedAt).Seconds()

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-
-	"github.com/toposync/toposync-streaming/internal/engine"
 )
 
 // The on-demand hook. MediaMTX runs a path's runOnDemand command when the
@@ -32,13 +30,13 @@ import (
 // HookCommand is the subcommand of our binary that MediaMTX runs.
 const HookCommand = "engine-hook"
 
-// hookServer counts the hook connections of each path and reports the
-// first one arriving and the last one leaving as demand events.
+// hookServer counts the hook connections of each path and calls changed
+// when the first one arrives (held) or the last one leaves.
 type hookServer struct {
-	ln     net.Listener
-	dir    string // removed on close when we made it
-	log    *slog.Logger
-	events *engine.DemandQueue
+	ln      net.Listener
+	dir     string // removed on close when we made it
+	log     *slog.Logger
+	changed func(path string, held bool) // must not block
 
 	mu    sync.Mutex
 	count map[string]int
@@ -51,7 +49,7 @@ const maxSocketPath = 100
 
 // listenHook opens the hook socket in runtimeDir, or in a private
 // temporary directory when that path would be too long for a socket.
-func listenHook(runtimeDir string, events *engine.DemandQueue, log *slog.Logger) (*hookServer, error) {
+func listenHook(runtimeDir string, changed func(path string, held bool), log *slog.Logger) (*hookServer, error) {
 	path := filepath.Join(runtimeDir, "mediamtx-hook.sock")
 	made := ""
 	if len(path) > maxSocketPath {
@@ -77,7 +75,7 @@ func listenHook(runtimeDir string, events *engine.DemandQueue, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &hookServer{ln: ln, dir: made, log: log, events: events, count: map[string]int{}, conns: map[net.Conn]struct{}{}}
+	h := &hookServer{ln: ln, dir: made, log: log, changed: changed, count: map[string]int{}, conns: map[net.Conn]struct{}{}}
 	h.wg.Go(h.accept)
 	return h, nil
 }
@@ -131,7 +129,7 @@ func (h *hookServer) change(path string, delta int) {
 	}
 	h.mu.Unlock()
 	if (before == 0) != (after == 0) {
-		h.events.Set(path, after > 0) // never blocks
+		h.changed(path, after > 0)
 	}
 }
 

@@ -41,7 +41,7 @@ func TestHookHoldsDemandWhileItRuns(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); q.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	h, err := listenHook(t.TempDir(), q, nil)
+	h, err := listenHook(t.TempDir(), q.Set, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,9 +84,8 @@ func TestHookHoldsDemandWhileItRuns(t *testing.T) {
 }
 
 func TestHookSocketPathTooLongMovesToAPrivateDir(t *testing.T) {
-	q := engine.NewDemandQueue()
 	long := filepath.Join(t.TempDir(), strings.Repeat("d", 120))
-	h, err := listenHook(long, q, nil)
+	h, err := listenHook(long, func(string, bool) {}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

