@@ -21,6 +21,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
+	"github.com/toposync/toposync-streaming/internal/engine/mediamtx"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
 	_ "github.com/toposync/toposync-streaming/internal/pipeline/ops"    // registers the core operators
@@ -125,9 +126,24 @@ func Run(ctx context.Context, cfg Config) error {
 
 	runtimeDir := config.RuntimeDir(cfg.DataDir)
 	logDir := filepath.Join(runtimeDir, "logs")
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find this program (MediaMTX runs it as its on-demand hook): %w", err)
+	}
+	mtx := &mediamtx.Kind{
+		Version:        func() string { return st.Current().Streams.Engine.MediaMTXVersion },
+		DataRuntimeDir: filepath.Join(cfg.DataDir, "runtime"),
+		RuntimeDir:     runtimeDir,
+		Hook:           []string{self, mediamtx.HookCommand},
+		Getenv:         cfg.Getenv,
+		Logger:         log.With("component", "engine.mediamtx"),
+	}
 	manager := &engine.Manager{
-		Store:      st,
-		Kinds:      map[string]engine.Kind{model.EngineEmbedded: embedded.Kind{Logger: log.With("component", "engine.embedded")}},
+		Store: st,
+		Kinds: map[string]engine.Kind{
+			model.EngineEmbedded: embedded.Kind{Logger: log.With("component", "engine.embedded")},
+			model.EngineMediaMTX: mtx,
+		},
 		ServerID:   cfg.ServerID,
 		RuntimeDir: runtimeDir,
 		WebRTC: engine.WebRTCNetwork{

@@ -72,12 +72,17 @@ type actionRequest struct {
 // listens on. Paths, ICE servers and the reader hold apply live.
 type engineKey struct {
 	kind      string
+	version   string // of an external engine's program
 	bindHost  string
 	preferred model.Ports
 }
 
 func keyOf(e model.EngineSettings) engineKey {
-	return engineKey{kind: kindOf(e), bindHost: bindHostOf(e), preferred: e.PreferredPorts}
+	k := engineKey{kind: kindOf(e), bindHost: bindHostOf(e), preferred: e.PreferredPorts}
+	if k.kind == model.EngineMediaMTX {
+		k.version = e.MediaMTXVersion
+	}
+	return k
 }
 
 func kindOf(e model.EngineSettings) string {

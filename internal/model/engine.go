@@ -61,8 +61,8 @@ func decodeEngine(r reader, raw json.RawMessage) EngineSettings {
 	}
 	r.forbidExtra(m, "kind", "enabled", "expose_to_lan", "preferred_ports", "mediamtx_version", "webrtc_ice_servers", "reader_hold_seconds")
 	if v, present := m["kind"]; present && !isNull(v) {
-		if kind, ok := enum(r.at("kind"), v, EngineEmbedded, EngineMediaMTX); ok && kind == EngineMediaMTX {
-			r.at("kind").fail("value_error", "the mediamtx engine is not available in this build yet; use 'embedded'")
+		if kind, ok := enum(r.at("kind"), v, EngineEmbedded, EngineMediaMTX); ok {
+			e.Kind = kind
 		}
 	}
 	if v, present := m["enabled"]; present && !isNull(v) {

@@ -45,7 +45,7 @@ func TestEngineSettingsRules(t *testing.T) {
 		{"embedded kind", `{"kind":"embedded"}`, nil},
 		{"hold in range", `{"reader_hold_seconds":60}`, nil},
 		{"hold zero", `{"reader_hold_seconds":0}`, []string{"engine.reader_hold_seconds:greater_than_equal"}},
-		{"mediamtx kind not yet", `{"kind":"mediamtx"}`, []string{"engine.kind:value_error"}},
+		{"mediamtx kind", `{"kind":"mediamtx"}`, nil},
 		{"unknown kind", `{"kind":"gstreamer"}`, []string{"engine.kind:literal_error"}},
 	}
 	for _, c := range cases {
@@ -55,6 +55,9 @@ func TestEngineSettingsRules(t *testing.T) {
 				t.Errorf("errors = %v, want %v", got, c.want)
 			}
 		})
+	}
+	if s, err := DecodeSettings(json.RawMessage(`{"engine":{"kind":"mediamtx"}}`), testNow); err != nil || s.Engine.Kind != EngineMediaMTX {
+		t.Errorf("kind mediamtx decodes to %q (%v)", s.Engine.Kind, err)
 	}
 	s, err := DecodeSettings(json.RawMessage(`{"engine":{"preferred_ports":{"hls":9000}}}`), testNow)
 	if err != nil {

@@ -71,27 +71,12 @@ func TestAPIErrorCarriesMediaMTXText(t *testing.T) {
 	}
 }
 
-// mediamtxMirror finds the release-shaped MediaMTX mirror: env
-// TOPOSYNC_TEST_MEDIAMTX_MIRROR, else <repo>/../shared/mediamtx-mirror.
-// Missing, it skips the test (fails it with CI=true).
-func mediamtxMirror(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("TOPOSYNC_TEST_MEDIAMTX_MIRROR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "..", "shared", "mediamtx-mirror")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		testutil.SkipOrFail(t, "MediaMTX mirror not found at %s (set TOPOSYNC_TEST_MEDIAMTX_MIRROR): test skipped", dir)
-	}
-	return dir
-}
-
 // mediamtxBinary extracts the v1.20.1 binary for this platform from the
 // mirror into a temporary directory.
 func mediamtxBinary(t *testing.T) string {
 	t.Helper()
 	asset := fmt.Sprintf("mediamtx_v1.20.1_%s_%s.tar.gz", runtime.GOOS, runtime.GOARCH)
-	f, err := os.Open(filepath.Join(mediamtxMirror(t), "v1.20.1", asset))
+	f, err := os.Open(filepath.Join(testutil.MediaMTXMirror(t), "v1.20.1", asset))
 	if err != nil {
 		testutil.SkipOrFail(t, "MediaMTX mirror has no %s: %v", asset, err)
 	}

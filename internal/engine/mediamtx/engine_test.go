@@ -1,0 +1,124 @@
+package mediamtx
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/toposync/toposync-streaming/internal/engine"
+	"github.com/toposync/toposync-streaming/internal/model"
+	"github.com/toposync/toposync-streaming/internal/testutil"
+)
+
+// testKind is a MediaMTX kind that installs from the mirror (file://) into
+// a temporary data dir and runs this test binary as its hook.
+func testKind(t *testing.T) *Kind {
+	t.Helper()
+	mirror := realMirror(t)
+	data := t.TempDir()
+	env := map[string]string{"TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL": "file://" + mirror}
+	return &Kind{
+		Version:        func() string { return version },
+		DataRuntimeDir: filepath.Join(data, "runtime"),
+		RuntimeDir:     filepath.Join(data, "runtime", "streaming"),
+		Hook:           []string{os.Args[0], HookCommand},
+		Getenv:         func(k string) string { return env[k] },
+	}
+}
+
+func testPath(name string) engine.Path {
+	user, pass := engine.PublishCredentials([]byte("test secret"), name)
+	return engine.Path{Name: name, PublishUser: user, PublishPass: pass}
+}
+
+func publishURL(port int, p engine.Path) string {
+	u := url.URL{Scheme: "rtsp", User: url.UserPassword(p.PublishUser, p.PublishPass), Host: "127.0.0.1:" + strconv.Itoa(port), Path: "/" + p.Name}
+	return u.String()
+}
+
+func startPublisher(t *testing.T, url string) {
+	t.Helper()
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
+		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
+		"-f", "rtsp", "-rtsp_transport", "tcp", url)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+// plays reports whether url decodes as H.264 over RTSP/TCP.
+func plays(t *testing.T, url string) error {
+	codec, err := probe(t, url)
+	if err != nil || codec != "h264" {
+		return fmt.Errorf("%v: %q", err, codec)
+	}
+	return nil
+}
+
+// The MediaMTX engine end to end: downloaded from the mirror, the first
+// read of an idle path is held while the demand it raises starts a
+// publisher, a path added live plays without a new process, and Close
+// frees the ports.
+func TestEngineHoldsFirstReadAndChangesPathsLive(t *testing.T) {
+	testutil.RequireFFmpegAndFFprobe(t)
+	k := testKind(t)
+	p := testutil.FreePorts(t, 4)
+	ports := model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
+	rtpAddr, _ := testutil.FreeUDPPair(t)
+	_, rtpPort, _ := net.SplitHostPort(rtpAddr)
+	rtp, _ := strconv.Atoi(rtpPort)
+	yard := testPath("yard")
+	eng := k.New(engine.RunConfig{BindHost: "127.0.0.1", Ports: ports, RTPPort: rtp, Paths: []engine.Path{yard}, RuntimeDir: k.RuntimeDir, ReaderHoldTimeout: 10 * time.Second})
+	if err := eng.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			eng.Close()
+		}
+	}()
+	pid := eng.PID()
+	if pid == 0 || eng.LogPath() == "" {
+		t.Fatalf("pid %d, log %q", pid, eng.LogPath())
+	}
+
+	// A reader of the idle path: MediaMTX holds it and runs our hook.
+	read := make(chan error, 1)
+	go func() { read <- plays(t, fmt.Sprintf("rtsp://127.0.0.1:%d/yard", ports.RTSP)) }()
+	select {
+	case ev := <-eng.Demand():
+		if ev != (engine.DemandEvent{Path: "yard", Demanded: true}) {
+			t.Fatalf("demand event %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no demand event for a held reader")
+	}
+	startPublisher(t, publishURL(ports.RTSP, yard))
+	if err := <-read; err != nil {
+		t.Fatalf("the held first read failed: %v", err)
+	}
+
+	// A path added live plays; the process is the same.
+	dock := testPath("dock")
+	eng.SetPaths([]engine.Path{yard, dock})
+	startPublisher(t, publishURL(ports.RTSP, dock))
+	testutil.Eventually(t, 15*time.Second, "the new path playing", func() bool {
+		return plays(t, fmt.Sprintf("rtsp://127.0.0.1:%d/dock", ports.RTSP)) == nil
+	})
+	if eng.PID() != pid {
+		t.Errorf("adding a path restarted MediaMTX (pid %d -> %d)", pid, eng.PID())
+	}
+	eng.Close()
+	closed = true
+	if pids := strays(k.ConfigPath(), 0); len(pids) != 0 {
+		t.Errorf("MediaMTX still runs after Close: %v", pids)
+	}
+}
