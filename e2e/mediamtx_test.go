@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -87,4 +90,71 @@ func TestMediaMTXEngine(t *testing.T) {
 	if n, _ := f.engineStatus()["restart_count"].(float64); n < 1 {
 		t.Errorf("restart_count %v after a crash", n)
 	}
+}
+
+// MediaMTX runs in its own process group, so a service that is killed
+// leaves it running. The next service on the data dir stops it before
+// starting its own; a stray started by hand shows in orphan_pids and
+// POST /engine/reclaim stops it.
+func TestMediaMTXOrphansAreReclaimed(t *testing.T) {
+	testutil.RequireFFmpegAndFFprobe(t)
+	mirror := testutil.MediaMTXMirror(t)
+	data := t.TempDir()
+	env := "TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL=file://" + mirror
+	s := startService(t, data, env)
+	p := testutil.FreePorts(t, 4)
+	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":"mediamtx","enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
+		t.Fatalf("patch: %d %v", status, out)
+	}
+	var first map[string]any
+	testutil.Eventually(t, 60*time.Second, "MediaMTX running", func() bool {
+		_, out := s.call("GET", "/engine/status", "")
+		first = out.(map[string]any)
+		return first["running"] == true
+	})
+	orphan := int(first["pid"].(float64))
+	s.stop(syscall.SIGKILL)
+	if syscall.Kill(orphan, 0) != nil {
+		t.Fatal("MediaMTX died with the service: nothing to reclaim")
+	}
+
+	s = startService(t, data, env)
+	testutil.Eventually(t, 30*time.Second, "a new MediaMTX on the same ports", func() bool {
+		_, out := s.call("GET", "/engine/status", "")
+		st := out.(map[string]any)
+		pid, _ := st["pid"].(float64)
+		return st["running"] == true && int(pid) != orphan && st["ports"].(map[string]any)["rtsp"] == float64(p[0])
+	})
+	testutil.Eventually(t, 5*time.Second, "the orphan gone", func() bool { return !processAlive(orphan) })
+
+	// A stray started by hand with this data dir's config.
+	_, out := s.call("GET", "/engine/status", "")
+	st := out.(map[string]any)
+	stray := exec.Command(st["binary_path"].(string), st["config_path"].(string))
+	if err := stray.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = stray.Process.Kill(); _ = stray.Wait() }()
+	testutil.Eventually(t, 5*time.Second, "the stray in orphan_pids", func() bool {
+		_, out := s.call("GET", "/engine/status", "")
+		pids, _ := out.(map[string]any)["orphan_pids"].([]any)
+		return len(pids) == 1 && pids[0] == float64(stray.Process.Pid)
+	})
+	status, out := s.call("POST", "/engine/reclaim", "")
+	if status != 200 || out.(map[string]any)["running"] != true || fmt.Sprint(out.(map[string]any)["warnings"]) == "[]" {
+		t.Fatalf("reclaim: %d %v", status, out)
+	}
+	if err := stray.Wait(); err == nil {
+		t.Error("the stray exited cleanly on its own: reclaim did not stop it")
+	}
+}
+
+// processAlive reports whether pid runs (zombies count as gone).
+func processAlive(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(raw), ')')
+	return i < 0 || i+2 >= len(raw) || raw[i+2] != 'Z'
 }

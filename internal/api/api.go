@@ -100,6 +100,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("POST "+Prefix+"/engine/stop", s.engineAction(s.engine.Stop, "Failed to stop streaming engine"))
 	s.mux.HandleFunc("POST "+Prefix+"/engine/restart", s.engineAction(s.engine.Restart, "Failed to restart streaming engine"))
 	s.mux.HandleFunc("POST "+Prefix+"/engine/download", s.engineDownload)
+	s.mux.HandleFunc("POST "+Prefix+"/engine/reclaim", s.engineReclaim)
 	s.mux.HandleFunc("GET "+Prefix+"/transmissions", s.listTransmissions)
 	s.mux.HandleFunc("POST "+Prefix+"/transmissions", s.createTransmission)
 	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}", s.getTransmission)

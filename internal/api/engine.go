@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 )
 
@@ -31,4 +32,20 @@ func (s *server) engineDownload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.engine.Status(s.viewerHost(r)))
+}
+
+// engineReclaim stops stray engine processes of this data dir (see
+// engine.Manager.Reclaim) and answers the status, saying what it stopped.
+func (s *server) engineReclaim(w http.ResponseWriter, r *http.Request) {
+	pids, err := s.engine.Reclaim()
+	if err != nil {
+		s.log.Error("engine reclaim failed", "err", err)
+		writeDetail(w, http.StatusInternalServerError, fmt.Sprintf("Failed to reclaim streaming engine: %v (killed %d stale process(es))", err, len(pids)))
+		return
+	}
+	st := s.engine.Status(s.viewerHost(r))
+	if len(pids) > 0 {
+		st.Warnings = append([]string{fmt.Sprintf("Cleaned up %d stale MediaMTX process(es).", len(pids))}, st.Warnings...)
+	}
+	writeJSON(w, http.StatusOK, st)
 }

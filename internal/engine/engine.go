@@ -104,6 +104,14 @@ type Kind interface {
 	Describe() KindInfo
 }
 
+// Reclaimer is a kind whose processes can outlive the service (a service
+// that was killed leaves them running).
+type Reclaimer interface {
+	// Reclaim stops the kind's processes started for this data dir that
+	// no instance manages, and returns their pids.
+	Reclaim() []int
+}
+
 // KindInfo is the kind-specific part of the engine status.
 type KindInfo struct {
 	Platform   string   `json:"platform"`

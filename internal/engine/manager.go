@@ -61,11 +61,14 @@ const (
 	actionStart action = iota
 	actionStop
 	actionRestart
+	actionReclaim
 )
 
 type actionRequest struct {
 	action action
 	result chan error
+	// reclaimed is what a reclaim stopped (set before result is sent).
+	reclaimed *[]int
 }
 
 // engineKey is what, when changed, needs a new engine instance: what it
@@ -139,7 +142,7 @@ func (m *Manager) run() {
 		case doc := <-m.updates:
 			m.applyLogged(doc, false)
 		case req := <-m.actions:
-			req.result <- m.do(req.action)
+			req.result <- m.do(req)
 		case ev, ok := <-demand:
 			if ok {
 				m.demand.publish(ev)
@@ -182,8 +185,20 @@ func (m *Manager) Restart() error { return m.request(actionRestart) }
 
 var errClosed = errors.New("the engine manager is shutting down")
 
+// Reclaim stops the engine, then every stray process of its kind started
+// for this data dir (one left by a service that was killed), and starts
+// the engine again when it is enabled. It returns the pids it stopped.
+func (m *Manager) Reclaim() ([]int, error) {
+	var pids []int
+	err := m.send(actionRequest{action: actionReclaim, result: make(chan error, 1), reclaimed: &pids})
+	return pids, err
+}
+
 func (m *Manager) request(a action) error {
-	req := actionRequest{action: a, result: make(chan error, 1)}
+	return m.send(actionRequest{action: a, result: make(chan error, 1)})
+}
+
+func (m *Manager) send(req actionRequest) error {
 	select {
 	case m.actions <- req:
 	case <-m.done:
@@ -192,12 +207,22 @@ func (m *Manager) request(a action) error {
 	return <-req.result
 }
 
-func (m *Manager) do(a action) error {
-	if a == actionRestart {
+func (m *Manager) do(req actionRequest) error {
+	switch req.action {
+	case actionRestart:
+		return m.apply(m.Store.Current(), true)
+	case actionReclaim:
+		m.stopEngine()
+		if r, ok := m.Kinds[kindOf(m.Store.Current().Streams.Engine)].(Reclaimer); ok {
+			*req.reclaimed = r.Reclaim()
+		}
+		if len(*req.reclaimed) > 0 {
+			m.log.Warn("stray engine processes of this data dir stopped", "pids", *req.reclaimed)
+		}
 		return m.apply(m.Store.Current(), true)
 	}
 	doc, err := m.Store.Update(func(s *model.Settings) error {
-		s.Engine.Enabled = a == actionStart
+		s.Engine.Enabled = req.action == actionStart
 		return nil
 	})
 	if err != nil {
@@ -256,7 +281,16 @@ func (m *Manager) startEngine(es model.EngineSettings) error {
 		previous = &st.Ports // keep the ports of the last start when free: no drift
 	}
 	m.starts++
+	// A process of the kind left running by a service that was killed holds
+	// our ports; the data dir's lock says it is ours to stop.
+	var reclaimed []string
+	if r, ok := k.(Reclaimer); ok {
+		if pids := r.Reclaim(); len(pids) > 0 {
+			reclaimed = append(reclaimed, fmt.Sprintf("Automatically recovered %d stale %s process(es) for this data directory (pids: %v).", len(pids), kind, pids))
+		}
+	}
 	ports, warnings, err := ResolvePorts(bindHost, es.PreferredPorts, previous)
+	warnings = append(reclaimed, warnings...)
 	if err == nil {
 		st.RTPPort, err = ResolveRTPPair(bindHost, DefaultRTPPort, st.RTPPort)
 	}

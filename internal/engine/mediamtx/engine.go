@@ -91,6 +91,10 @@ func (k *Kind) managedPID() int {
 	return e.PID()
 }
 
+// Reclaim stops MediaMTX processes of this data dir that no instance
+// manages (SIGTERM, then SIGKILL after 5 s).
+func (k *Kind) Reclaim() []int { return reclaim(k.ConfigPath(), k.managedPID(), 5*time.Second) }
+
 // ConfigPath is where the rendered config is written.
 func (k *Kind) ConfigPath() string { return filepath.Join(k.RuntimeDir, "mediamtx.yml") }
 
@@ -146,11 +150,6 @@ func (e *Engine) Initialize() error {
 	bin, err := k.installer().Install(context.Background())
 	if err != nil {
 		return err
-	}
-	// A MediaMTX left running by a service that was killed holds our ports:
-	// the data dir's lock says it is ours to stop.
-	if pids := reclaim(k.ConfigPath(), 0, 5*time.Second); len(pids) > 0 {
-		e.log.Warn("stopped MediaMTX processes left by an earlier run of this data dir", "pids", pids)
 	}
 	e.desired = desired{paths: e.Config.Paths, ice: e.Config.ICEServers, hold: e.Config.ReaderHoldTimeout}
 	e.readers = map[string][]engine.Reader{}
