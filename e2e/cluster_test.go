@@ -27,12 +27,27 @@ import (
 // moves to the next free ports (the documented port remapping). Its
 // internal URL endpoint reports the ports it really uses, so the URLs the
 // core proxies point at the processing server's engine, not the core's.
+//
+// It runs on both engine kinds: the processing server takes the kind with
+// the core's engine settings.
 func TestDistributedHosting(t *testing.T) {
 	testutil.RequireFFmpegAndFFprobe(t)
-	syncCreds := []string{"TOPOSYNC_STREAMING_SYNC_USERNAME=sync", "TOPOSYNC_STREAMING_SYNC_PASSWORD=s3cret"}
+	for kind, env := range conformanceKinds(t) {
+		t.Run(kind, func(t *testing.T) { distributedHosting(t, kind, env) })
+	}
+}
+
+func distributedHosting(t *testing.T, kind string, env []string) {
+	syncCreds := append([]string{"TOPOSYNC_STREAMING_SYNC_USERNAME=sync", "TOPOSYNC_STREAMING_SYNC_PASSWORD=s3cret"}, env...)
 	core := startService(t, t.TempDir(), syncCreds...)
+	if status, out := core.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":%q}}`, kind)); status != 200 {
+		t.Fatalf("kind: %d %v", status, out)
+	}
 	p := core.enableEngine()
-	core.waitEngineRunning("core engine running")
+	testutil.Eventually(t, 60*time.Second, "core engine running", func() bool {
+		_, out := core.call("GET", "/engine/status", "")
+		return out.(map[string]any)["running"] == true
+	})
 
 	coreRoot := strings.TrimSuffix(core.base, "/api/streams")
 	edge := startService(t, t.TempDir(), append(syncCreds,
@@ -62,10 +77,10 @@ func TestDistributedHosting(t *testing.T) {
 		return len(list) == 1 && list[0].(map[string]any)["id"] == id
 	})
 	var edgeRTSP float64
-	testutil.Eventually(t, 15*time.Second, "processing server engine running", func() bool {
+	testutil.Eventually(t, 60*time.Second, "processing server engine running", func() bool {
 		_, out := edge.call("GET", "/engine/status", "")
 		st := out.(map[string]any)
-		if st["running"] != true {
+		if st["running"] != true || st["kind"] != kind {
 			return false
 		}
 		edgeRTSP = st["ports"].(map[string]any)["rtsp"].(float64)

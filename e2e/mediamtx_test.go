@@ -158,3 +158,30 @@ func processAlive(pid int) bool {
 	i := strings.LastIndexByte(string(raw), ')')
 	return i < 0 || i+2 >= len(raw) || raw[i+2] != 'Z'
 }
+
+// Switching the kind at run time stops one engine and starts the other on
+// the same ports; the publisher follows and the same URL plays.
+func TestSwitchEngineKindAtRunTime(t *testing.T) {
+	mirror := testutil.MediaMTXMirror(t)
+	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "switch", "gray", "priority_latest"), "TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL=file://"+mirror)
+	stopWriting := f.keepWriting("blue", rgb{20, 20, 220}, "")
+	defer stopWriting()
+	if c := f.centre(f.current()); !c.near(rgb{20, 20, 220}, 40) {
+		t.Fatalf("embedded: %v, want blue", c)
+	}
+	before := f.engineStatus()
+	if status, out := f.call("PATCH", "/settings", `{"engine":{"kind":"mediamtx"}}`); status != 200 {
+		t.Fatalf("patch: %d %v", status, out)
+	}
+	testutil.Eventually(t, 60*time.Second, "MediaMTX running", func() bool {
+		st := f.engineStatus()
+		return st["running"] == true && st["kind"] == "mediamtx"
+	})
+	after := f.engineStatus()
+	if fmt.Sprint(after["ports"]) != fmt.Sprint(before["ports"]) {
+		t.Errorf("ports moved from %v to %v", before["ports"], after["ports"])
+	}
+	if c := f.centre(f.current()); !c.near(rgb{20, 20, 220}, 40) {
+		t.Fatalf("mediamtx: %v, want blue", c)
+	}
+}

@@ -46,10 +46,10 @@ type runtimeFixture struct {
 	w, h    int
 }
 
-func newRuntimeFixture(t *testing.T, transmission string) *runtimeFixture {
+func newRuntimeFixture(t *testing.T, transmission string, env ...string) *runtimeFixture {
 	t.Helper()
 	testutil.RequireFFmpegAndFFprobe(t)
-	s := startService(t, t.TempDir())
+	s := startService(t, t.TempDir(), env...)
 	s.enableEngine()
 	status, out := s.call("POST", "/transmissions", transmission)
 	if status != 200 {

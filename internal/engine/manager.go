@@ -255,6 +255,14 @@ func (m *Manager) apply(doc *store.Document, restart bool) error {
 		m.withPublishURLs()
 		return nil
 	}
+	if k, ok := m.Kinds[kindOf(es)]; ok && m.eng != nil {
+		// Install the new kind's program (a download) while the old
+		// engine still serves; if that fails, the old one goes on.
+		if err := k.Install(context.Background()); err != nil {
+			m.current.LastError = err.Error()
+			return fmt.Errorf("install the %s engine: %w", kindOf(es), err)
+		}
+	}
 	if m.eng != nil {
 		m.stopEngine()
 		m.current.Restarts++
@@ -453,9 +461,11 @@ func (m *Manager) Status(host string) Status {
 	if st.Warnings == nil {
 		st.Warnings = []string{}
 	}
-	if k, ok := m.Kinds[kindOf(engineSettings)]; ok {
+	if !s.Running {
+		st.Kind = kindOf(engineSettings) // the kind a start would run
+	}
+	if k, ok := m.Kinds[st.Kind]; ok {
 		st.KindInfo = k.Describe()
-		st.Kind = kindOf(engineSettings)
 	}
 	if st.OrphanPIDs == nil {
 		st.OrphanPIDs = []int{}
