@@ -295,6 +295,7 @@ func (m *Manager) startEngine(es model.EngineSettings) error {
 	if r, ok := k.(Reclaimer); ok {
 		if pids := r.Reclaim(); len(pids) > 0 {
 			reclaimed = append(reclaimed, fmt.Sprintf("Automatically recovered %d stale %s process(es) for this data directory (pids: %v).", len(pids), kind, pids))
+			waitPortsFree(bindHost, es.PreferredPorts, 3*time.Second) // the kernel frees them a moment after the exit
 		}
 	}
 	ports, warnings, err := ResolvePorts(bindHost, es.PreferredPorts, previous)

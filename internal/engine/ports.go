@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/toposync/toposync-streaming/internal/model"
 )
@@ -102,4 +103,18 @@ func udpFree(host string, port int) bool {
 	}
 	_ = c.Close()
 	return true
+}
+
+// waitPortsFree waits up to within until every port of ports is bindable
+// on host (after the process that held them was stopped).
+func waitPortsFree(host string, ports model.Ports, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for _, p := range []int{ports.RTSP, ports.HLS, ports.WebRTC} {
+		for !tcpFree(host, p) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for !tcpFree("127.0.0.1", ports.API) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 }
