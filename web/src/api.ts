@@ -46,6 +46,9 @@ export interface EngineSettings {
 
 export interface Settings { transmissions: Transmission[]; engine: EngineSettings; runtime: Record<string, number> }
 
+/** Progress of the engine program's download; bytes_total is -1 while unknown. */
+export interface EngineDownload { active: boolean; bytes_done: number; bytes_total: number; error?: string }
+
 export interface EngineStatus {
   running: boolean;
   pid: number | null;
@@ -56,6 +59,14 @@ export interface EngineStatus {
   last_error: string | null;
   kind: string;
   restart_count: number;
+  generation: number;
+  mediamtx_version: string;
+  platform: string;
+  binary_path: string | null;
+  config_path: string | null;
+  log_path: string | null;
+  orphan_pids: number[];
+  download: EngineDownload;
   test_path: string;
   urls: { rtsp_url: string; hls_url: string; webrtc_url: string };
   warnings: string[];
@@ -121,6 +132,8 @@ export const api = {
   patchSettings: (patch: unknown) => request<Settings>("PATCH", `${API}/settings`, patch),
   engineStatus: (signal?: AbortSignal) => request<EngineStatus>("GET", `${API}/engine/status`, undefined, signal),
   engineAction: (action: "start" | "stop" | "restart") => request<EngineStatus>("POST", `${API}/engine/${action}`),
+  engineDownload: () => request<EngineStatus>("POST", `${API}/engine/download`),
+  engineReclaim: () => request<EngineStatus>("POST", `${API}/engine/reclaim`),
   transmissions: (signal?: AbortSignal) => request<Transmission[]>("GET", `${API}/transmissions`, undefined, signal),
   createTransmission: (t: unknown) => request<Transmission>("POST", `${API}/transmissions`, t),
   updateTransmission: (id: string, t: unknown) => request<Transmission>("PUT", `${API}/transmissions/${enc(id)}`, t),

@@ -1,9 +1,17 @@
-// Engine card (status, polled while visible; start/stop/restart) and the
-// engine settings form (LAN exposure, preferred ports, ICE servers).
-import { api, errorText, type EngineSettings, type EngineStatus } from "../api";
+// Engine card (status, polled while visible; start/stop/restart; the engine
+// kind and MediaMTX version; for MediaMTX its download, paths and strays) and
+// the engine settings form (LAN exposure, preferred ports, ICE servers).
+import { api, ApiError, errorText, type EngineSettings, type EngineStatus } from "../api";
 import { fmtDuration, h, icon, render, toast } from "../dom";
-import { checkbox, field, FormErrors, optInt } from "../forms";
-import { poll } from "../poll";
+import { checkbox, field, FormErrors, optInt, select } from "../forms";
+import { poll, type Poller } from "../poll";
+
+const KINDS: ["embedded" | "mediamtx", string][] = [["embedded", "Embedded"], ["mediamtx", "MediaMTX"]];
+/** The server's check of engine.mediamtx_version (after trimming). */
+const VERSION_RE = /^v[0-9]+\.[0-9]+\.[0-9]+$/;
+const DEFAULT_MEDIAMTX_VERSION = "v1.20.1";
+
+const mb = (n: number) => (n / (1024 * 1024)).toFixed(1);
 
 export function engineCard(onStatus: (st: EngineStatus) => void): { el: HTMLElement; stop: () => void } {
   const body = h("div.engine-body", null, h("p.muted", null, "Loading engine status…"));
@@ -17,6 +25,135 @@ export function engineCard(onStatus: (st: EngineStatus) => void): { el: HTMLElem
   const stopBtn = btn("stop", "Stop", "stop");
   const restartBtn = btn("restart", "Restart", "restart");
 
+  // Kind and version: a small form of its own, saved through PATCH /settings.
+  // It follows the server's settings until the user edits it.
+  let dirty = false;
+  let saving = false;
+  const kindSel = select<string>("embedded", KINDS, () => { dirty = true; syncKindForm() });
+  kindSel.dataset.testid = "engine-kind";
+  const version = h("input", { type: "text", value: DEFAULT_MEDIAMTX_VERSION, placeholder: DEFAULT_MEDIAMTX_VERSION, spellcheck: false, autocomplete: "off", dataset: { testid: "engine-version" }, oninput: () => { dirty = true; syncKindForm() } });
+  const versionField = field("MediaMTX version", version, "engine.mediamtx_version", "A release tag; downloaded on demand.");
+  const kindSave = h("button.btn.primary", { type: "submit", dataset: { testid: "engine-kind-save" } }, "Apply");
+  const kindBanner = h("div.banner.error", { hidden: true });
+  const kindForm = h("form.engine-kind", { dataset: { testid: "engine-kind-form" }, novalidate: true },
+    kindBanner,
+    h("div.grid2", null, field("Engine", kindSel, "engine.kind"), versionField),
+    h("div.actions", null, kindSave, h("small.muted.kind-note", null, "Switching restarts the engine on the same ports.")),
+  );
+  const kindErrors = new FormErrors(kindForm, kindBanner);
+  const syncKindForm = () => {
+    versionField.hidden = kindSel.value !== "mediamtx";
+    kindSave.disabled = saving || !dirty;
+  };
+  syncKindForm();
+  kindForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    kindErrors.clear();
+    const kind = kindSel.value;
+    const v = version.value.trim();
+    if (kind === "mediamtx" && !VERSION_RE.test(v)) {
+      kindErrors.show(new ApiError(422, [{ loc: ["body", "engine", "mediamtx_version"], msg: `mediamtx_version should be a release tag such as ${DEFAULT_MEDIAMTX_VERSION}`, type: "value_error" }]));
+      return;
+    }
+    saving = true;
+    syncKindForm();
+    try {
+      const s = await api.patchSettings({ engine: kind === "mediamtx" ? { kind, mediamtx_version: v } : { kind } });
+      dirty = false;
+      kindSel.value = s.engine.kind;
+      version.value = s.engine.mediamtx_version;
+      toast(`Engine set to ${kind === "mediamtx" ? `MediaMTX ${s.engine.mediamtx_version}` : "embedded"}`);
+    } catch (err) {
+      kindErrors.show(err);
+    } finally {
+      saving = false;
+      syncKindForm();
+      poller.now();
+    }
+  });
+
+  // MediaMTX only: its program (download with progress), paths and strays.
+  let downloading = false; // POST /engine/download in flight
+  let downloadErr: string | null = null; // its failure's detail, which says what to do
+  let reclaiming = false;
+  const downloadBtn = h("button.btn", { type: "button", dataset: { testid: "engine-download" }, onclick: () => download() }, "Download");
+  const bar = h("span.progress-bar");
+  const progressText = h("span.progress-text");
+  const progress = h("div.download-progress", { role: "progressbar", "aria-label": "MediaMTX download", dataset: { testid: "engine-download-progress" }, hidden: true },
+    h("div.progress", null, bar), progressText);
+  const downloadError = h("div.notes.error", { dataset: { testid: "engine-download-error" }, hidden: true });
+  const reclaimBtn = h("button.btn.small-btn", { type: "button", dataset: { testid: "engine-reclaim" }, hidden: true, onclick: () => reclaim() }, "Reclaim");
+  const info = (label: string, testid?: string, extra?: Node) => {
+    const value = h("span.path", { dataset: testid ? { testid } : undefined });
+    return { value, el: h("div.kv.wide", null, h("dt", null, label), h("dd", null, value, extra ?? null)) };
+  };
+  const platformRow = info("Platform", "engine-platform");
+  const binaryRow = info("Binary", "engine-binary-path");
+  const configRow = info("Config", "engine-config-path");
+  const logRow = info("Log", "engine-log-path");
+  const orphansRow = info("Stray processes", "engine-orphans", reclaimBtn);
+  const mtx = h("div.engine-mediamtx", { dataset: { testid: "engine-mediamtx" }, hidden: true },
+    h("dl.kvs", null, platformRow.el, binaryRow.el, configRow.el, logRow.el, orphansRow.el),
+    h("div.download", null, h("div.actions", null, downloadBtn), progress),
+    downloadError,
+  );
+
+  const showMediaMTX = (st: EngineStatus) => {
+    mtx.hidden = st.kind !== "mediamtx";
+    if (mtx.hidden) return;
+    platformRow.value.textContent = st.platform || "—";
+    binaryRow.value.textContent = st.binary_path ?? "not installed";
+    configRow.value.textContent = st.config_path ?? "—";
+    logRow.value.textContent = st.log_path ?? "—";
+    const orphans = st.orphan_pids ?? [];
+    orphansRow.value.textContent = orphans.length ? `pid ${orphans.join(", ")}` : "none";
+    reclaimBtn.hidden = !orphans.length;
+    reclaimBtn.disabled = reclaiming;
+
+    const d = st.download ?? { active: false, bytes_done: 0, bytes_total: -1 };
+    if (d.active) downloadErr = null;
+    downloadBtn.disabled = downloading || d.active;
+    downloadBtn.textContent = downloading || d.active ? "Downloading…" : "Download";
+    downloadBtn.title = st.binary_path ? "Installed; downloading again finds it in place" : "Install MediaMTX without starting it";
+    progress.hidden = !(d.active || downloading || d.bytes_done > 0);
+    const known = d.bytes_total >= 0;
+    const pct = known && d.bytes_total > 0 ? Math.min(100, (d.bytes_done / d.bytes_total) * 100) : 0;
+    bar.style.width = known ? `${pct}%` : "100%";
+    progress.classList.toggle("indeterminate", !known && d.active);
+    progress.dataset.done = String(d.bytes_done);
+    progress.dataset.total = String(d.bytes_total);
+    progress.setAttribute("aria-valuemin", "0");
+    progress.setAttribute("aria-valuemax", "100");
+    if (known) progress.setAttribute("aria-valuenow", String(Math.round(pct)));
+    else progress.removeAttribute("aria-valuenow");
+    const sizes = known ? `${mb(d.bytes_done)} / ${mb(d.bytes_total)} MB` : `${mb(d.bytes_done)} MB of unknown size`;
+    progressText.textContent = d.active || downloading ? `Downloading ${sizes}` : d.error ? `Stopped at ${sizes}` : `Downloaded ${sizes}`;
+
+    const err = downloadErr ?? (d.error && !d.active ? `Last download failed: ${d.error}` : null);
+    downloadError.hidden = !err;
+    downloadError.textContent = err ?? "";
+  };
+
+  // While a download runs the status is polled every 500 ms.
+  let fast: Poller | null = null;
+  const syncFast = (st: EngineStatus | null) => {
+    const want = downloading || !!st?.download?.active;
+    if (want && !fast) {
+      fast = poll(async (signal) => {
+        try {
+          show(await api.engineStatus(signal));
+        } catch (err) {
+          if ((err as Error).name !== "AbortError" && !downloading) stopFast();
+          throw err;
+        }
+      }, 500);
+    } else if (!want) stopFast();
+  };
+  const stopFast = () => {
+    fast?.stop();
+    fast = null;
+  };
+
   const show = (st: EngineStatus) => {
     last = st;
     onStatus(st);
@@ -25,20 +162,27 @@ export function engineCard(onStatus: (st: EngineStatus) => void): { el: HTMLElem
     startBtn.disabled = busy || st.running;
     stopBtn.disabled = busy || !st.running;
     restartBtn.disabled = busy;
+    if (!dirty && !saving) {
+      if (st.kind === "embedded" || st.kind === "mediamtx") kindSel.value = st.kind;
+      if (st.mediamtx_version) version.value = st.mediamtx_version;
+      syncKindForm();
+    }
     const row = (k: string, v: Node | string) => h("div.kv", null, h("dt", null, k), h("dd", null, v));
     const ports = st.ports;
     render(body,
       h("dl.kvs", null,
-        row("Kind", st.kind || "—"),
+        row("Kind", h("span", { dataset: { testid: "engine-kind-label" } }, st.kind === "mediamtx" ? `MediaMTX ${st.mediamtx_version || ""}`.trim() : st.kind || "—")),
         row("Bind host", st.bind_host || "—"),
         row("Uptime", st.running ? fmtDuration(st.uptime_seconds) : "—"),
-        row("Restarts", String(st.restart_count ?? 0)),
+        row("Restarts", h("span", { dataset: { testid: "engine-restarts" } }, String(st.restart_count ?? 0))),
       ),
       h("div.ports", { dataset: { testid: "engine-ports" } },
         (["rtsp", "hls", "webrtc", "api"] as const).map((k) => h("div.port", null, h("span", null, k.toUpperCase()), h("strong", null, ports?.[k] ? String(ports[k]) : "—")))),
       st.warnings?.length ? h("ul.notes.warn", null, st.warnings.map((w) => h("li", null, w))) : null,
       st.last_error ? h("div.notes.error", { dataset: { testid: "engine-error" } }, h("strong", null, "Last error: "), st.last_error) : null,
     );
+    showMediaMTX(st);
+    syncFast(st);
   };
   const showError = (err: unknown) => {
     stateEl.textContent = "Unknown";
@@ -61,6 +205,40 @@ export function engineCard(onStatus: (st: EngineStatus) => void): { el: HTMLElem
     }
   }
 
+  async function download() {
+    downloading = true;
+    downloadErr = null;
+    if (last) show(last);
+    else syncFast(null);
+    try {
+      show(await api.engineDownload());
+      toast("MediaMTX is installed");
+    } catch (err) {
+      downloadErr = errorText(err);
+      toast("MediaMTX download failed", "error");
+    } finally {
+      downloading = false;
+      if (last) show(last);
+      poller.now();
+    }
+  }
+
+  async function reclaim() {
+    reclaiming = true;
+    if (last) show(last);
+    try {
+      const n = last?.orphan_pids?.length ?? 0;
+      show(await api.engineReclaim());
+      toast(n ? `Stopped ${n} stray MediaMTX process${n === 1 ? "" : "es"}` : "No stray MediaMTX processes");
+    } catch (err) {
+      toast(`Reclaim failed: ${errorText(err)}`, "error");
+    } finally {
+      reclaiming = false;
+      if (last) show(last);
+      poller.now();
+    }
+  }
+
   const poller = poll(async (signal) => {
     try {
       show(await api.engineStatus(signal));
@@ -72,10 +250,12 @@ export function engineCard(onStatus: (st: EngineStatus) => void): { el: HTMLElem
 
   const el = h("section.card", { dataset: { testid: "engine-card" } },
     h("header.card-head", null, h("h2", null, "Engine"), stateEl),
+    kindForm,
     body,
+    mtx,
     h("div.actions", null, startBtn, stopBtn, restartBtn),
   );
-  return { el, stop: () => poller.stop() };
+  return { el, stop: () => { poller.stop(); stopFast() } };
 }
 
 export function engineForm(initial: EngineSettings, onSaved: (e: EngineSettings) => void): HTMLElement {
