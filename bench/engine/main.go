@@ -1,10 +1,17 @@
-// Command engine benchmarks the embedded media engine through the real
+// Command engine benchmarks the media engine through the real
 // toposync-streaming binary: cold start at a held RTSP reader, join times of
-// new RTSP, WHEP and HLS readers on a running stream, and the service's CPU
-// and memory with 1 publisher and many readers. BENCHMARKS.md at the repo
-// root explains every number.
+// new RTSP, WHEP and HLS readers on a running stream, and the CPU and memory
+// of the service and the engine with 1 publisher and many readers.
+// BENCHMARKS.md at the repo root explains every number.
 //
-//	go run ./bench/engine [-duration 20s] [-rtsp-readers 50] [-whep-readers 10]
+//	go run ./bench/engine [-kind embedded|mediamtx|both] [-runs 1] [-duration 20s] [-rtsp-readers 50] [-whep-readers 10]
+//
+// -kind both runs the embedded engine and MediaMTX interleaved, each run on
+// a fresh service, and prints min / median / max of each kind and the ratio
+// of the medians. MediaMTX is installed by the service from -mediamtx-mirror
+// (default ../shared/mediamtx-mirror beside the repo) or taken from
+// TOPOSYNC_STREAMING_ENGINE_PATH; its CPU and memory are its process's (and
+// its engine-hook's), added to the service's.
 //
 // It builds the binary into a temp dir (or uses -bin), runs it on free ports
 // with a temp data dir, enables the engine, creates one transmission (path
@@ -23,6 +30,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,6 +52,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
@@ -60,6 +69,9 @@ const benchPath = "bench"
 
 type options struct {
 	bin         string
+	kind        string
+	runs        int
+	mirror      string
 	duration    time.Duration
 	baseline    time.Duration
 	rtspReaders int
@@ -73,9 +85,17 @@ type options struct {
 	keep        bool
 }
 
+const (
+	kindEmbedded = "embedded"
+	kindMediaMTX = "mediamtx"
+)
+
 func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "", "toposync-streaming binary to run (default: go build ./cmd/toposync-streaming into a temp dir)")
+	flag.StringVar(&o.kind, "kind", kindEmbedded, "engine to measure: embedded, mediamtx, or both (interleaved runs, same publisher and readers)")
+	flag.IntVar(&o.runs, "runs", 1, "runs per engine kind; each run is a fresh service and data dir")
+	flag.StringVar(&o.mirror, "mediamtx-mirror", defaultMirror(), "MediaMTX release mirror (directory or URL) the service downloads from; TOPOSYNC_STREAMING_ENGINE_PATH, when set, takes precedence in the service")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "CPU/RSS measurement window with all readers connected")
 	flag.DurationVar(&o.baseline, "baseline", 10*time.Second, "CPU/RSS window with the publisher only (0: skip)")
 	flag.IntVar(&o.rtspReaders, "rtsp-readers", 50, "RTSP readers (gortsplib, TCP) during the load window")
@@ -86,7 +106,7 @@ func main() {
 	flag.IntVar(&o.fps, "fps", 15, "publisher frame rate")
 	flag.IntVar(&o.gop, "gop", 15, "publisher keyframe interval in frames (-g)")
 	flag.StringVar(&o.bitrate, "bitrate", "2M", "publisher bitrate (-b:v and -maxrate)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (binary, data dir, logs)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (binary, data dirs, logs)")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	if err := run(o); err != nil {
@@ -94,7 +114,75 @@ func main() {
 	}
 }
 
+// moduleRoot is the directory of the go.mod this harness belongs to.
+func moduleRoot() (string, error) {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	if p := strings.TrimSpace(string(gomod)); p != "" && p != os.DevNull {
+		return filepath.Dir(p), nil
+	}
+	return "", errors.New("not inside the module")
+}
+
+// defaultMirror is ../shared/mediamtx-mirror beside the repo, when it exists.
+func defaultMirror() string {
+	root, err := moduleRoot()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Join(filepath.Dir(root), "shared", "mediamtx-mirror")
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir
+	}
+	return ""
+}
+
+// kinds are the engine kinds of one round, in the order they run.
+func kinds(kind string) ([]string, error) {
+	switch kind {
+	case kindEmbedded, kindMediaMTX:
+		return []string{kind}, nil
+	case "both":
+		return []string{kindEmbedded, kindMediaMTX}, nil
+	}
+	return nil, fmt.Errorf("-kind %q: want embedded, mediamtx or both", kind)
+}
+
+// mediamtxEnv tells the service where MediaMTX comes from. The binary cache
+// is shared by all runs, so that only the first run installs it.
+func mediamtxEnv(o options, tmp string) ([]string, error) {
+	env := []string{"TOPOSYNC_STREAMING_ENGINE_CACHE_DIR=" + filepath.Join(tmp, "engine-cache")}
+	switch {
+	case o.mirror != "":
+		u := o.mirror
+		if !strings.Contains(u, "://") {
+			abs, err := filepath.Abs(u)
+			if err != nil {
+				return nil, err
+			}
+			if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+				return nil, fmt.Errorf("-mediamtx-mirror %s: not a directory", u)
+			}
+			u = "file://" + abs
+		}
+		return append(env, "TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL="+u), nil
+	case os.Getenv("TOPOSYNC_STREAMING_ENGINE_PATH") != "":
+		return env, nil // inherited by the service
+	}
+	return nil, errors.New("MediaMTX: no release mirror (../shared/mediamtx-mirror beside the repo does not exist and -mediamtx-mirror is empty); " +
+		"pass -mediamtx-mirror, or set TOPOSYNC_STREAMING_ENGINE_PATH to a MediaMTX binary")
+}
+
 func run(o options) error {
+	ks, err := kinds(o.kind)
+	if err != nil {
+		return err
+	}
+	if o.runs < 1 {
+		return errors.New("-runs must be at least 1")
+	}
 	for _, tool := range []string{"ffmpeg"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s not on PATH (apt-get install ffmpeg)", tool)
@@ -109,47 +197,77 @@ func run(o options) error {
 	} else {
 		defer os.RemoveAll(tmp)
 	}
+	var env []string
+	if slices.Contains(ks, kindMediaMTX) {
+		if env, err = mediamtxEnv(o, tmp); err != nil {
+			return err
+		}
+	}
 	if o.bin == "" {
 		o.bin = filepath.Join(tmp, "toposync-streaming")
 		if err := build(o.bin); err != nil {
 			return err
 		}
 	}
+	start := time.Now()
+	res := &results{o: o, kinds: ks}
+	// Interleaved (embedded, mediamtx, embedded, ...), so that a drift of
+	// the machine's load over the run hits both kinds alike.
+	for i := range o.runs {
+		for _, k := range ks {
+			log.Printf("run %d/%d: %s", i+1, o.runs, k)
+			rows, err := runOnce(o, k, env, filepath.Join(tmp, fmt.Sprintf("run%d-%s", i+1, k)))
+			if err != nil {
+				return fmt.Errorf("run %d, %s: %w", i+1, k, err)
+			}
+			res.add(k, rows)
+		}
+	}
+	res.print(time.Since(start))
+	return nil
+}
 
-	svc, err := startService(o.bin, tmp)
+// runOnce measures one engine kind on a fresh service and data dir.
+func runOnce(o options, kind string, env []string, dir string) ([]row, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	svc, err := startService(o.bin, dir, env)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer svc.stop()
-	ports, err := svc.enableEngine()
+	ports, err := svc.enableEngine(kind)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	secret, err := os.ReadFile(filepath.Join(config.RuntimeDir(filepath.Join(tmp, "data")), engine.SecretFile))
+	secret, err := os.ReadFile(filepath.Join(config.RuntimeDir(filepath.Join(dir, "data")), engine.SecretFile))
 	if err != nil {
-		return fmt.Errorf("publish secret: %w", err)
+		return nil, fmt.Errorf("publish secret: %w", err)
 	}
 	user, pass := engine.PublishCredentials(secret, benchPath)
 	b := &bench{
-		o: o, svc: svc, ports: ports,
+		o: o, kind: kind, svc: svc, ports: ports,
 		publishURL: fmt.Sprintf("rtsp://%s:%s@127.0.0.1:%d/%s", user, pass, ports.RTSP, benchPath),
 		rtspURL:    fmt.Sprintf("rtsp://127.0.0.1:%d/%s", ports.RTSP, benchPath),
 		whepURL:    fmt.Sprintf("http://127.0.0.1:%d/%s/whep", ports.WebRTC, benchPath),
 		hlsURL:     fmt.Sprintf("http://127.0.0.1:%d/%s/index.m3u8", ports.HLS, benchPath),
 		apiURL:     fmt.Sprintf("http://127.0.0.1:%d/v3/paths/get/%s", ports.API, benchPath),
-		logDir:     tmp,
+		logDir:     dir,
 	}
 	defer b.stopPublisher()
-	return b.run()
+	if err := b.run(); err != nil {
+		return nil, err
+	}
+	return b.rows, nil
 }
 
 // build compiles the service binary from the module this file belongs to.
 func build(out string) error {
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	root, err := moduleRoot()
 	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
+		return err
 	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
 	start := time.Now()
 	cmd := exec.Command("go", "build", "-o", out, "./cmd/toposync-streaming")
 	cmd.Dir = root
@@ -163,9 +281,10 @@ func build(out string) error {
 // ---- the service ----
 
 type service struct {
-	cmd  *exec.Cmd
-	base string // http://127.0.0.1:port/api/streams
-	done chan struct{}
+	cmd       *exec.Cmd
+	base      string // http://127.0.0.1:port/api/streams
+	done      chan struct{}
+	enginePID int // a MediaMTX process, 0 for the embedded engine
 
 	mu      sync.Mutex
 	readyCh chan string // "after" values of "path ready" lines of benchPath
@@ -177,7 +296,7 @@ var (
 	readyLine  = regexp.MustCompile(`msg="path ready".* path=` + benchPath + ` .*after=(\S+)`)
 )
 
-func startService(bin, tmp string) (*service, error) {
+func startService(bin, tmp string, env []string) (*service, error) {
 	noFFmpeg := filepath.Join(tmp, "no-ffmpeg")
 	if err := os.WriteFile(noFFmpeg, []byte("not an executable\n"), 0o600); err != nil {
 		return nil, err
@@ -187,7 +306,7 @@ func startService(bin, tmp string) (*service, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(tmp, "data"), "--log-level", "info")
-	cmd.Env = append(os.Environ(), "TOPOSYNC_STREAMING_FFMPEG_PATH="+noFFmpeg)
+	cmd.Env = append(append(os.Environ(), env...), "TOPOSYNC_STREAMING_FFMPEG_PATH="+noFFmpeg)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -258,6 +377,12 @@ func (s *service) stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
+	// MediaMTX runs in its own process group and outlives a killed
+	// service; the next run must not find it on its ports.
+	if s.enginePID != 0 && syscall.Kill(s.enginePID, 0) == nil {
+		log.Printf("MediaMTX pid %d outlived the service; killing it", s.enginePID)
+		_ = syscall.Kill(s.enginePID, syscall.SIGKILL)
+	}
 }
 
 func (s *service) call(method, path, body string, out any) error {
@@ -283,39 +408,81 @@ func (s *service) call(method, path, body string, out any) error {
 
 type enginePorts struct{ RTSP, HLS, WebRTC, API int }
 
-// enableEngine sets free ports, creates the transmission and starts the
-// engine.
-func (s *service) enableEngine() (enginePorts, error) {
+type engineStatus struct {
+	Running      bool    `json:"running"`
+	Kind         string  `json:"kind"`
+	PID          *int    `json:"pid"`
+	RestartCount int     `json:"restart_count"`
+	LastError    *string `json:"last_error"`
+}
+
+func (s *service) engineStatus() (engineStatus, error) {
+	var st engineStatus
+	return st, s.call("GET", "/engine/status", "", &st)
+}
+
+// enableEngine sets the kind and free ports, creates the transmission and
+// starts the engine. It returns once the engine's /v3 API answers: the
+// embedded engine's does as soon as it runs, MediaMTX's only after the
+// process has loaded its config (the first MediaMTX start also installs it).
+func (s *service) enableEngine(kind string) (enginePorts, error) {
 	p, err := freePorts(4)
 	if err != nil {
 		return enginePorts{}, err
 	}
 	ports := enginePorts{p[0], p[1], p[2], p[3]}
-	if err := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`,
-		ports.RTSP, ports.HLS, ports.WebRTC, ports.API), nil); err != nil {
+	if err := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":%q,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`,
+		kind, ports.RTSP, ports.HLS, ports.WebRTC, ports.API), nil); err != nil {
 		return ports, err
 	}
 	if err := s.call("POST", "/transmissions", `{"name":"Bench","path":"`+benchPath+`","outputs":[{"id":"main","protocol":"rtsp"}]}`, nil); err != nil {
 		return ports, err
 	}
-	var st struct {
-		Running bool `json:"running"`
-	}
-	if err := s.call("POST", "/engine/start", "", &st); err != nil {
+	if err := s.call("POST", "/engine/start", "", nil); err != nil {
 		return ports, err
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !st.Running {
-		if time.Now().After(deadline) {
-			return ports, errors.New("engine not running 10 s after /engine/start")
-		}
-		time.Sleep(50 * time.Millisecond)
-		if err := s.call("GET", "/engine/status", "", &st); err != nil {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err := s.engineStatus()
+		if err != nil {
 			return ports, err
 		}
+		if st.Kind != kind {
+			return ports, fmt.Errorf("engine kind %q, want %q", st.Kind, kind)
+		}
+		if st.Running && apiAnswers(ports.API) {
+			if kind == kindMediaMTX {
+				if st.PID == nil || *st.PID == s.cmd.Process.Pid {
+					return ports, fmt.Errorf("MediaMTX engine without its own pid (%v)", st.PID)
+				}
+				s.enginePID = *st.PID
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			return ports, fmt.Errorf("engine not running with its API answering 60 s after /engine/start (last error %v)", deref(st.LastError))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	log.Printf("engine running: RTSP %d, HLS %d, WebRTC %d, API %d", ports.RTSP, ports.HLS, ports.WebRTC, ports.API)
+	log.Printf("%s engine running (pid %d): RTSP %d, HLS %d, WebRTC %d, API %d", kind, cmp.Or(s.enginePID, s.cmd.Process.Pid),
+		ports.RTSP, ports.HLS, ports.WebRTC, ports.API)
 	return ports, nil
+}
+
+func apiAnswers(port int) bool {
+	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v3/paths/list", port))
+	if err != nil {
+		return false
+	}
+	res.Body.Close()
+	return res.StatusCode == http.StatusOK
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "none"
+	}
+	return *s
 }
 
 func freePorts(n int) ([]int, error) {
@@ -333,9 +500,11 @@ func freePorts(n int) ([]int, error) {
 
 // ---- /proc ----
 
+// procSample is one reading of a set of processes: the CPU ticks of each,
+// and memory and threads summed over them.
 type procSample struct {
 	at      time.Time
-	ticks   uint64 // utime + stime
+	ticks   map[int]uint64 // utime + stime
 	rssKiB  uint64
 	hwmKiB  uint64
 	threads int
@@ -350,25 +519,35 @@ var clkTck = func() float64 {
 	return 100
 }()
 
-func sampleProc(pid int) (procSample, error) {
-	s := procSample{at: time.Now()}
+// sampleProcs reads pids[0], which must exist, and the others that still do
+// (children come and go).
+func sampleProcs(pids ...int) (procSample, error) {
+	s := procSample{at: time.Now(), ticks: map[int]uint64{}}
+	for i, pid := range pids {
+		if err := s.read(pid); err != nil && i == 0 {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+func (s *procSample) read(pid int) error {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return s, err
+		return err
 	}
 	// fields after "(comm)": state is field 3; utime and stime are 14 and 15
-	rest := string(stat[bytes.LastIndexByte(stat, ')')+2:])
-	f := strings.Fields(rest)
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
 	if len(f) < 13 {
-		return s, fmt.Errorf("short /proc/%d/stat", pid)
+		return fmt.Errorf("short /proc/%d/stat", pid)
 	}
 	ut, _ := strconv.ParseUint(f[11], 10, 64)
 	st, _ := strconv.ParseUint(f[12], 10, 64)
-	s.ticks = ut + st
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return s, err
+		return err
 	}
+	s.ticks[pid] = ut + st
 	for _, line := range strings.Split(string(status), "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
@@ -381,19 +560,55 @@ func sampleProc(pid int) (procSample, error) {
 		n, _ := strconv.ParseUint(fs[0], 10, 64)
 		switch k {
 		case "VmRSS":
-			s.rssKiB = n
+			s.rssKiB += n
 		case "VmHWM":
-			s.hwmKiB = n
+			s.hwmKiB += n
 		case "Threads":
-			s.threads = int(n)
+			s.threads += int(n)
 		}
 	}
-	return s, nil
+	return nil
 }
 
-// cpuPercent is the share of one core used between two samples.
+// cpuPercent is the share of one core used between two samples by the
+// processes present in both.
 func cpuPercent(a, b procSample) float64 {
-	return float64(b.ticks-a.ticks) / clkTck / b.at.Sub(a.at).Seconds() * 100
+	var ticks uint64
+	for pid, t := range b.ticks {
+		if t0, ok := a.ticks[pid]; ok {
+			ticks += t - t0
+		}
+	}
+	return float64(ticks) / clkTck / b.at.Sub(a.at).Seconds() * 100
+}
+
+// withDescendants is pid and its live descendants: MediaMTX's are the
+// engine-hook processes it runs on demand, which belong to its cost.
+func withDescendants(pid int) []int {
+	parent := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:])); len(f) > 1 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		for p, pp := range parent {
+			if pp == out[i] {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // ---- RTSP reader ----
@@ -513,6 +728,7 @@ func waitCh(ch <-chan struct{}, d time.Duration) bool {
 
 type bench struct {
 	o                                    options
+	kind                                 string
 	svc                                  *service
 	ports                                enginePorts
 	publishURL, rtspURL, whepURL, hlsURL string
@@ -524,11 +740,23 @@ type bench struct {
 	rows    []row
 }
 
-type row struct{ metric, value, target string }
+// row is one metric of one run: its samples (durations in ms).
+type row struct {
+	metric, unit, target string
+	v                    []float64
+}
 
-func (b *bench) add(metric, value, target string) {
-	b.rows = append(b.rows, row{metric, value, target})
-	log.Printf("%s: %s", metric, value)
+func (b *bench) add(metric, unit, target string, v ...float64) {
+	b.rows = append(b.rows, row{metric, unit, target, v})
+	log.Printf("%s: %s", metric, summary(unit, v))
+}
+
+func (b *bench) addDurs(metric, target string, ds []time.Duration) {
+	v := make([]float64, len(ds))
+	for i, d := range ds {
+		v[i] = float64(d) / float64(time.Millisecond)
+	}
+	b.add(metric, "ms", target, v...)
 }
 
 func (b *bench) startPublisher() (time.Time, error) {
@@ -602,6 +830,9 @@ func (b *bench) pathState() (apiPath, error) {
 		return p, err
 	}
 	defer res.Body.Close()
+	if res.StatusCode == http.StatusNotFound {
+		return p, nil // MediaMTX does not list a path without publisher and readers
+	}
 	if res.StatusCode != http.StatusOK {
 		return p, fmt.Errorf("engine API: %d", res.StatusCode)
 	}
@@ -623,18 +854,13 @@ func (b *bench) waitPath(ready bool, within time.Duration) error {
 }
 
 func (b *bench) run() error {
-	start := time.Now()
 	if err := b.coldStarts(); err != nil {
 		return err
 	}
 	if err := b.joinTimes(); err != nil {
 		return err
 	}
-	if err := b.load(); err != nil {
-		return err
-	}
-	b.print(time.Since(start))
-	return nil
+	return b.load()
 }
 
 // coldStarts: a gortsplib reader DESCRIBEs the path first (the engine holds
@@ -684,22 +910,25 @@ func (b *bench) coldStarts() error {
 		pktToIDR = append(pktToIDR, r.firstIDR.Sub(r.firstPkt))
 		execToDescribe = append(execToDescribe, r.described.Sub(t0))
 		r.mu.Unlock()
-		select {
-		case a := <-b.svc.readyCh:
-			if d, err := time.ParseDuration(a); err == nil {
-				engineAfter = append(engineAfter, d)
+		// only the embedded engine logs "path ready" into the service log
+		if b.kind == kindEmbedded {
+			select {
+			case a := <-b.svc.readyCh:
+				if d, err := time.ParseDuration(a); err == nil {
+					engineAfter = append(engineAfter, d)
+				}
+			case <-time.After(2 * time.Second):
+				log.Printf("cold start %d: no \"path ready\" log line", i+1)
 			}
-		case <-time.After(2 * time.Second):
-			log.Printf("cold start %d: no \"path ready\" log line", i+1)
 		}
 		r.c.Close()
 		log.Printf("cold start %d: publisher exec -> first IDR at held reader %v", i+1, execToIDR[i].Round(time.Millisecond))
 	}
-	b.add("cold start: publisher's first packet -> first decodable frame at held RTSP reader (median)", fmtDurs(pktToIDR), "<= 300 ms")
-	b.add("cold start: ffmpeg exec -> first decodable frame at held RTSP reader (median)", fmtDurs(execToIDR), "")
-	b.add("  of which ffmpeg exec -> held DESCRIBE answered (publisher armed)", fmtDurs(execToDescribe), "")
+	b.addDurs("cold start: publisher's first packet -> first decodable frame at held RTSP reader", "<= 300 ms", pktToIDR)
+	b.addDurs("cold start: ffmpeg exec -> first decodable frame at held RTSP reader", "", execToIDR)
+	b.addDurs("  of which ffmpeg exec -> held DESCRIBE answered (publisher armed)", "", execToDescribe)
 	if len(engineAfter) > 0 {
-		b.add("  engine log \"path ready after=\" (ANNOUNCE -> first IDR in engine)", fmtDurs(engineAfter), "")
+		b.addDurs("  engine log \"path ready after=\" (ANNOUNCE -> first IDR in engine)", "", engineAfter)
 	}
 	return nil
 }
@@ -773,16 +1002,16 @@ func (b *bench) joinTimes() error {
 			ffJ = append(ffJ, time.Since(t0))
 		}
 	}
-	b.add("join: new RTSP reader (gortsplib), connect -> first decodable frame (median)", fmtDurs(rtspJ), "<= 300 ms")
-	b.add("  connect -> first RTP packet", fmtDurs(rtspPkt), "")
-	b.add("join: new WHEP reader (pion), offer -> first IDR with SPS/PPS (median)", fmtDurs(whepJ), "<= 300 ms")
-	b.add("  offer -> 201 answer", fmtDurs(whepAns), "")
-	b.add("join: HLS, first index.m3u8 request -> first segment downloaded, new muxer", hlsCold.Round(time.Millisecond).String(), "")
+	b.addDurs("join: new RTSP reader (gortsplib), connect -> first decodable frame", "<= 300 ms", rtspJ)
+	b.addDurs("  connect -> first RTP packet", "", rtspPkt)
+	b.addDurs("join: new WHEP reader (pion), offer -> first IDR with SPS/PPS", "<= 300 ms", whepJ)
+	b.addDurs("  offer -> 201 answer", "", whepAns)
+	b.addDurs("join: HLS, first index.m3u8 request -> first segment downloaded, new muxer", "", []time.Duration{hlsCold})
 	if len(hlsWarm) > 0 {
-		b.add("join: HLS, same with the muxer already running (median)", fmtDurs(hlsWarm), "")
+		b.addDurs("join: HLS, same with the muxer already running", "", hlsWarm)
 	}
 	if len(ffJ) > 0 {
-		b.add("join: ffmpeg -i rtsp -frames:v 1 -f null, process wall time (median)", fmtDurs(ffJ), "")
+		b.addDurs("join: ffmpeg -i rtsp -frames:v 1 -f null, process wall time", "", ffJ)
 	}
 	return nil
 }
@@ -845,23 +1074,119 @@ func (b *bench) hlsJoin(ua string) (time.Duration, error) {
 	return time.Since(t0), nil
 }
 
+// procGroup is a set of processes whose CPU and memory are reported
+// together; the set is listed anew at each sample.
+type procGroup struct {
+	name string
+	pids func() []int
+}
+
+// procGroups are the processes that make up the engine's cost: the service
+// (which is the embedded engine), and MediaMTX with the hooks it runs.
+func (b *bench) procGroups() []procGroup {
+	g := []procGroup{{"service process", func() []int { return []int{b.svc.cmd.Process.Pid} }}}
+	if pid := b.svc.enginePID; pid != 0 {
+		g = append(g, procGroup{"MediaMTX process (+ its engine-hook)", func() []int { return withDescendants(pid) }})
+	}
+	return g
+}
+
+type usage struct {
+	cpu         float64 // % of one core
+	maxRSS, hwm float64 // MiB
+	threads     int
+}
+
+// measure samples the groups each second over d; the last entry of the
+// result is their total. The total's max RSS is the max of the summed
+// samples; its VmHWM is the sum of the peaks.
+func (b *bench) measure(d time.Duration) ([]usage, error) {
+	groups := b.procGroups()
+	sample := func() ([]procSample, error) {
+		out := make([]procSample, len(groups))
+		for i, g := range groups {
+			s, err := sampleProcs(g.pids()...)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", g.name, err)
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	a, err := sample()
+	if err != nil {
+		return nil, err
+	}
+	maxRSS := make([]uint64, len(groups)+1)
+	track := func(s []procSample) {
+		var total uint64
+		for i, g := range s {
+			maxRSS[i] = max(maxRSS[i], g.rssKiB)
+			total += g.rssKiB
+		}
+		maxRSS[len(s)] = max(maxRSS[len(s)], total)
+	}
+	track(a)
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		time.Sleep(min(time.Second, time.Until(end)))
+		if s, err := sample(); err == nil {
+			track(s)
+		}
+	}
+	z, err := sample()
+	if err != nil {
+		return nil, err
+	}
+	track(z)
+	out := make([]usage, len(groups)+1)
+	total := &out[len(groups)]
+	for i := range groups {
+		out[i] = usage{cpu: cpuPercent(a[i], z[i]), maxRSS: mib(maxRSS[i]), hwm: mib(z[i].hwmKiB), threads: z[i].threads}
+		total.cpu += out[i].cpu
+		total.hwm += out[i].hwm
+		total.threads += out[i].threads
+	}
+	total.maxRSS = mib(maxRSS[len(groups)])
+	return out, nil
+}
+
+func mib(kib uint64) float64 { return float64(kib) / 1024 }
+
+// addUsage adds the rows of one window: the total, which compares across
+// kinds, then each group when there is more than the service.
+func (b *bench) addUsage(window string, u []usage, cpuTarget, rssTarget string, hwm bool) {
+	groups := b.procGroups()
+	total := u[len(u)-1]
+	b.add("CPU, service + engine, "+window, "% of one core", cpuTarget, total.cpu)
+	b.add("RSS (VmRSS, max of 1 s samples), service + engine, "+window, "MiB", rssTarget, total.maxRSS)
+	if hwm {
+		b.add("peak RSS over the whole run (VmHWM), service + engine", "MiB", "", total.hwm)
+		b.add("threads, service + engine", "count", "", float64(total.threads))
+	}
+	if len(groups) < 2 {
+		return
+	}
+	for i, g := range groups {
+		b.add("  CPU, "+g.name+", "+window, "% of one core", "", u[i].cpu)
+		b.add("  RSS, "+g.name+", "+window, "MiB", "", u[i].maxRSS)
+	}
+}
+
 // load measures the service with the publisher alone, then with all readers.
 func (b *bench) load() error {
-	pid := b.svc.cmd.Process.Pid
+	st0, err := b.svc.engineStatus()
+	if err != nil {
+		return err
+	}
 	if b.o.baseline > 0 {
-		// let the HLS muxer of the join phase expire first? It lives 60 s;
-		// the baseline includes it, which the table says.
-		a, err := sampleProc(pid)
+		// The HLS muxer of the join phase lives on (60 s in the embedded
+		// engine): the baseline includes it.
+		u, err := b.measure(b.o.baseline)
 		if err != nil {
 			return err
 		}
-		time.Sleep(b.o.baseline)
-		z, err := sampleProc(pid)
-		if err != nil {
-			return err
-		}
-		b.add(fmt.Sprintf("service CPU, publisher only (%v window)", b.o.baseline), fmt.Sprintf("%.1f %% of one core", cpuPercent(a, z)), "")
-		b.add("service RSS, publisher only", fmt.Sprintf("%.1f MiB", float64(z.rssKiB)/1024), "")
+		b.addUsage("publisher only", u, "", "", false)
 	}
 
 	connectStart := time.Now()
@@ -887,7 +1212,7 @@ func (b *bench) load() error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				firstErr = cmp(firstErr, err)
+				firstErr = keepFirst(firstErr, err)
 				return
 			}
 			readers = append(readers, r)
@@ -903,7 +1228,7 @@ func (b *bench) load() error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				firstErr = cmp(firstErr, err)
+				firstErr = keepFirst(firstErr, err)
 				return
 			}
 			sessions = append(sessions, s)
@@ -940,26 +1265,15 @@ func (b *bench) load() error {
 	for i, s := range sessions {
 		wBefore[i] = s.Stats()
 	}
-	self0, _ := sampleProc(os.Getpid())
-	a, err := sampleProc(pid)
+	self0, _ := sampleProcs(os.Getpid())
+	t0 := time.Now()
+	u, err := b.measure(b.o.duration)
 	if err != nil {
 		return err
 	}
-	maxRSS := a.rssKiB
-	end := time.Now().Add(b.o.duration)
-	for time.Now().Before(end) {
-		time.Sleep(min(time.Second, time.Until(end)))
-		if s, err := sampleProc(pid); err == nil && s.rssKiB > maxRSS {
-			maxRSS = s.rssKiB
-		}
-	}
-	z, err := sampleProc(pid)
-	if err != nil {
-		return err
-	}
-	self1, _ := sampleProc(os.Getpid())
+	secs := time.Since(t0).Seconds()
+	self1, _ := sampleProcs(os.Getpid())
 	p1, _ := b.pathState()
-	secs := z.at.Sub(a.at).Seconds()
 
 	var rtspFPS, whepFPS []float64
 	var lost uint64
@@ -972,68 +1286,161 @@ func (b *bench) load() error {
 		st := s.Stats()
 		whepFPS = append(whepFPS, float64(st.Frames-wBefore[i].Frames)/secs)
 	}
-	label := fmt.Sprintf("%d RTSP + %d WHEP readers", len(readers), len(sessions))
-	b.add(fmt.Sprintf("service CPU, 1 publisher %s@%d + %s (%v window)", b.o.size, b.o.fps, label, b.o.duration),
-		fmt.Sprintf("%.1f %% of one core", cpuPercent(a, z)), "<= 15 %")
-	b.add("service RSS (VmRSS) during that window, max of 1 s samples", fmt.Sprintf("%.1f MiB", float64(maxRSS)/1024), "<= 80 MiB")
-	b.add("service peak RSS over the whole run (VmHWM)", fmt.Sprintf("%.1f MiB", float64(z.hwmKiB)/1024), "")
-	b.add("service threads", strconv.Itoa(z.threads), "")
-	b.add("publisher bitrate into the engine", fmt.Sprintf("%.2f Mbit/s", float64(p1.BytesReceived-p0.BytesReceived)*8/secs/1e6), "")
-	b.add("engine egress (RTSP + WHEP)", fmt.Sprintf("%.1f Mbit/s", float64(p1.BytesSent-p0.BytesSent)*8/secs/1e6), "")
-	b.add("frames/s per RTSP reader (min / median)", fmtRates(rtspFPS), fmt.Sprintf("%d", b.o.fps))
-	b.add("frames/s per WHEP reader (min / median)", fmtRates(whepFPS), fmt.Sprintf("%d", b.o.fps))
-	b.add("RTP packets lost at RTSP readers during the window", strconv.FormatUint(lost, 10), "0")
-	b.add("harness process CPU (readers; not part of the service figure)", fmt.Sprintf("%.1f %% of one core", cpuPercent(self0, self1)), "")
+	b.addUsage(fmt.Sprintf("%d RTSP + %d WHEP readers", len(readers), len(sessions)), u, "<= 15 %", "<= 80 MiB", true)
+	b.add("publisher bitrate into the engine", "Mbit/s", "", float64(p1.BytesReceived-p0.BytesReceived)*8/secs/1e6)
+	b.add("engine egress (RTSP + WHEP)", "Mbit/s", "", float64(p1.BytesSent-p0.BytesSent)*8/secs/1e6)
+	fps := strconv.Itoa(b.o.fps)
+	b.add("frames/s per RTSP reader", "fps", fps, rtspFPS...)
+	b.add("frames/s per WHEP reader", "fps", fps, whepFPS...)
+	b.add("RTP packets lost at RTSP readers during the window", "count", "0", float64(lost))
+	b.add("harness process CPU (readers; not part of the service figure)", "% of one core", "", cpuPercent(self0, self1))
 	if !b.publisherAlive() || p0.Source == nil || p1.Source == nil || p0.Source.ID != p1.Source.ID {
 		return errors.New("the benchmark publisher was replaced or stopped during the load window")
+	}
+	if st1, err := b.svc.engineStatus(); err != nil || st1.RestartCount != st0.RestartCount || !samePID(st0.PID, st1.PID) {
+		return fmt.Errorf("the engine restarted during the load phase (%v)", err)
 	}
 	return nil
 }
 
-// cmp keeps the first error.
-func cmp(prev, err error) error {
+func samePID(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+// keepFirst keeps the first error.
+func keepFirst(prev, err error) error {
 	if prev != nil {
 		return prev
 	}
 	return err
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
+// ---- results ----
 
-func fmtDurs(ds []time.Duration) string {
-	if len(ds) == 0 {
-		return "n/a"
+// median of sorted values
+func median(s []float64) float64 {
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return fmt.Sprintf("%v (min %v, max %v, n=%d)", median(s).Round(time.Millisecond), s[0].Round(time.Millisecond),
-		s[len(s)-1].Round(time.Millisecond), len(s))
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
-func fmtRates(v []float64) string {
+func sorted(v []float64) []float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s
+}
+
+func fmtNum(unit string, v float64) string {
+	switch a := max(v, -v); {
+	case unit == "count" || a >= 100 || v == 0:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 1:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+// summary is "median (min–max, n=…)", for the progress log.
+func summary(unit string, v []float64) string {
 	if len(v) == 0 {
 		return "n/a"
 	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return fmt.Sprintf("%.1f / %.1f", s[0], s[len(s)/2])
+	s := sorted(v)
+	return fmt.Sprintf("%s %s (%s–%s, n=%d)", fmtNum(unit, median(s)), unit, fmtNum(unit, s[0]), fmtNum(unit, s[len(s)-1]), len(s))
 }
 
-func (b *bench) print(took time.Duration) {
-	host, _ := os.Hostname()
-	fmt.Printf("\nEngine benchmark, %s, %s, %d CPUs, publisher %s@%d fps -g %d %s, run took %v\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), b.o.size, b.o.fps, b.o.gop, b.o.bitrate, took.Round(time.Second))
-	w1, w2 := len("metric"), len("result")
-	for _, r := range b.rows {
-		w1, w2 = max(w1, len(r.metric)), max(w2, len(r.value))
+// results pools each metric's samples over the runs of each kind.
+type results struct {
+	o       options
+	kinds   []string
+	metrics []row                           // in run order; unit and target only
+	v       map[string]map[string][]float64 // kind -> metric -> samples
+}
+
+func (r *results) add(kind string, rows []row) {
+	if r.v == nil {
+		r.v = map[string]map[string][]float64{}
 	}
-	fmt.Printf("| %-*s | %-*s | target |\n", w1, "metric", w2, "result")
-	fmt.Printf("|%s|%s|--------|\n", strings.Repeat("-", w1+2), strings.Repeat("-", w2+2))
-	for _, r := range b.rows {
-		fmt.Printf("| %-*s | %-*s | %s |\n", w1, r.metric, w2, r.value, r.target)
+	if r.v[kind] == nil {
+		r.v[kind] = map[string][]float64{}
+	}
+	// A metric one kind alone has goes after the one it follows in its run.
+	at := 0
+	for _, w := range rows {
+		if i := slices.IndexFunc(r.metrics, func(m row) bool { return m.metric == w.metric }); i >= 0 {
+			at = i + 1
+		} else {
+			r.metrics = slices.Insert(r.metrics, at, row{metric: w.metric, unit: w.unit, target: w.target})
+			at++
+		}
+		r.v[kind][w.metric] = append(r.v[kind][w.metric], w.v...)
+	}
+}
+
+// cell is "min / median / max (n)" of one kind's samples.
+func (r *results) cell(kind string, m row) (string, float64, bool) {
+	v := r.v[kind][m.metric]
+	if len(v) == 0 {
+		return "–", 0, false
+	}
+	s := sorted(v)
+	if len(s) == 1 {
+		return fmtNum(m.unit, s[0]) + " (1)", s[0], true
+	}
+	return fmt.Sprintf("%s / %s / %s (%d)", fmtNum(m.unit, s[0]), fmtNum(m.unit, median(s)), fmtNum(m.unit, s[len(s)-1]), len(s)), median(s), true
+}
+
+func (r *results) print(took time.Duration) {
+	host, _ := os.Hostname()
+	fmt.Printf("\nEngine benchmark, %s, %s, %d CPUs, publisher %s@%d fps -g %d %s, %d run(s) of %s, took %v\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), r.o.size, r.o.fps, r.o.gop, r.o.bitrate,
+		r.o.runs, strings.Join(r.kinds, " + "), took.Round(time.Second))
+	fmt.Printf("Windows: publisher only %v, with readers %v. Cells: min / median / max (samples, pooled over runs).\n\n", r.o.baseline, r.o.duration)
+	header := append([]string{"metric", "unit"}, r.kinds...)
+	both := len(r.kinds) == 2
+	if both {
+		header = append(header, r.kinds[1]+" / "+r.kinds[0]+" (medians)")
+	}
+	header = append(header, "target")
+	table := [][]string{header}
+	for _, m := range r.metrics {
+		line := []string{m.metric, m.unit}
+		var med []float64
+		for _, k := range r.kinds {
+			c, v, ok := r.cell(k, m)
+			line = append(line, c)
+			if ok {
+				med = append(med, v)
+			}
+		}
+		if both {
+			ratio := "–"
+			if len(med) == 2 && med[0] != 0 {
+				ratio = fmt.Sprintf("%.2f", med[1]/med[0])
+			}
+			line = append(line, ratio)
+		}
+		table = append(table, append(line, m.target))
+	}
+	widths := make([]int, len(header))
+	for _, l := range table {
+		for i, c := range l {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	for n, l := range table {
+		var sb strings.Builder
+		for i, c := range l {
+			fmt.Fprintf(&sb, "| %s%s ", c, strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)))
+		}
+		fmt.Println(sb.String() + "|")
+		if n == 0 {
+			sb.Reset()
+			for _, w := range widths {
+				sb.WriteString("|" + strings.Repeat("-", w+2))
+			}
+			fmt.Println(sb.String() + "|")
+		}
 	}
 }
