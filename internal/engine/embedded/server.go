@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -428,18 +427,8 @@ func (s *Server) janitor() {
 func parseICEServers(urls []string) []webrtc.ICEServer {
 	var out []webrtc.ICEServer
 	for _, u := range urls {
-		srv := webrtc.ICEServer{URLs: []string{u}}
-		// "turn:user:pass@host:port" carries credentials.
-		if i := strings.LastIndexByte(u, '@'); i > 0 {
-			scheme, rest, ok := strings.Cut(u[:i], ":")
-			if ok {
-				if user, pass, ok := strings.Cut(rest, ":"); ok {
-					srv.URLs = []string{scheme + ":" + u[i+1:]}
-					srv.Username, srv.Credential = user, pass
-				}
-			}
-		}
-		out = append(out, srv)
+		srv := engine.ParseICEServer(u)
+		out = append(out, webrtc.ICEServer{URLs: []string{srv.URL}, Username: srv.Username, Credential: srv.Password})
 	}
 	return out
 }

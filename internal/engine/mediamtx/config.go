@@ -392,15 +392,8 @@ func credential(s string) string {
 func ICEServers(urls []string) []ICEServer {
 	out := []ICEServer{}
 	for _, u := range urls {
-		srv := ICEServer{URL: u}
-		if i := strings.LastIndexByte(u, '@'); i > 0 {
-			if scheme, rest, ok := strings.Cut(u[:i], ":"); ok {
-				if user, pass, ok := strings.Cut(rest, ":"); ok {
-					srv = ICEServer{URL: scheme + ":" + u[i+1:], Username: user, Password: pass}
-				}
-			}
-		}
-		out = append(out, srv)
+		srv := engine.ParseICEServer(u)
+		out = append(out, ICEServer{URL: srv.URL, Username: srv.Username, Password: srv.Password})
 	}
 	return out
 }
