@@ -40,14 +40,8 @@ func TestDistributedHosting(t *testing.T) {
 func distributedHosting(t *testing.T, kind string, env []string) {
 	syncCreds := append([]string{"TOPOSYNC_STREAMING_SYNC_USERNAME=sync", "TOPOSYNC_STREAMING_SYNC_PASSWORD=s3cret"}, env...)
 	core := startService(t, t.TempDir(), syncCreds...)
-	if status, out := core.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":%q}}`, kind)); status != 200 {
-		t.Fatalf("kind: %d %v", status, out)
-	}
-	p := core.enableEngine()
-	testutil.Eventually(t, 60*time.Second, "core engine running", func() bool {
-		_, out := core.call("GET", "/engine/status", "")
-		return out.(map[string]any)["running"] == true
-	})
+	p := testutil.FreePorts(t, 4)
+	core.runEngine(kind, p)
 
 	coreRoot := strings.TrimSuffix(core.base, "/api/streams")
 	edge := startService(t, t.TempDir(), append(syncCreds,

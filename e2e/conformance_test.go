@@ -45,15 +45,7 @@ func engineConformance(t *testing.T, kind string, env []string) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":%q,"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, kind, p[0], p[1], p[2], p[3])); status != 200 {
-		t.Fatalf("patch: %d %v", status, out)
-	}
-	var st map[string]any
-	testutil.Eventually(t, 60*time.Second, "the engine running", func() bool {
-		_, out := s.call("GET", "/engine/status", "")
-		st = out.(map[string]any)
-		return st["running"] == true
-	})
+	st := s.runEngine(kind, p)
 	hls := int(st["ports"].(map[string]any)["hls"].(float64))
 	if st["kind"] != kind || hls == p[1] || !strings.Contains(fmt.Sprint(st["warnings"]), fmt.Sprintf("HLS port %d unavailable; using %d.", p[1], hls)) {
 		t.Fatalf("status %v", st)

@@ -166,6 +166,23 @@ func (s *service) enableEngine() []int {
 	return p
 }
 
+// runEngine switches the service's engine to kind on the preferred ports
+// p (rtsp, hls, webrtc, api), enables it and waits until it runs (up to
+// 60 s: MediaMTX is installed first); it returns the engine status.
+func (s *service) runEngine(kind string, p []int) map[string]any {
+	s.t.Helper()
+	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":%q,"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, kind, p[0], p[1], p[2], p[3])); status != 200 {
+		s.t.Fatalf("patch: %d %v", status, out)
+	}
+	var st map[string]any
+	testutil.Eventually(s.t, 60*time.Second, kind+" engine running", func() bool {
+		_, out := s.call("GET", "/engine/status", "")
+		st = out.(map[string]any)
+		return st["running"] == true && st["kind"] == kind
+	})
+	return st
+}
+
 // waitEngineRunning waits up to 10 s for the service to report its engine
 // running; what names the wait in the failure.
 func (s *service) waitEngineRunning(what string) {

@@ -20,24 +20,8 @@ func newMediaMTXFixture(t *testing.T, transmission string) *runtimeFixture {
 	testutil.RequireFFmpegAndFFprobe(t)
 	mirror := testutil.MediaMTXMirror(t)
 	s := startService(t, t.TempDir(), "TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL=file://"+mirror)
-	p := testutil.FreePorts(t, 4)
-	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":"mediamtx","enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
-		t.Fatalf("patch: %d %v", status, out)
-	}
-	testutil.Eventually(t, 60*time.Second, "MediaMTX downloaded and running", func() bool {
-		_, out := s.call("GET", "/engine/status", "")
-		return out.(map[string]any)["running"] == true
-	})
-	status, out := s.call("POST", "/transmissions", transmission)
-	if status != 200 {
-		t.Fatalf("create: %d %v", status, out)
-	}
-	tr := out.(map[string]any)
-	o := tr["outputs"].([]any)[0].(map[string]any)["resolution"].(map[string]any)
-	f := &runtimeFixture{service: s, t: t, id: tr["id"].(string), w: int(o["width"].(float64)), h: int(o["height"].(float64))}
-	_, out = s.call("GET", "/transmissions/"+f.id+"/urls", "")
-	f.rtspURL = out.(map[string]any)["outputs"].([]any)[0].(map[string]any)["url"].(string)
-	return f
+	s.runEngine("mediamtx", testutil.FreePorts(t, 4))
+	return s.fixtureFor(transmission)
 }
 
 func (f *runtimeFixture) engineStatus() map[string]any {
@@ -103,15 +87,7 @@ func TestMediaMTXOrphansAreReclaimed(t *testing.T) {
 	env := "TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL=file://" + mirror
 	s := startService(t, data, env)
 	p := testutil.FreePorts(t, 4)
-	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":"mediamtx","enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
-		t.Fatalf("patch: %d %v", status, out)
-	}
-	var first map[string]any
-	testutil.Eventually(t, 60*time.Second, "MediaMTX running", func() bool {
-		_, out := s.call("GET", "/engine/status", "")
-		first = out.(map[string]any)
-		return first["running"] == true
-	})
+	first := s.runEngine("mediamtx", p)
 	orphan := int(first["pid"].(float64))
 	s.stop(syscall.SIGKILL)
 	if syscall.Kill(orphan, 0) != nil {

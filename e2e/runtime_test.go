@@ -51,6 +51,15 @@ func newRuntimeFixture(t *testing.T, transmission string, env ...string) *runtim
 	testutil.RequireFFmpegAndFFprobe(t)
 	s := startService(t, t.TempDir(), env...)
 	s.enableEngine()
+	f := s.fixtureFor(transmission)
+	s.waitEngineRunning("engine running")
+	return f
+}
+
+// fixtureFor creates transmission (one output) and resolves its RTSP URL.
+func (s *service) fixtureFor(transmission string) *runtimeFixture {
+	t := s.t
+	t.Helper()
 	status, out := s.call("POST", "/transmissions", transmission)
 	if status != 200 {
 		t.Fatalf("create: %d %v", status, out)
@@ -60,7 +69,6 @@ func newRuntimeFixture(t *testing.T, transmission string, env ...string) *runtim
 	f := &runtimeFixture{service: s, t: t, id: tr["id"].(string), w: int(o["width"].(float64)), h: int(o["height"].(float64))}
 	_, out = s.call("GET", "/transmissions/"+f.id+"/urls", "")
 	f.rtspURL = out.(map[string]any)["outputs"].([]any)[0].(map[string]any)["url"].(string)
-	s.waitEngineRunning("engine running")
 	return f
 }
 
