@@ -83,9 +83,14 @@ func startService(t *testing.T, dataDir string, env ...string) *service {
 		s.done <- cmd.Wait()
 	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-s.done
+		if cmd.ProcessState == nil { // stopped cleanly, so it stops what it started
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-s.done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-s.done
+			}
 		}
 		if t.Failed() {
 			t.Logf("service log:\n%s", s.log.String())

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -76,10 +77,10 @@ func TestMediaMTXEngine(t *testing.T) {
 	}
 }
 
-// MediaMTX runs in its own process group, so a service that is killed
-// leaves it running. The next service on the data dir stops it before
-// starting its own; a stray started by hand shows in orphan_pids and
-// POST /engine/reclaim stops it.
+// MediaMTX dies with the service, even one killed with SIGKILL. A stray
+// MediaMTX of the data dir (started by hand, or left where the kernel has
+// no parent-death signal) is stopped by the next engine start, shows in
+// orphan_pids, and POST /engine/reclaim stops it.
 func TestMediaMTXOrphansAreReclaimed(t *testing.T) {
 	testutil.RequireFFmpegAndFFprobe(t)
 	mirror := testutil.MediaMTXMirror(t)
@@ -88,35 +89,45 @@ func TestMediaMTXOrphansAreReclaimed(t *testing.T) {
 	s := startService(t, data, env)
 	p := testutil.FreePorts(t, 4)
 	first := s.runEngine("mediamtx", p)
-	orphan := int(first["pid"].(float64))
+	managed := int(first["pid"].(float64))
 	s.stop(syscall.SIGKILL)
-	if syscall.Kill(orphan, 0) != nil {
-		t.Fatal("MediaMTX died with the service: nothing to reclaim")
+	testutil.Eventually(t, 5*time.Second, "MediaMTX gone with the killed service", func() bool { return !processAlive(managed) })
+
+	startStray := func() (*exec.Cmd, chan struct{}) {
+		stray := exec.Command(first["binary_path"].(string), first["config_path"].(string))
+		if err := stray.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = stray.Wait(); close(exited) }()
+		t.Cleanup(func() { _ = stray.Process.Kill(); <-exited })
+		return stray, exited
+	}
+	stray, exited := startStray()
+	testutil.Eventually(t, 5*time.Second, "the stray holding the RTSP port", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p[0]))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	s = startService(t, data, env)
+	st := s.runEngine("mediamtx", p)
+	if st["ports"].(map[string]any)["rtsp"] != float64(p[0]) || !strings.Contains(fmt.Sprint(st["warnings"]), "Automatically recovered 1 stale mediamtx process(es)") {
+		t.Fatalf("start beside a stray: %v", st)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the stray %d still runs", stray.Process.Pid)
 	}
 
-	s = startService(t, data, env)
-	testutil.Eventually(t, 30*time.Second, "a new MediaMTX on the same ports", func() bool {
-		_, out := s.call("GET", "/engine/status", "")
-		st := out.(map[string]any)
-		pid, _ := st["pid"].(float64)
-		return st["running"] == true && int(pid) != orphan && st["ports"].(map[string]any)["rtsp"] == float64(p[0])
-	})
-	testutil.Eventually(t, 5*time.Second, "the orphan gone", func() bool { return !processAlive(orphan) })
-
-	// A stray started by hand with this data dir's config (with the
-	// engine stopped: a stray beside it would exit at once, its ports taken).
-	_, out := s.call("GET", "/engine/status", "")
-	st := out.(map[string]any)
+	// A stray with the engine stopped (beside a running engine it would
+	// exit at once, its ports taken).
 	if status, out := s.call("POST", "/engine/stop", ""); status != 200 {
 		t.Fatalf("stop: %d %v", status, out)
 	}
-	stray := exec.Command(st["binary_path"].(string), st["config_path"].(string))
-	if err := stray.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = stray.Wait(); close(exited) }()
-	defer func() { _ = stray.Process.Kill(); <-exited }()
+	stray, exited = startStray()
 	testutil.Eventually(t, 5*time.Second, "the stray in orphan_pids", func() bool {
 		_, out := s.call("GET", "/engine/status", "")
 		pids, _ := out.(map[string]any)["orphan_pids"].([]any)

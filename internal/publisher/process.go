@@ -228,7 +228,7 @@ func (p *Process) runOnce() error {
 func (p *Process) runProcess() error {
 	cmd := exec.Command(p.Spec.Binary, p.Spec.Args...)
 	cmd.Dir = p.Spec.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a signal to us does not reach it first
+	cmd.SysProcAttr = procAttr()
 	logFile := p.openLog()
 	if logFile != nil {
 		defer logFile.Close()
