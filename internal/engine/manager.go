@@ -53,6 +53,8 @@ type Manager struct {
 	startedFor engineKey // settings the running instance was made for
 	starts     int
 	current    State // what was last published, being changed
+	retryDelay time.Duration
+	retrying   bool // the retry timer is armed
 }
 
 type action int
@@ -133,7 +135,11 @@ func (m *Manager) Close() {
 
 func (m *Manager) run() {
 	defer close(m.ended)
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	for {
+		m.scheduleRetry(retry)
 		var demand <-chan DemandEvent
 		if m.eng != nil {
 			demand = m.eng.Demand()
@@ -143,6 +149,9 @@ func (m *Manager) run() {
 			m.applyLogged(doc, false)
 		case req := <-m.actions:
 			req.result <- m.do(req)
+		case <-retry.C:
+			m.retrying = false
+			m.applyLogged(m.Store.Current(), true)
 		case ev, ok := <-demand:
 			if ok {
 				m.demand.publish(ev)
@@ -153,6 +162,31 @@ func (m *Manager) run() {
 			return
 		}
 	}
+}
+
+// Start retries of an enabled engine that is not running: the first after
+// retryMin, doubling up to retryMax; a start that succeeds resets them.
+const (
+	retryMin = time.Second
+	retryMax = 30 * time.Second
+)
+
+// scheduleRetry arms retry when the engine should run and does not (its
+// start failed: a port taken meanwhile, a download that failed).
+func (m *Manager) scheduleRetry(retry *time.Timer) {
+	want := m.Store.Current().Streams.Engine.Enabled && m.current.LastError != ""
+	switch {
+	case m.eng != nil || !want:
+		m.retryDelay = 0
+		retry.Stop()
+	case !m.retrying:
+		m.retryDelay = min(max(retryMin, 2*m.retryDelay), retryMax)
+		retry.Reset(m.retryDelay)
+		m.log.Warn("engine start failed; retrying", "in", m.retryDelay)
+	default:
+		return // armed already
+	}
+	m.retrying = want && m.eng == nil
 }
 
 func (m *Manager) applyLogged(doc *store.Document, restart bool) {

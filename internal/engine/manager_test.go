@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -314,3 +316,55 @@ func (f *fixture) publishAndRead(path string) {
 	}
 	f.t.Cleanup(func() { reader.Process.Kill(); reader.Wait() })
 }
+
+// A start that fails (a kind whose first starts fail) is retried with
+// backoff until it succeeds.
+func TestFailedStartIsRetried(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := testutil.FreePorts(t, 4)
+	testutil.Update(t, st, func(s *model.Settings) error {
+		s.Engine.Enabled = true
+		s.Engine.PreferredPorts = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
+		return nil
+	})
+	flaky := &flakyKind{Kind: embedded.Kind{}, failures: 2}
+	m := &engine.Manager{Store: st, Kinds: map[string]engine.Kind{model.EngineEmbedded: flaky}, ServerID: "local", RuntimeDir: filepath.Join(dir, "runtime", "streaming")}
+	if err := m.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.State().Running {
+		t.Fatal("the first start should have failed")
+	}
+	took := testutil.Eventually(t, 10*time.Second, "the engine running after retries", func() bool { return m.State().Running })
+	if took < 2*time.Second { // 1 s, then 2 s
+		t.Errorf("running after %v: the retries did not back off", took)
+	}
+}
+
+// flakyKind is the embedded kind whose first starts fail, standing in for
+// a port taken meanwhile or a download that failed.
+type flakyKind struct {
+	embedded.Kind
+	mu       sync.Mutex
+	failures int
+}
+
+func (k *flakyKind) New(cfg engine.RunConfig) engine.Engine {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.failures > 0 {
+		k.failures--
+		return failingEngine{k.Kind.New(cfg)}
+	}
+	return k.Kind.New(cfg)
+}
+
+type failingEngine struct{ engine.Engine }
+
+func (failingEngine) Initialize() error { return errors.New("cannot start now") }

@@ -2,8 +2,10 @@ package mediamtx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -244,7 +246,12 @@ func (e *Engine) stopAll() {
 
 // run applies desired changes through the API and polls the readers.
 func (e *Engine) run(ctx context.Context) {
-	applied := e.snapshot()
+	// The config file is written once, at start: MediaMTX watches it and
+	// would reload (and may restart) on every rewrite. So a MediaMTX that
+	// the supervisor restarted serves what the file says, and gets the
+	// changes since then again through the API.
+	filed := e.snapshot()
+	applied, pid := filed, e.PID()
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
@@ -259,8 +266,12 @@ func (e *Engine) run(ctx context.Context) {
 			}
 			applied = want
 		case <-tick.C:
-			if !e.proc.Status().Running {
+			st := e.proc.Status()
+			if !st.Running {
 				continue // the supervisor restarts it with the config file
+			}
+			if st.PID != pid {
+				applied, pid = filed, st.PID
 			}
 			if pending := e.snapshot(); !sameDesired(pending, applied) {
 				e.poke() // a change failed before: try again
@@ -287,12 +298,11 @@ func (e *Engine) poke() {
 	}
 }
 
-// apply brings the running MediaMTX from have to want: the config file
-// first (a restart by the supervisor reads it), then paths and users live.
+// apply brings the running MediaMTX from have to want through its API:
+// users first, then paths. Each step is idempotent (a path that exists
+// already is replaced, one that is gone already is fine), so a retry after
+// a partial failure converges.
 func (e *Engine) apply(ctx context.Context, have, want desired) error {
-	if err := WriteConfig(e.kind.ConfigPath(), e.input(want)); err != nil {
-		return err
-	}
 	in := e.input(want)
 	users, err := AuthUsers(want.paths)
 	if err != nil {
@@ -322,12 +332,13 @@ func (e *Engine) apply(ctx context.Context, have, want desired) error {
 		if err != nil {
 			return err
 		}
-		if old[p.Name] {
-			if have.hold != want.hold {
+		switch {
+		case !old[p.Name]:
+			if err = e.api.AddPath(ctx, p.Name, conf); refusedBecause(err, "already exists") {
 				err = e.api.ReplacePath(ctx, p.Name, conf)
 			}
-		} else {
-			err = e.api.AddPath(ctx, p.Name, conf)
+		case have.hold != want.hold:
+			err = e.api.ReplacePath(ctx, p.Name, conf)
 		}
 		if err != nil {
 			return err
@@ -335,12 +346,18 @@ func (e *Engine) apply(ctx context.Context, have, want desired) error {
 	}
 	for name := range old {
 		if !next[name] {
-			if err := e.api.DeletePath(ctx, name); err != nil {
+			if err := e.api.DeletePath(ctx, name); err != nil && !refusedBecause(err, "not found") {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// refusedBecause reports whether MediaMTX refused a request saying why.
+func refusedBecause(err error, why string) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest && strings.Contains(ae.Message, why)
 }
 
 func (e *Engine) hookArgv() []string {

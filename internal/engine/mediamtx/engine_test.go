@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +43,9 @@ func publishURL(port int, p engine.Path) string {
 	return u.String()
 }
 
-func startPublisher(t *testing.T, url string) {
+// startPublisher runs an ffmpeg test-pattern publisher into url, ended by
+// the cleanup at the latest.
+func startPublisher(t *testing.T, url string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
 		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
@@ -51,6 +54,7 @@ func startPublisher(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
 }
 
 // plays reports whether url decodes as H.264 over RTSP/TCP.
@@ -106,7 +110,12 @@ func TestEngineHoldsFirstReadAndChangesPathsLive(t *testing.T) {
 		t.Fatalf("the held first read failed: %v", err)
 	}
 
-	// A path added live plays; the process is the same.
+	// A path added live plays; the process is the same, and its config
+	// file is not rewritten (MediaMTX would reload it).
+	filed, err := os.ReadFile(k.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
 	dock := testPath("dock")
 	eng.SetPaths([]engine.Path{yard, dock})
 	startPublisher(t, publishURL(ports.RTSP, dock))
@@ -115,6 +124,25 @@ func TestEngineHoldsFirstReadAndChangesPathsLive(t *testing.T) {
 	})
 	if eng.PID() != pid {
 		t.Errorf("adding a path restarted MediaMTX (pid %d -> %d)", pid, eng.PID())
+	}
+	if now, _ := os.ReadFile(k.ConfigPath()); string(now) != string(filed) {
+		t.Error("the config file was rewritten on a live change")
+	}
+
+	// MediaMTX killed: the supervisor restarts it from the file, and the
+	// live change is applied again.
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "MediaMTX restarted", func() bool { return eng.PID() != 0 && eng.PID() != pid })
+	// A publisher refused while the path is not back yet exits: try anew.
+	testutil.Eventually(t, 20*time.Second, "the live path back after the restart", func() bool {
+		pub := startPublisher(t, publishURL(ports.RTSP, dock))
+		defer func() { _ = pub.Process.Kill() }()
+		return plays(t, fmt.Sprintf("rtsp://127.0.0.1:%d/dock", ports.RTSP)) == nil
+	})
+	if r, ok := eng.(engine.Supervised); !ok || r.Restarts() != 1 || r.LastError() == "" {
+		t.Errorf("supervised: %v", eng)
 	}
 	eng.Close()
 	closed = true
