@@ -69,6 +69,8 @@ func TestMediaMTXEngine(t *testing.T) {
 		p, _ := f.engineStatus()["pid"].(float64)
 		return p != 0 && p != pid
 	})
+	// Viewers reconnect, as players do.
+	testutil.Eventually(t, 15*time.Second, "the output playing again", func() bool { return !strings.HasPrefix(probe(t, f.rtspURL, "-rtsp_transport", "tcp"), "error") })
 	if c := f.centre(f.current()); !c.near(rgb{220, 20, 20}, 40) {
 		t.Fatalf("after the crash the reader sees %v, want red", c)
 	}

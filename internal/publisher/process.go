@@ -41,6 +41,10 @@ type Spec struct {
 	// OnStderrLine, when set, gets every stderr line (redacted) of every
 	// process, from one goroutine at a time.
 	OnStderrLine func(line string)
+	// BeforeStart, when set, runs before each start (the first and every
+	// restart), e.g. to write the config the program reads; an error
+	// counts as a failed start.
+	BeforeStart func() error
 }
 
 // Supervision tunes restarts and logs. Zero fields take the defaults.
@@ -226,6 +230,11 @@ func (p *Process) runOnce() error {
 // runProcess starts the program, waits for its exit or Close, and then for
 // its pipes' readers.
 func (p *Process) runProcess() error {
+	if p.Spec.BeforeStart != nil {
+		if err := p.Spec.BeforeStart(); err != nil {
+			return fmt.Errorf("before starting %s: %w", filepath.Base(p.Spec.Binary), err)
+		}
+	}
 	cmd := exec.Command(p.Spec.Binary, p.Spec.Args...)
 	cmd.Dir = p.Spec.Dir
 	cmd.SysProcAttr = procAttr()

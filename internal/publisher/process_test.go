@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"github.com/toposync/toposync-streaming/internal/testutil"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -269,5 +270,30 @@ func TestStdoutAsStderrDirAndLogPrefix(t *testing.T) {
 	}
 	if p.Status().LogPath != files[0] {
 		t.Errorf("log path %q, want %q", p.Status().LogPath, files[0])
+	}
+}
+
+// BeforeStart runs before the first start and every restart; its error is
+// a failed start (with backoff), not a crash of the supervisor.
+func TestBeforeStartRunsBeforeEachStart(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	p := start(t, Spec{Name: "prep", Binary: "sh", Args: []string{"-c", "exit 1"}, BeforeStart: func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 2 {
+			return errors.New("config not writable")
+		}
+		return nil
+	}}, Supervision{BackoffMin: 5 * time.Millisecond, BackoffMax: 5 * time.Millisecond, Budget: 100})
+	testutil.Eventually(t, 5*time.Second, "three starts", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls >= 3
+	})
+	p.Close()
+	if st := p.Status(); st.Restarts < 2 {
+		t.Errorf("restarts %d", st.Restarts)
 	}
 }

@@ -131,6 +131,7 @@ type Engine struct {
 
 	mu      sync.Mutex
 	desired desired                    // what the engine should serve
+	filed   desired                    // what the running MediaMTX's config file says
 	readers map[string][]engine.Reader // last /v3/paths/list
 }
 
@@ -166,12 +167,11 @@ func (e *Engine) Initialize() error {
 		e.stopAll()
 		return err
 	}
-	if err := WriteConfig(k.ConfigPath(), e.input(e.desired)); err != nil {
-		e.stopAll()
-		return fmt.Errorf("write the MediaMTX config: %w", err)
-	}
 	e.proc = &publisher.Process{
-		Spec: publisher.Spec{Name: "mediamtx", Binary: bin, Args: []string{k.ConfigPath()}, Dir: k.RuntimeDir, StdoutAsStderr: true},
+		Spec: publisher.Spec{
+			Name: "mediamtx", Binary: bin, Args: []string{k.ConfigPath()}, Dir: k.RuntimeDir, StdoutAsStderr: true,
+			BeforeStart: e.writeConfig,
+		},
 		Supervision: publisher.Supervision{
 			LogDir: filepath.Join(k.RuntimeDir, "logs"), LogPrefix: "mediamtx", KeepLogs: keepLogs,
 			BackoffMin: time.Second, BackoffMax: 20 * time.Second, Budget: 8, StopTimeout: 5 * time.Second,
@@ -189,6 +189,21 @@ func (e *Engine) Initialize() error {
 	e.wg.Go(func() { e.run(ctx) })
 	k.setRunning(e)
 	e.log.Info("MediaMTX started", "pid", e.PID(), "binary", bin, "config", k.ConfigPath(), "log", e.LogPath())
+	return nil
+}
+
+// writeConfig writes what the engine should serve into the config file,
+// before each start of MediaMTX. It is never written while MediaMTX runs:
+// MediaMTX watches the file and reloads (and may restart) on a rewrite, so
+// changes reach a running MediaMTX through its API alone.
+func (e *Engine) writeConfig() error {
+	d := e.snapshot()
+	if err := WriteConfig(e.kind.ConfigPath(), e.input(d)); err != nil {
+		return fmt.Errorf("write the MediaMTX config: %w", err)
+	}
+	e.mu.Lock()
+	e.filed = d
+	e.mu.Unlock()
 	return nil
 }
 
@@ -246,12 +261,9 @@ func (e *Engine) stopAll() {
 
 // run applies desired changes through the API and polls the readers.
 func (e *Engine) run(ctx context.Context) {
-	// The config file is written once, at start: MediaMTX watches it and
-	// would reload (and may restart) on every rewrite. So a MediaMTX that
-	// the supervisor restarted serves what the file says, and gets the
-	// changes since then again through the API.
-	filed := e.snapshot()
-	applied, pid := filed, e.PID()
+	// A MediaMTX that the supervisor restarted serves what writeConfig
+	// filed just before; changes made since reach it through the API.
+	applied, pid := e.filedState(), e.PID()
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
@@ -271,7 +283,7 @@ func (e *Engine) run(ctx context.Context) {
 				continue // the supervisor restarts it with the config file
 			}
 			if st.PID != pid {
-				applied, pid = filed, st.PID
+				applied, pid = e.filedState(), st.PID
 			}
 			if pending := e.snapshot(); !sameDesired(pending, applied) {
 				e.poke() // a change failed before: try again
@@ -279,6 +291,12 @@ func (e *Engine) run(ctx context.Context) {
 			e.pollReaders(ctx)
 		}
 	}
+}
+
+func (e *Engine) filedState() desired {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.filed
 }
 
 func (e *Engine) snapshot() desired {

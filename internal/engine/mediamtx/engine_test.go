@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -135,6 +136,9 @@ func TestEngineHoldsFirstReadAndChangesPathsLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "MediaMTX restarted", func() bool { return eng.PID() != 0 && eng.PID() != pid })
+	if now, _ := os.ReadFile(k.ConfigPath()); !strings.Contains(string(now), "dock") {
+		t.Error("the restarted MediaMTX's config lacks the path added live")
+	}
 	// A publisher refused while the path is not back yet exits: try anew.
 	testutil.Eventually(t, 20*time.Second, "the live path back after the restart", func() bool {
 		pub := startPublisher(t, publishURL(ports.RTSP, dock))
