@@ -1,8 +1,8 @@
 package publisher
 
 import (
-	"github.com/toposync/toposync-streaming/internal/testutil"
 	"errors"
+	"github.com/toposync/toposync-streaming/internal/testutil"
 	"io"
 	"os"
 	"path/filepath"
