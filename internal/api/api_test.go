@@ -435,3 +435,21 @@ func TestEngineDownloadAnswersStatus(t *testing.T) {
 		t.Fatalf("download %v", st["download"])
 	}
 }
+
+// Issue 11's reproduction: PUT {} answered 200 and wiped the transmission
+// (name "", no outputs). PUT requires name and path, as POST does, and a
+// refused PUT changes nothing.
+func TestPutRequiresNameAndPath(t *testing.T) {
+	c := newServer(t, "local")
+	created := c.expect(200, "POST", "/transmissions", quickstart)
+	id := created["id"].(string)
+	for _, body := range []string{`{}`, `{"name":"Only name"}`, `{"path":"only-path"}`, `{"name":null,"path":"front-door"}`} {
+		out := c.expect(422, "PUT", "/transmissions/"+id, body)
+		if !strings.Contains(fmt.Sprint(out["detail"]), "missing") {
+			t.Errorf("PUT %s: detail %v", body, out["detail"])
+		}
+	}
+	if now := c.expect(200, "GET", "/transmissions/"+id, nil); fmt.Sprint(now) != fmt.Sprint(created) {
+		t.Errorf("a refused PUT changed the transmission:\n%v\n%v", created, now)
+	}
+}

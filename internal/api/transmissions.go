@@ -73,7 +73,7 @@ func (s *server) putTransmission(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	t, err := model.DecodeTransmission(body, "body")
+	t, err := model.DecodeTransmissionReplace(body, "body")
 	if err != nil {
 		s.writeError(w, r, err)
 		return

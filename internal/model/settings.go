@@ -40,7 +40,7 @@ func decodeSettings(r reader, raw json.RawMessage, now time.Time) Settings {
 	if v, present := m["transmissions"]; present && !isNull(v) {
 		items, _ := r.at("transmissions").list(v)
 		for i, item := range items {
-			t := decodeTransmission(r.at("transmissions").at(i), item, false)
+			t := decodeTransmission(r.at("transmissions").at(i), item, decodeStored)
 			t.StampMissing(now)
 			s.Transmissions = append(s.Transmissions, t)
 		}

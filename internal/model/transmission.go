@@ -90,24 +90,43 @@ var (
 	outputFields = []string{"id", "protocol", "enabled", "resolution", "fps_limit", "bitrate_kbps", "latency_profile", "authentication"}
 )
 
-// DecodeTransmission reads a full transmission (stored, PUT or inside a
+// How a transmission body is read.
+type decodeMode int
+
+const (
+	decodeStored  decodeMode = iota // settings file or PATCH: everything optional
+	decodeReplace                   // PUT: name and path required
+	decodeCreate                    // POST: name and path required, server-owned members refused
+)
+
+// DecodeTransmission reads a full transmission (stored, or inside a
 // settings PATCH): unknown members are kept; a missing id is generated;
 // missing timestamps stay zero for the caller to fill.
 func DecodeTransmission(raw json.RawMessage, loc ...any) (Transmission, error) {
-	r := newReader(loc...)
-	t := decodeTransmission(r, raw, false)
-	return t, r.err()
+	return decodeTransmissionAs(raw, decodeStored, loc)
+}
+
+// DecodeTransmissionReplace reads a PUT /transmissions/{id} body: as
+// DecodeTransmission, but name and path are required, as on create (a
+// PUT of {} would otherwise wipe the transmission).
+func DecodeTransmissionReplace(raw json.RawMessage, loc ...any) (Transmission, error) {
+	return decodeTransmissionAs(raw, decodeReplace, loc)
 }
 
 // DecodeTransmissionCreate reads a POST /transmissions body: name and path are
 // required and any other member, id and timestamps included, is refused.
 func DecodeTransmissionCreate(raw json.RawMessage, loc ...any) (Transmission, error) {
+	return decodeTransmissionAs(raw, decodeCreate, loc)
+}
+
+func decodeTransmissionAs(raw json.RawMessage, mode decodeMode, loc []any) (Transmission, error) {
 	r := newReader(loc...)
-	t := decodeTransmission(r, raw, true)
+	t := decodeTransmission(r, raw, mode)
 	return t, r.err()
 }
 
-func decodeTransmission(r reader, raw json.RawMessage, create bool) Transmission {
+func decodeTransmission(r reader, raw json.RawMessage, mode decodeMode) Transmission {
+	create := mode == decodeCreate
 	t := Transmission{
 		Enabled:      true,
 		HostServerID: LocalHost,
@@ -120,13 +139,15 @@ func decodeTransmission(r reader, raw json.RawMessage, create bool) Transmission
 	}
 	if create {
 		r.forbidExtra(m, createFields...)
+	} else {
+		t.Extra = extras(m, transmissionFields)
+	}
+	if mode != decodeStored {
 		for _, k := range []string{"name", "path"} {
-			if _, present := m[k]; !present {
+			if v, present := m[k]; !present || isNull(v) {
 				r.at(k).fail("missing", "Field required")
 			}
 		}
-	} else {
-		t.Extra = extras(m, transmissionFields)
 	}
 
 	if v, present := m["id"]; present && !create && !isNull(v) {
