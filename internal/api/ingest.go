@@ -150,8 +150,17 @@ func (s *server) putFrame(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	active := s.arbiter.Publish(t.ID, wid, p.lifecycle, p.priority, f)
+	active, err := s.arbiter.Publish(t.ID, wid, p.lifecycle, p.priority, f)
+	if err != nil {
+		s.writeError(w, r, tooManyWriters(t, wid))
+		return
+	}
 	writeJSON(w, http.StatusAccepted, writerAnswer(t.ID, wid, active))
+}
+
+// tooManyWriters is the 429 of a new writer refused at the writer cap.
+func tooManyWriters(t model.Transmission, wid string) error {
+	return errorf(http.StatusTooManyRequests, "Transmission '%s' has as many writers as runtime.max_writers allows, all of them delivering frames: writer '%s' is refused; close a writer (DELETE its writer) or raise runtime.max_writers", t.Name, wid)
 }
 
 func writerAnswer(tid, wid, active string) map[string]any {
@@ -255,7 +264,10 @@ func (s *server) streamFrames(w http.ResponseWriter, r *http.Request) {
 			fail(err)
 			return
 		}
-		s.arbiter.Publish(t.ID, wid, lifecycle, p.priority, f)
+		if _, err := s.arbiter.Publish(t.ID, wid, lifecycle, p.priority, f); err != nil {
+			fail(tooManyWriters(t, wid))
+			return
+		}
 		lifecycle = arbiter.Update
 		frames++
 	}

@@ -164,3 +164,27 @@ func TestStreamIngest(t *testing.T) {
 		t.Errorf("unknown format: %d", status)
 	}
 }
+
+// A busy writer keeps its slot against new writer ids: they get 429 with a
+// detail that says what to do, and diagnostics count them.
+func TestNewWriterAtTheCapIsRefused(t *testing.T) {
+	c := newServer(t, "local")
+	c.expect(200, "PATCH", "/settings", `{"runtime":{"max_writers":1}}`)
+	id := c.expect(200, "POST", "/transmissions", `{"name":"Yard","path":"yard","outputs":[{"protocol":"rtsp"}]}`)["id"].(string)
+	raw := bytes.Repeat([]byte{0, 0, 255}, 4*2)
+	put := func(writer string) (int, map[string]any) {
+		return c.send("PUT", fmt.Sprintf("/transmissions/%s/writers/%s/frame?width=4&height=2", id, writer), "application/octet-stream", bytes.NewReader(raw))
+	}
+	if status, out := put("camera"); status != 202 {
+		t.Fatalf("first writer: %d %v", status, out)
+	}
+	status, out := put("intruder")
+	if status != 429 || !strings.Contains(fmt.Sprint(out["detail"]), "runtime.max_writers") {
+		t.Fatalf("second writer: %d %v", status, out)
+	}
+	diag := c.expect(200, "GET", "/runtime/diagnostics", nil)
+	st := diag["runtime_state"].(map[string]any)["transmissions"].(map[string]any)[id].(map[string]any)
+	if st["writers_refused"] != 1.0 || st["active_writer"] != "camera" {
+		t.Fatalf("diagnostics %v", st)
+	}
+}

@@ -9,6 +9,7 @@ package arbiter
 
 import (
 	"cmp"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -79,6 +80,7 @@ type transmission struct {
 	mode        model.Arbitration
 	writers     map[string]*writer
 	forwards    map[string]*Forward // by writer id; kept across writer eviction
+	refused     uint64              // new writers refused at the cap
 	active      string
 	stickyUntil time.Time
 	reason      string
@@ -143,12 +145,20 @@ func (a *Arbiter) get(tid string) *transmission {
 	return t
 }
 
+// ErrTooManyWriters refuses a new writer of a transmission whose every
+// writer slot is taken by a writer that delivered a frame within the
+// freshness window: a flood of new ids never pushes out a busy writer.
+var ErrTooManyWriters = errors.New("too many writers")
+
 // Publish records a writer's state and, when f is not nil, its new frame
 // (which the arbiter now owns: callers must not change it). Close lifecycle
 // closes the writer. It returns the writer selected afterwards ("" for none).
-func (a *Arbiter) Publish(transmissionID, writerID string, lc Lifecycle, priority int, f *frame.Frame) string {
+// A new writer at the writer cap takes the slot of the oldest writer that
+// is not fresh (closed, or without a frame within the freshness window);
+// when every writer is fresh it is refused with ErrTooManyWriters.
+func (a *Arbiter) Publish(transmissionID, writerID string, lc Lifecycle, priority int, f *frame.Frame) (string, error) {
 	if lc == Close {
-		return a.Close(transmissionID, writerID)
+		return a.Close(transmissionID, writerID), nil
 	}
 	if lc != Open {
 		lc = Update
@@ -159,6 +169,11 @@ func (a *Arbiter) Publish(transmissionID, writerID string, lc Lifecycle, priorit
 	t := a.get(transmissionID)
 	w := t.writers[writerID]
 	if w == nil {
+		a.evict(transmissionID, t, now, "")
+		if len(t.writers) >= a.cfg.MaxWriters && !a.freeSlot(transmissionID, t, now) {
+			t.refused++
+			return t.active, ErrTooManyWriters
+		}
 		w = &writer{id: writerID}
 		t.writers[writerID] = w
 	}
@@ -169,7 +184,27 @@ func (a *Arbiter) Publish(transmissionID, writerID string, lc Lifecycle, priorit
 	}
 	a.evict(transmissionID, t, now, writerID)
 	a.arbitrate(transmissionID, t, now)
-	return t.active
+	return t.active, nil
+}
+
+// freeSlot evicts the least recently updated writer that is not fresh,
+// and reports whether there was one.
+func (a *Arbiter) freeSlot(tid string, t *transmission, now time.Time) bool {
+	var oldest *writer
+	for _, w := range t.writers {
+		if a.eligible(w, now) {
+			continue
+		}
+		if oldest == nil || cmp.Or(w.updatedAt.Compare(oldest.updatedAt), cmp.Compare(w.id, oldest.id)) < 0 {
+			oldest = w
+		}
+	}
+	if oldest == nil {
+		return false
+	}
+	delete(t.writers, oldest.id)
+	a.log.Warn("writer evicted: its slot went to a new writer", "transmission", tid, "writer", oldest.id, "max", a.cfg.MaxWriters)
+	return true
 }
 
 // Close marks a writer closed: it is no longer shown. Unknown writers are
@@ -343,6 +378,8 @@ type State struct {
 	ArbitrationMode model.Arbitration      `json:"arbitration_mode"`
 	StickyUntilUnix *float64               `json:"sticky_until_unix"`
 	Writers         map[string]WriterState `json:"writers"`
+	// WritersRefused counts new writers refused at the writer cap.
+	WritersRefused uint64 `json:"writers_refused"`
 }
 
 // Snapshot describes every transmission that has writers.
@@ -357,7 +394,7 @@ func (a *Arbiter) Snapshot() map[string]State {
 		if len(t.writers) == 0 {
 			continue
 		}
-		st := State{Reason: t.reason, ArbitrationMode: t.mode, Writers: map[string]WriterState{}}
+		st := State{Reason: t.reason, ArbitrationMode: t.mode, Writers: map[string]WriterState{}, WritersRefused: t.refused}
 		if t.active != "" {
 			id := t.active
 			st.ActiveWriter = &id

@@ -1,6 +1,7 @@
 package arbiter
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -117,7 +118,7 @@ func TestAlternatingWritersSwitchRarely(t *testing.T) {
 	switches, last := 0, ""
 	for i := range 8 {
 		id := []string{"a", "b"}[i%2]
-		if active := a.Publish("t", id, Update, 0, img()); active != last {
+		if active, _ := a.Publish("t", id, Update, 0, img()); active != last {
 			if last != "" {
 				switches++
 			}
@@ -138,7 +139,7 @@ func TestCloseHandsOver(t *testing.T) {
 		t.Fatalf("selected %q", s.WriterID)
 	}
 	c.advance(10 * time.Millisecond) // well inside the sticky window
-	if active := a.Publish("t", "motion", Close, 10, nil); active != "continuous" {
+	if active, _ := a.Publish("t", "motion", Close, 10, nil); active != "continuous" {
 		t.Errorf("after close: %q, want continuous at once", active)
 	}
 	a.Close("t", "continuous")
@@ -151,16 +152,20 @@ func TestCloseHandsOver(t *testing.T) {
 
 func TestEvictions(t *testing.T) {
 	a, c := newTest(model.ArbitrationPriorityLatest)
-	for i := range DefaultMaxWriters + 1 {
+	for i := range DefaultMaxWriters {
 		a.Publish("t", fmt.Sprintf("w%02d", i), Update, 0, img())
 		c.advance(time.Millisecond)
+	}
+	a.Close("t", "w00") // a closed writer is not fresh: its slot can go
+	if _, err := a.Publish("t", fmt.Sprintf("w%02d", DefaultMaxWriters), Update, 0, img()); err != nil {
+		t.Fatalf("a new writer refused although w00 is closed: %v", err)
 	}
 	ws := a.Snapshot()["t"].Writers
 	if len(ws) != DefaultMaxWriters {
 		t.Fatalf("%d writers kept, want %d", len(ws), DefaultMaxWriters)
 	}
 	if _, ok := ws["w00"]; ok {
-		t.Error("the oldest writer was not evicted")
+		t.Error("the closed writer was not evicted")
 	}
 	if _, ok := ws[fmt.Sprintf("w%02d", DefaultMaxWriters)]; !ok {
 		t.Error("the newest writer was evicted")
@@ -241,5 +246,33 @@ func TestSelectionCarriesTheSelectedWritersForward(t *testing.T) {
 	a.Close("t", "analysed")
 	if got := a.Select("t"); got.WriterID != "camera-only" || got.Forward != nil {
 		t.Fatalf("after clearing: selection %q forward %+v", got.WriterID, got.Forward)
+	}
+}
+
+// Issue 11's reproduction: a flood of new writer ids evicted legitimate
+// writers (the cap was first come). A writer that delivered a frame within
+// the freshness window keeps its slot; new ids are refused and counted.
+func TestFloodOfNewWritersDoesNotEvictBusyOnes(t *testing.T) {
+	a, c := newTest(model.ArbitrationPriorityLatest)
+	a.SetConfig(Config{Freshness: DefaultFreshness, Sticky: DefaultSticky, StaleAfter: DefaultStaleAfter, MaxWriters: 2})
+	a.Publish("t", "camera", Update, 10, img())
+	a.Publish("t", "boxes", Update, 5, img())
+	for i := range 50 {
+		if _, err := a.Publish("t", fmt.Sprintf("flood-%d", i), Update, 99, img()); !errors.Is(err, ErrTooManyWriters) {
+			t.Fatalf("flood writer %d: err %v, want ErrTooManyWriters", i, err)
+		}
+	}
+	st := a.Snapshot()["t"]
+	if len(st.Writers) != 2 || st.WritersRefused != 50 || *st.ActiveWriter != "camera" {
+		t.Fatalf("writers %v, refused %d, active %v", st.Writers, st.WritersRefused, *st.ActiveWriter)
+	}
+	// Once a writer goes quiet past the freshness window, a new one may take its slot.
+	c.advance(DefaultFreshness + time.Second)
+	a.Publish("t", "camera", Update, 10, img())
+	if _, err := a.Publish("t", "newcomer", Update, 0, img()); err != nil {
+		t.Fatalf("newcomer refused although boxes went quiet: %v", err)
+	}
+	if _, ok := a.Snapshot()["t"].Writers["boxes"]; ok {
+		t.Error("the quiet writer kept its slot")
 	}
 }

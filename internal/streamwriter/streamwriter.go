@@ -29,8 +29,10 @@ func Open(arb *arbiter.Arbiter, transmissionID, writerID string, priority int) *
 }
 
 // Write publishes f, which the runtime owns from now on (do not change it).
-// It returns the writer the transmission shows afterwards.
-func (w *Writer) Write(f *frame.Frame) string {
+// It returns the writer the transmission shows afterwards, or
+// arbiter.ErrTooManyWriters when the transmission has no slot for a new
+// writer (every one of them is busy).
+func (w *Writer) Write(f *frame.Frame) (string, error) {
 	w.mu.Lock()
 	lc := arbiter.Update
 	if !w.opened {
@@ -47,7 +49,7 @@ func (w *Writer) WriteBGR(width, height int, data []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return w.Write(f), nil
+	return w.Write(f)
 }
 
 // DeclareForward says that this writer only forwards a camera (nil: it
