@@ -221,6 +221,9 @@ func readJSONBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, erro
 		}
 		return nil, errorf(http.StatusBadRequest, "Could not read the request body: %v", err)
 	}
+	if err := model.CheckJSONDepth(body, model.MaxJSONDepth, "body"); err != nil {
+		return nil, err
+	}
 	var probe any
 	if err := json.Unmarshal(body, &probe); err != nil {
 		var syn *json.SyntaxError

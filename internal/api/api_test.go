@@ -453,3 +453,24 @@ func TestPutRequiresNameAndPath(t *testing.T) {
 		t.Errorf("a refused PUT changed the transmission:\n%v\n%v", created, now)
 	}
 }
+
+// Issue 11's reproduction: a 20 KB PUT with an unknown member nested 9,990
+// deep was kept (settings.json grew to 200 MB) and at 9,997 the answer was
+// a 500. Bodies nested deeper than 64 levels are a 422 naming the limit,
+// and nothing is stored.
+func TestDeeplyNestedBodyIsRefused(t *testing.T) {
+	c := newServer(t, "local")
+	created := c.expect(200, "POST", "/transmissions", quickstart)
+	id := created["id"].(string)
+	for _, depth := range []int{65, 9990, 9997, 10000} {
+		body := `{"name":"Deep","path":"front-door","vendor":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}`
+		out := c.expect(422, "PUT", "/transmissions/"+id, body)
+		if !strings.Contains(fmt.Sprint(out["detail"]), "deeper than 64 levels") {
+			t.Errorf("depth %d: detail %v", depth, out["detail"])
+		}
+		c.expect(422, "PATCH", "/settings", `{"engine":{"x":`+strings.Repeat("[", depth)+strings.Repeat("]", depth)+`}}`)
+	}
+	if now := c.expect(200, "GET", "/transmissions/"+id, nil); fmt.Sprint(now) != fmt.Sprint(created) {
+		t.Errorf("a refused body changed the transmission")
+	}
+}
