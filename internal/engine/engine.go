@@ -224,3 +224,12 @@ func ParseICEServer(u string) ICEServer {
 	}
 	return ICEServer{URL: u}
 }
+
+// PlatformKey names a platform as the engine status and the MediaMTX
+// cache do: "linux-x64", "linux-arm64", "darwin-arm64", ...
+func PlatformKey(goos, goarch string) string {
+	if goarch == "amd64" {
+		goarch = "x64"
+	}
+	return goos + "-" + goarch
+}

@@ -38,7 +38,7 @@ func (Kind) Install(context.Context) error { return nil }
 
 // Describe reports the platform; the engine has no binary or config file.
 func (Kind) Describe() engine.KindInfo {
-	return engine.KindInfo{Platform: runtime.GOOS + "-" + runtime.GOARCH, Download: engine.Download{Total: -1}}
+	return engine.KindInfo{Platform: engine.PlatformKey(runtime.GOOS, runtime.GOARCH), Download: engine.Download{Total: -1}}
 }
 
 // Initialize listens on the config's ports and serves its paths.

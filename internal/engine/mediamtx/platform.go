@@ -3,6 +3,8 @@ package mediamtx
 import (
 	"fmt"
 	"runtime"
+
+	"github.com/toposync/toposync-streaming/internal/engine"
 )
 
 // platform is one MediaMTX release target: key names the cache folder,
@@ -14,12 +16,10 @@ type platform struct {
 // platformOf maps Go's GOOS/GOARCH to a MediaMTX release target. Only the
 // targets upstream publishes as tar.gz for 64-bit Linux and macOS are known.
 func platformOf(goos, goarch string) (platform, error) {
-	arches := map[string]string{"amd64": "x64", "arm64": "arm64"}
-	short, ok := arches[goarch]
-	if !ok || (goos != "linux" && goos != "darwin") {
+	if (goarch != "amd64" && goarch != "arm64") || (goos != "linux" && goos != "darwin") {
 		return platform{}, fmt.Errorf("unsupported platform %s/%s for the MediaMTX download (linux and darwin on amd64 or arm64 only); set TOPOSYNC_STREAMING_ENGINE_PATH to a MediaMTX binary built for it", goos, goarch)
 	}
-	return platform{key: goos + "-" + short, os: goos, arch: goarch}, nil
+	return platform{key: engine.PlatformKey(goos, goarch), os: goos, arch: goarch}, nil
 }
 
 // currentPlatform is the release target of this machine.
