@@ -132,3 +132,20 @@ func TestDistributedSettingsAuth(t *testing.T) {
 	c.expect(200, "GET", "/distributed/settings/local", nil, "Authorization", "Basic c3luYzpzM2NyZXQ=") // sync:s3cret
 	c.expect(200, "GET", "/health", nil)                                                                // other endpoints stay open
 }
+
+// Issue 11's reproduction: camera ids accepted "../x" and NUL bytes. Ids
+// follow the id rules (letters of any script, digits, '-', '_', '.').
+func TestCameraIDsAreChecked(t *testing.T) {
+	c := newServer(t, "local")
+	for _, id := range []string{"../x", "a/b", `a\u0000b`, "..", "two words", `tab\there`} {
+		out := c.expect(422, "POST", "/../cameras", `{"id":"`+id+`","url":"testsrc"}`)
+		if !strings.Contains(fmt.Sprint(out["detail"]), "id") {
+			t.Errorf("id %q: detail %v", id, out["detail"])
+		}
+	}
+	if status, list := c.do("GET", "/../cameras", nil); status != 200 || fmt.Sprint(list) != "[]" {
+		t.Errorf("refused cameras were stored: %d %v", status, list)
+	}
+	c.expect(200, "POST", "/../cameras", `{"id":"café-1.v2","url":"testsrc"}`)
+	c.expect(200, "POST", "/../cameras", `{"name":"Front Door","url":"testsrc"}`) // the slug of the name
+}

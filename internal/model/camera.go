@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+	"unicode"
 )
 
 // Camera is a video source pipelines read: an rtsp:// URL, a local video
@@ -50,6 +51,8 @@ func decodeCamera(r reader, raw json.RawMessage) Camera {
 	}
 	if c.ID == "" {
 		r.at("id").fail("missing", "Field required (or a name to derive it from)")
+	} else if msg := idProblem(c.ID); msg != "" {
+		r.at("id").fail("value_error", "%s", msg)
 	}
 	if v, present := m["url"]; present && !isNull(v) {
 		if s, ok := r.at("url").str(v); ok {
@@ -106,4 +109,21 @@ type storedCamera struct {
 	Username *string `json:"username"`
 	Password *string `json:"password"`
 	FPS      *int    `json:"fps"`
+}
+
+// idProblem says why id cannot name a stored object (it appears in URL
+// paths and log file names), or "": letters (any script), digits, '-', '_'
+// and '.', at most 200 characters, and not "." or "..".
+func idProblem(id string) string {
+	switch {
+	case len(id) > 200:
+		return "Use at most 200 characters"
+	case id == "." || id == "..":
+		return "'.' and '..' cannot be ids"
+	case strings.ContainsFunc(id, func(c rune) bool {
+		return !(unicode.IsLetter(c) || unicode.IsDigit(c) || c == '-' || c == '_' || c == '.')
+	}):
+		return "Use only letters, digits, '-', '_' and '.' (no '/', spaces or control characters)"
+	}
+	return ""
 }
