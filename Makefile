@@ -34,9 +34,10 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	touch $@
 
-## fuzz: fuzz each target (FUZZTIME each, default 60s); make test runs only their seeds
+## fuzz: fuzz every Fuzz* target (FUZZTIME each, default 60s; FUZZ=regexp narrows);
+## make test runs only their checked-in seed corpora
 fuzz:
-	FUZZTIME=$${FUZZTIME:-60s} bash -c 'for f in FuzzSlug FuzzDecodeTransmission FuzzDecodeSettings; do go test -run "^$$" -fuzz "^$$f$$" -fuzztime "$$FUZZTIME" ./internal/model || exit 1; done'
+	scripts/fuzz.sh
 
 clean:
 	rm -rf bin test-artifacts
