@@ -38,13 +38,17 @@ func TestDistributedHosting(t *testing.T) {
 }
 
 func distributedHosting(t *testing.T, kind string, env []string) {
-	syncCreds := append([]string{"TOPOSYNC_STREAMING_SYNC_USERNAME=sync", "TOPOSYNC_STREAMING_SYNC_PASSWORD=s3cret"}, env...)
-	core := startService(t, t.TempDir(), syncCreds...)
+	// Both servers protect their API; the processing server pulls with a
+	// bearer token, which the core checks (issue 11: it used to be ignored),
+	// and the core calls the processing server with its API login.
+	syncCreds := append([]string{"TOPOSYNC_STREAMING_SYNC_BEARER_TOKEN=edge-sync-token"}, env...)
+	core := startService(t, t.TempDir(), append(syncCreds, "TOPOSYNC_STREAMING_API_USERNAME=admin", "TOPOSYNC_STREAMING_API_PASSWORD=core-pass")...)
 	p := testutil.FreePorts(t, 4)
 	core.runEngine(kind, p)
 
 	coreRoot := strings.TrimSuffix(core.base, "/api/streams")
 	edge := startService(t, t.TempDir(), append(syncCreds,
+		"TOPOSYNC_STREAMING_API_USERNAME=edge-admin", "TOPOSYNC_STREAMING_API_PASSWORD=edge-pass",
 		"TOPOSYNC_ROLE=processing", "TOPOSYNC_PROCESSING_SERVER_ID=Edge-1",
 		"TOPOSYNC_STREAMING_SYNC_CORE_URL="+coreRoot, "TOPOSYNC_STREAMING_SYNC_INTERVAL_SECONDS=1")...)
 	edgeRoot := strings.TrimSuffix(edge.base, "/api/streams")
@@ -54,7 +58,7 @@ func distributedHosting(t *testing.T, kind string, env []string) {
 	if status != 400 || out.(map[string]any)["detail"] != "Unknown host_server_id: edge-1" {
 		t.Fatalf("unregistered host: %d %v", status, out)
 	}
-	if status, out := core.call("POST", "/../processing-servers", `{"id":"edge-1","name":"Edge","url":"`+edgeRoot+`"}`); status != 200 {
+	if status, out := core.call("POST", "/../processing-servers", `{"id":"edge-1","name":"Edge","url":"`+edgeRoot+`","username":"edge-admin","password":"edge-pass"}`); status != 200 {
 		t.Fatalf("register: %d %v", status, out)
 	}
 	status, out = core.call("POST", "/transmissions", `{"name":"Gate","path":"gate","host_server_id":"edge-1",
@@ -103,7 +107,7 @@ func distributedHosting(t *testing.T, kind string, env []string) {
 	}
 
 	// Frames published into the processing server play from that URL.
-	stop := publishEvery(t, edge.base+"/transmissions/"+id+"/writers/cam:detect/frame?width=320&height=240", bgrFrame(320, 240, rgb{200, 40, 40}))
+	stop := publishEvery(t, edge.authorization, edge.base+"/transmissions/"+id+"/writers/cam:detect/frame?width=320&height=240", bgrFrame(320, 240, rgb{200, 40, 40}))
 	if got := probe(t, rtspURL, "-rtsp_transport", "tcp"); got != "h264 320x240" {
 		t.Errorf("ffprobe %s: %s", rtspURL, got)
 	}
@@ -127,19 +131,25 @@ func distributedHosting(t *testing.T, kind string, env []string) {
 	if status, out := core.call("DELETE", "/../processing-servers/edge-1", ""); status != 409 || !strings.Contains(fmt.Sprint(out), id) {
 		t.Errorf("delete in use: %d %v", status, out)
 	}
-	if strings.Contains(edge.log.String(), "s3cret") || strings.Contains(core.log.String(), "s3cret") {
-		t.Error("a log shows the sync password")
+	for _, secret := range []string{"edge-sync-token", "core-pass", "edge-pass"} {
+		if strings.Contains(edge.log.String(), secret) || strings.Contains(core.log.String(), secret) {
+			t.Errorf("a log shows the secret %q", secret)
+		}
 	}
 }
 
-// publishEvery PUTs frame to url every 100 ms until stop is called.
-func publishEvery(t *testing.T, url string, frame []byte) (stop func()) {
+// publishEvery PUTs frame to url (with the Authorization header auth, when
+// set) every 100 ms until stop is called.
+func publishEvery(t *testing.T, auth, url string, frame []byte) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for ctx.Err() == nil {
 			req, _ := http.NewRequestWithContext(ctx, "PUT", url, bytes.NewReader(frame))
 			req.Header.Set("Content-Type", "application/octet-stream")
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				if resp.StatusCode != http.StatusAccepted {
 					t.Errorf("PUT frame: %d", resp.StatusCode)

@@ -50,6 +50,9 @@ type service struct {
 	base string // http://127.0.0.1:PORT/api/streams
 	log  *testutil.SyncBuffer
 	done chan error
+	// authorization is the Authorization header its API credentials (from
+	// the environment it was started with) call for, or "".
+	authorization string
 }
 
 var listenLine = regexp.MustCompile(`msg=listening addr=(http://\S+)`)
@@ -58,9 +61,16 @@ var listenLine = regexp.MustCompile(`msg=listening addr=(http://\S+)`)
 // and waits until it answers /health.
 func startService(t *testing.T, dataDir string, env ...string) *service {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	return startServiceArgs(t, dataDir, nil, env...)
+}
+
+// startServiceArgs is startService with more arguments to serve (a later
+// --listen wins over the default one).
+func startServiceArgs(t *testing.T, dataDir string, args []string, env ...string) *service {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	s := &service{t: t, cmd: cmd, log: &testutil.SyncBuffer{}, done: make(chan error, 1)}
+	s := &service{t: t, cmd: cmd, log: &testutil.SyncBuffer{}, done: make(chan error, 1), authorization: apiAuthorization(env)}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -107,11 +117,35 @@ func startService(t *testing.T, dataDir string, env ...string) *service {
 	return s
 }
 
+// apiAuthorization is the Authorization header for the API credentials in
+// env: the token when set, else Basic.
+func apiAuthorization(env []string) string {
+	vars := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	if tok := vars["TOPOSYNC_STREAMING_API_TOKEN"]; tok != "" {
+		return "Bearer " + tok
+	}
+	if user, pass := vars["TOPOSYNC_STREAMING_API_USERNAME"], vars["TOPOSYNC_STREAMING_API_PASSWORD"]; user != "" {
+		req := http.Request{Header: http.Header{}}
+		req.SetBasicAuth(user, pass)
+		return req.Header.Get("Authorization")
+	}
+	return ""
+}
+
 func (s *service) waitHealthy() {
 	s.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(s.base + "/health")
+		req, _ := http.NewRequest("GET", s.base+"/health", nil)
+		if s.authorization != "" {
+			req.Header.Set("Authorization", s.authorization)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -133,6 +167,9 @@ func (s *service) call(method, path, body string) (int, any) {
 		s.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if s.authorization != "" {
+		req.Header.Set("Authorization", s.authorization)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)

@@ -109,8 +109,8 @@ func TestUISettingsEditAndDelete(t *testing.T) {
 		fmt.Sprintf(`(() => { const r = document.querySelector(%q); return !document.querySelector("[data-testid=tx-form]") && !!r && r.innerText.includes("latest ·") && r.innerText.includes("black placeholder") && r.querySelectorAll(".chip").length === 2 })()`, txRow(id)),
 		fmt.Sprintf(`document.querySelector(%q)?.innerText ?? document.body.innerText.slice(0, 1500)`, txRow(id)))
 
-	// Every field was stored.
-	status, got := s.call("GET", "/transmissions", "")
+	// Every field was stored (the password only shows when asked for).
+	status, got := s.call("GET", "/transmissions?include_secrets=true", "")
 	if status != 200 {
 		t.Fatalf("list: %d %v", status, got)
 	}
@@ -162,6 +162,10 @@ func TestUISettingsEditAndDelete(t *testing.T) {
 	if len(jget(tx, "outputs").([]any)) != 2 {
 		t.Errorf("stored outputs: %s", raw)
 	}
+	_, plain := s.call("GET", "/transmissions/"+id, "")
+	if auth := jget(plain, "outputs", 1, "authentication"); jget(auth, "password") != nil || jget(auth, "password_set") != true {
+		t.Errorf("a plain GET shows the read password: %v", auth)
+	}
 	if jget(tx, "updated_at") == jget(before, "updated_at") {
 		t.Error("updated_at did not change")
 	}
@@ -186,10 +190,14 @@ func TestUISettingsEditAndDelete(t *testing.T) {
 		`[name="outputs.1.latency_profile"]`:         "ultra_low",
 		`[name="outputs.1.authentication.username"]`: "viewer",
 		`[name="placeholder"]`:                       "black",
+		`[name="outputs.1.authentication.password"]`: "",
 	} {
 		if got := b.value(sel); got != want {
 			t.Errorf("reopened editor %s = %q, want %q", sel, got, want)
 		}
+	}
+	if ph := evalJS[string](b, `document.querySelector('[name="outputs.1.authentication.password"]').placeholder`); !strings.Contains(ph, "stored") {
+		t.Errorf("the password field does not say a password is stored: placeholder %q", ph)
 	}
 	b.do(5*time.Second, chromedp.KeyEvent("\x1b"))
 	b.waitJS(5*time.Second, "the editor closed", `!document.querySelector("dialog[open]")`, "")

@@ -62,6 +62,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	dataDir := fs.String("data-dir", config.DataDir(getenv), "where settings and runtime files live (env "+config.EnvDataDir+")")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	demo := fs.Bool("demo", false, "create a demo (test-scene camera, transmission, two pipelines) when absent, start the engine, print where to watch")
+	insecure := fs.Bool("insecure-no-api-auth", false, "serve the API and UI without credentials on a non-loopback address (a warning is logged at every start)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -79,7 +80,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("starting toposync-streaming", "version", version)
-	err := app.Run(ctx, app.Config{Listen: *listen, DataDir: config.ExpandHome(*dataDir), ServerID: serverID, Getenv: getenv, Logger: log, Demo: *demo, Out: stdout})
+	err := app.Run(ctx, app.Config{Listen: *listen, DataDir: config.ExpandHome(*dataDir), ServerID: serverID, Getenv: getenv, Logger: log, Demo: *demo, Out: stdout, InsecureNoAPIAuth: *insecure})
 	if err != nil {
 		log.Error("service stopped with an error", "err", err)
 		return 1

@@ -28,6 +28,26 @@ const Prefix = "/api/streams"
 // ExtensionID names the service in /health, as the original extension does.
 const ExtensionID = "com.toposync.streaming"
 
+// SyncPrefix is where processing servers pull their settings; the sync
+// credentials open only this prefix (see internal/access).
+const SyncPrefix = Prefix + "/distributed/"
+
+// ingestTypes are the bodies a writer route takes (a frame or a stream).
+var ingestTypes = []string{"image/jpeg", "image/png", "application/octet-stream"}
+
+// BodyTypes are the media types a state-changing request to path may
+// carry: the ingest's on writer routes, else nil (JSON).
+func BodyTypes(path string) []string {
+	rest, ok := strings.CutPrefix(path, Prefix+"/transmissions/")
+	if !ok {
+		return nil
+	}
+	if _, after, ok := strings.Cut(rest, "/"); ok && strings.HasPrefix(after, "writers/") {
+		return ingestTypes
+	}
+	return nil
+}
+
 // MaxBodyBytes bounds request bodies.
 const MaxBodyBytes = 1 << 20
 
@@ -44,9 +64,6 @@ type Options struct {
 	// missing. Both are reported in diagnostics.
 	FFmpegPath string
 	FFmpegErr  error
-	// SyncUsername and SyncPassword, when both set, protect
-	// GET /distributed/settings/{server_id} with Basic auth.
-	SyncUsername, SyncPassword string
 	// RemoteClient calls registered processing servers (URL and demand
 	// proxy); each call is also bounded by RemoteTimeout. Defaults to a
 	// plain client.
@@ -62,8 +79,6 @@ type server struct {
 	arbiter   *arbiter.Arbiter
 	pipelines *pipeline.Host
 	ffmpeg    ffmpegInfo
-	syncUser  string
-	syncPass  string
 	serverID  string
 	remote    *http.Client
 	log       *slog.Logger
@@ -73,7 +88,7 @@ type server struct {
 
 // Handler returns the API's HTTP handler.
 func Handler(opts Options) http.Handler {
-	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, syncUser: opts.SyncUsername, syncPass: opts.SyncPassword, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -30,6 +30,7 @@ import (
 type client struct {
 	t    *testing.T
 	base string
+	dir  string // the data dir
 }
 
 // newServer runs the API on a real HTTP server over a fresh data dir, with
@@ -73,7 +74,7 @@ func newServerWith(t *testing.T, serverID string, mod func(*Options)) *client {
 		manager.Close()
 		_ = st.Close()
 	})
-	return &client{t: t, base: srv.URL + Prefix}
+	return &client{t: t, base: srv.URL + Prefix, dir: dir}
 }
 
 // do sends body (a string, or any value marshalled as JSON) and decodes the

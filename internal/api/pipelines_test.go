@@ -122,17 +122,6 @@ func TestDistributedSettings(t *testing.T) {
 	c.expect(400, "GET", "/distributed/settings/mars", nil)
 }
 
-func TestDistributedSettingsAuth(t *testing.T) {
-	c := newServerWith(t, "local", func(o *Options) { o.SyncUsername, o.SyncPassword = "sync", "s3cret" })
-	out := c.expect(401, "GET", "/distributed/settings/local", nil)
-	if out["detail"] != "Authentication required" {
-		t.Errorf("detail %v", out["detail"])
-	}
-	c.expect(401, "GET", "/distributed/settings/local", nil, "Authorization", "Basic c3luYzp3cm9uZw==") // sync:wrong
-	c.expect(200, "GET", "/distributed/settings/local", nil, "Authorization", "Basic c3luYzpzM2NyZXQ=") // sync:s3cret
-	c.expect(200, "GET", "/health", nil)                                                                // other endpoints stay open
-}
-
 // Issue 11's reproduction: camera ids accepted "../x" and NUL bytes. Ids
 // follow the id rules (letters of any script, digits, '-', '_', '.').
 func TestCameraIDsAreChecked(t *testing.T) {

@@ -9,12 +9,13 @@ import (
 	"github.com/toposync/toposync-streaming/internal/store"
 )
 
-func (s *server) getSettings(w http.ResponseWriter, _ *http.Request) {
-	writeSettings(w, s.store.Current())
+func (s *server) getSettings(w http.ResponseWriter, r *http.Request) {
+	writeSettings(w, r, s.store.Current())
 }
 
 // patchSettings merges the body into the settings (see model.ApplyPatch). An
-// invalid result is refused whole: nothing is saved.
+// invalid result is refused whole: nothing is saved. Output passwords the
+// result leaves out are kept.
 func (s *server) patchSettings(w http.ResponseWriter, r *http.Request) {
 	body, err := readJSONBody(w, r)
 	if err != nil {
@@ -31,6 +32,7 @@ func (s *server) patchSettings(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
+		model.KeepOutputPasswords(c.Streams.Transmissions, merged.Transmissions)
 		c.Streams = merged
 		return nil
 	})
@@ -38,14 +40,14 @@ func (s *server) patchSettings(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeSettings(w, doc)
+	writeSettings(w, r, doc)
 }
 
 // writeSettings answers the settings with their revision as ETag, so clients
-// can tell whether anything changed.
-func writeSettings(w http.ResponseWriter, doc *store.Document) {
+// can tell whether anything changed; passwords only when asked for.
+func writeSettings(w http.ResponseWriter, r *http.Request, doc *store.Document) {
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(doc.Revision, 10)))
-	writeJSON(w, http.StatusOK, doc.Streams)
+	writeJSON(w, http.StatusOK, doc.Streams.ForAnswer(includeSecrets(r)))
 }
 
 // checkHost accepts the host ids this server knows: "local", its own id

@@ -9,12 +9,16 @@ import (
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
-func (s *server) listTransmissions(w http.ResponseWriter, _ *http.Request) {
-	ts := s.store.Current().Streams.Transmissions
-	if ts == nil {
-		ts = []model.Transmission{}
-	}
-	writeJSON(w, http.StatusOK, ts)
+func (s *server) listTransmissions(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.store.Current().Streams.ForAnswer(includeSecrets(r)).Transmissions)
+}
+
+// includeSecrets says whether the request asks for the output passwords
+// (?include_secrets=true, the original's answers); by default answers leave
+// them out.
+func includeSecrets(r *http.Request) bool {
+	v := r.URL.Query().Get("include_secrets")
+	return v == "true" || v == "1"
 }
 
 // lookup returns the stored transmission with the request's id.
@@ -33,7 +37,7 @@ func (s *server) getTransmission(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, t.ForAnswer(includeSecrets(r)))
 }
 
 // createTransmission adds a transmission in front of the list. The server
@@ -61,11 +65,12 @@ func (s *server) createTransmission(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, doc.Streams.Transmissions[doc.Streams.Find(t.ID)])
+	writeJSON(w, http.StatusOK, doc.Streams.Transmissions[doc.Streams.Find(t.ID)].ForAnswer(includeSecrets(r)))
 }
 
 // putTransmission replaces a transmission. The id comes from the URL (a
-// different id in the body is refused), created_at is kept, updated_at is now.
+// different id in the body is refused), created_at is kept, updated_at is
+// now, and output passwords left out are kept.
 func (s *server) putTransmission(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	body, _, err := replacementBody(w, r, id, "Transmission", func(bodyID string) bool { return bodyID == id })
@@ -87,6 +92,7 @@ func (s *server) putTransmission(w http.ResponseWriter, r *http.Request) {
 		if i < 0 {
 			return errorf(http.StatusNotFound, "Transmission not found")
 		}
+		model.KeepOutputPasswords(cur.Transmissions[i:i+1], []model.Transmission{t})
 		t.CreatedAt = cur.Transmissions[i].CreatedAt
 		t.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
 		cur.Transmissions[i] = t
@@ -96,7 +102,7 @@ func (s *server) putTransmission(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, doc.Streams.Transmissions[doc.Streams.Find(id)])
+	writeJSON(w, http.StatusOK, doc.Streams.Transmissions[doc.Streams.Find(id)].ForAnswer(includeSecrets(r)))
 }
 
 func (s *server) deleteTransmission(w http.ResponseWriter, r *http.Request) {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/access"
 	"github.com/toposync/toposync-streaming/internal/api"
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/bridge"
@@ -43,6 +44,9 @@ type Config struct {
 	// and prints where to watch them to Out.
 	Demo bool
 	Out  io.Writer
+	// InsecureNoAPIAuth lets the API listen beyond loopback without API
+	// credentials (a warning is logged at every start).
+	InsecureNoAPIAuth bool
 }
 
 // shutdownGrace is how long in-flight requests get to finish on shutdown.
@@ -93,6 +97,10 @@ func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
 	if cfg.Getenv == nil {
 		cfg.Getenv = os.Getenv
+	}
+	guard, err := newGuard(cfg)
+	if err != nil {
+		return err
 	}
 	st, err := store.Open(cfg.DataDir)
 	if err != nil {
@@ -183,10 +191,9 @@ func Run(ctx context.Context, cfg Config) error {
 	mux.Handle("/api/", api.Handler(api.Options{
 		Store: st, Engine: manager, Bridge: runtimeBridge, Arbiter: arb, Pipelines: pipelines, ServerID: cfg.ServerID,
 		FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr, Logger: log.With("component", "api"),
-		SyncUsername: cfg.Getenv(config.EnvSyncUsername), SyncPassword: cfg.Getenv(config.EnvSyncPassword),
 	}))
 	mux.Handle("/", webui.Handler())
-	server := &httpServer{Listener: ln, Handler: mux, Logger: log.With("component", "http"), Grace: shutdownGrace}
+	server := &httpServer{Listener: ln, Handler: guard.Wrap(mux), Logger: log.With("component", "http"), Grace: shutdownGrace}
 	if err := p.start("HTTP server", server); err != nil {
 		return err
 	}
@@ -206,6 +213,35 @@ func Run(ctx context.Context, cfg Config) error {
 	p.closeAll()
 	log.Info("stopped")
 	return nil
+}
+
+// newGuard is the access control of every HTTP route, from the
+// environment. Without API credentials, only a loopback listen address is
+// accepted unless the operator opted out.
+func newGuard(cfg Config) (*access.Guard, error) {
+	hostname, _ := os.Hostname()
+	ac := access.Config{
+		APIUsername: cfg.Getenv(config.EnvAPIUsername), APIPassword: cfg.Getenv(config.EnvAPIPassword),
+		APIToken:     cfg.Getenv(config.EnvAPIToken),
+		SyncUsername: cfg.Getenv(config.EnvSyncUsername), SyncPassword: cfg.Getenv(config.EnvSyncPassword),
+		SyncToken:    cfg.Getenv(config.EnvSyncBearerToken),
+		SyncPrefix:   api.SyncPrefix,
+		AllowedHosts: config.AllowedHosts(cfg.Getenv),
+		Hostname:     hostname,
+		BodyTypes:    api.BodyTypes,
+		Logger:       cfg.Logger.With("component", "access"),
+	}
+	if err := ac.Check(); err != nil {
+		return nil, fmt.Errorf("%w (%s and %s)", err, config.EnvAPIUsername, config.EnvAPIPassword)
+	}
+	guard := access.New(ac)
+	if !guard.AuthRequired() && !config.IsLoopbackListen(cfg.Listen) {
+		if !cfg.InsecureNoAPIAuth {
+			return nil, fmt.Errorf("refusing to serve the API on %s, which other machines reach, without API credentials: set %s and %s (Basic auth) or %s (Bearer token), listen on 127.0.0.1, or pass --insecure-no-api-auth to serve it open", cfg.Listen, config.EnvAPIUsername, config.EnvAPIPassword, config.EnvAPIToken)
+		}
+		cfg.Logger.Warn("the API and UI are open to anyone who reaches " + cfg.Listen + " (--insecure-no-api-auth): set " + config.EnvAPIUsername + " and " + config.EnvAPIPassword + " or " + config.EnvAPIToken + " to protect them")
+	}
+	return guard, nil
 }
 
 // newSyncer is the settings sync of a processing server (an id other than

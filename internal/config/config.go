@@ -4,11 +4,13 @@ package config
 
 import (
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/toposync/toposync-streaming/internal/model"
 )
@@ -19,6 +21,14 @@ const (
 	EnvDataDir            = "TOPOSYNC_DATA_DIR"
 	EnvRole               = "TOPOSYNC_ROLE"
 	EnvProcessingServerID = "TOPOSYNC_PROCESSING_SERVER_ID"
+
+	// API credentials: Basic (username and password) and/or a Bearer
+	// token protect every API and UI route. Host names (besides loopback
+	// names, IP literals and this machine's name) the API answers to.
+	EnvAPIUsername  = "TOPOSYNC_STREAMING_API_USERNAME"
+	EnvAPIPassword  = "TOPOSYNC_STREAMING_API_PASSWORD"
+	EnvAPIToken     = "TOPOSYNC_STREAMING_API_TOKEN"
+	EnvAllowedHosts = "TOPOSYNC_STREAMING_ALLOWED_HOSTS"
 
 	// Credentials a processing server presents to GET /distributed/settings.
 	EnvSyncUsername = "TOPOSYNC_STREAMING_SYNC_USERNAME"
@@ -98,12 +108,23 @@ func RuntimeDir(dataDir string) string {
 }
 
 // WebRTCAdditionalHosts are the hosts advertised to WebRTC clients besides
-// the machine's own addresses: split on ',' and ';', trimmed, duplicates
-// (case-insensitive) dropped.
+// the machine's own addresses (see HostList).
 func WebRTCAdditionalHosts(getenv func(string) string) []string {
+	return HostList(getenv(EnvWebRTCAdditionalHosts))
+}
+
+// AllowedHosts are the host names the API answers to besides loopback
+// names, IP literals and this machine's name (see HostList).
+func AllowedHosts(getenv func(string) string) []string {
+	return HostList(getenv(EnvAllowedHosts))
+}
+
+// HostList splits a list of hosts on ',', ';' and white space, trimmed,
+// duplicates (case-insensitive) dropped.
+func HostList(v string) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, h := range strings.FieldsFunc(getenv(EnvWebRTCAdditionalHosts), func(r rune) bool { return r == ',' || r == ';' }) {
+	for _, h := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
 		h = strings.TrimSpace(h)
 		if h == "" || seen[strings.ToLower(h)] {
 			continue
@@ -139,4 +160,20 @@ func SyncSeconds(getenv func(string) string, key string) time.Duration {
 	v = max(v, 1)
 	v = min(v, 24*3600)
 	return time.Duration(v * float64(time.Second))
+}
+
+// IsLoopbackListen reports whether a listen address only reaches this
+// machine: localhost or a loopback IP. An empty host, 0.0.0.0, :: and any
+// other name or address reach the network.
+func IsLoopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -60,10 +60,34 @@ type Resolution struct {
 
 // Authentication is the read/playback credential of an output. It applies
 // only when Enabled and both Username and Password are set (see Applies).
+//
+// The password is write-only in the API: answers carry "password": null and
+// "password_set" (see Settings.ForAnswer), and a write that omits it or
+// sends null keeps the stored one (see KeepOutputPasswords).
 type Authentication struct {
-	Enabled  bool    `json:"enabled"`
-	Username *string `json:"username"`
-	Password *string `json:"password"`
+	Enabled  bool
+	Username *string
+	Password *string
+	// answer marks a copy made for an API answer: it carries
+	// "password_set", and passwordSet says what it is.
+	answer, passwordSet bool
+	// cleared marks a decoded "password": "", which removes the stored
+	// password where null or no member keeps it.
+	cleared bool
+}
+
+// MarshalJSON writes the credential; an answer's copy adds "password_set",
+// which tells whether a password is stored even when the answer leaves it
+// out.
+func (a Authentication) MarshalJSON() ([]byte, error) {
+	var w objectWriter
+	w.field("enabled", a.Enabled)
+	w.field("username", a.Username)
+	w.field("password", a.Password)
+	if a.answer {
+		w.field("password_set", a.passwordSet)
+	}
+	return w.bytes()
 }
 
 // Applies reports whether viewers must present these credentials.
@@ -304,12 +328,14 @@ func decodeAuthentication(r reader, raw json.RawMessage) *Authentication {
 	if !ok {
 		return nil
 	}
-	r.forbidExtra(m, "enabled", "username", "password")
+	// password_set is what answers carry; sending it back changes nothing.
+	r.forbidExtra(m, "enabled", "username", "password", "password_set")
 	a := &Authentication{}
 	if v, present := m["enabled"]; present && !isNull(v) {
 		a.Enabled, _ = r.at("enabled").boolean(v)
 	}
 	a.Username, a.Password = r.optionalMember(m, "username"), r.optionalMember(m, "password")
+	a.cleared = a.Password == nil && string(m["password"]) == `""`
 	return a
 }
 

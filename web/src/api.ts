@@ -5,7 +5,8 @@ export const API = "/api/streams";
 
 export interface Ports { rtsp: number; hls: number; webrtc: number; api: number }
 
-export interface Authentication { enabled: boolean; username: string | null; password: string | null }
+/** password is null in answers unless secrets are asked for; password_set tells whether one is stored. */
+export interface Authentication { enabled: boolean; username: string | null; password: string | null; password_set?: boolean }
 
 export interface Output {
   id: string;
@@ -103,7 +104,9 @@ export class ApiError extends Error {
 }
 
 export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const init: RequestInit = { method, headers: { Accept: "application/json" }, signal, cache: "no-store" };
+  // X-Requested-With: a 401 then carries no Basic challenge, so the browser
+  // shows no dialog of its own; the reload below brings the login page.
+  const init: RequestInit = { method, headers: { Accept: "application/json", "X-Requested-With": "toposync-ui" }, signal, cache: "no-store" };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     (init.headers as Record<string, string>)["Content-Type"] = "application/json";
@@ -114,6 +117,11 @@ export async function request<T>(method: string, path: string, body?: unknown, s
   } catch (err) {
     if ((err as Error).name === "AbortError") throw err;
     throw new ApiError(0, "The server cannot be reached");
+  }
+  if (resp.status === 401 && !path.startsWith("/api/auth/")) {
+    // The login expired (or the service restarted): the server answers
+    // this page with its login form.
+    location.reload();
   }
   const type = resp.headers.get("content-type") ?? "";
   const json = type.includes("json") ? await resp.json().catch(() => undefined) : undefined;
@@ -128,7 +136,10 @@ export async function request<T>(method: string, path: string, body?: unknown, s
 const enc = encodeURIComponent;
 
 export const api = {
-  settings: () => request<Settings>("GET", `${API}/settings`),
+  /** withSecrets: the output passwords too (the dashboard plays protected outputs with them). */
+  settings: (withSecrets = false) => request<Settings>("GET", `${API}/settings${withSecrets ? "?include_secrets=true" : ""}`),
+  session: () => request<{ auth_required: boolean; authenticated: boolean; session: boolean }>("GET", "/api/auth/session"),
+  logout: () => request<{ authenticated: boolean }>("POST", "/api/auth/logout"),
   patchSettings: (patch: unknown) => request<Settings>("PATCH", `${API}/settings`, patch),
   engineStatus: (signal?: AbortSignal) => request<EngineStatus>("GET", `${API}/engine/status`, undefined, signal),
   engineAction: (action: "start" | "stop" | "restart") => request<EngineStatus>("POST", `${API}/engine/${action}`),

@@ -2,6 +2,7 @@
 // dashboard (/) and the Settings panel (/settings).
 import "./styles.css";
 import { mountDashboard } from "./dashboard/index";
+import { api } from "./api";
 import { h, render } from "./dom";
 import { mountSettings } from "./settings/index";
 
@@ -14,10 +15,14 @@ const app = document.getElementById("app")!;
 const view = h("main.view");
 const links = Object.entries(routes).map(([path, r]) =>
   h("a.nav-link", { href: path, dataset: { link: "", testid: `nav-${r.title.toLowerCase()}` } }, r.title));
+// Shown only when the page was opened through a login session.
+const signOut = h("button.nav-link.sign-out", { type: "button", hidden: true, dataset: { testid: "sign-out" } }, "Sign out");
+signOut.addEventListener("click", () => { api.logout().finally(() => location.reload()) });
+api.session().then((s) => { signOut.hidden = !s.session }, () => { /* an older server: no logins */ });
 render(app,
   h("nav.nav", null,
     h("a.brand", { href: "/", dataset: { link: "" } }, h("span.brand-mark"), h("span", null, "toposync"), h("span.brand-sub", null, "streaming")),
-    h("div.nav-links", null, links),
+    h("div.nav-links", null, links, signOut),
   ),
   view,
 );

@@ -183,7 +183,7 @@ export function mountDashboard(root: HTMLElement): () => void {
 
   const dataPoll = poll(async (signal) => {
     try {
-      const s = await api.settings();
+      const s = await api.settings(true);
       if (signal.aborted) return;
       transmissions = s.transmissions ?? [];
       ice = iceServers(s.engine?.webrtc_ice_servers ?? []);

@@ -159,7 +159,7 @@ export class TransmissionsSection {
         const res = () => o.resolution ?? (o.resolution = { width: 1280, height: 720 });
         const authFields = h("div.grid2", { hidden: !auth.enabled },
           field("Username", text(auth.username ?? "", (v) => { auth.username = v || null }, { autocomplete: "off" }), `${p}.authentication.username`),
-          field("Password", text(auth.password ?? "", (v) => { auth.password = v || null }, { type: "password", autocomplete: "new-password" }), `${p}.authentication.password`),
+          field("Password", text(auth.password ?? "", (v) => { auth.password = v || null }, { type: "password", autocomplete: "new-password", placeholder: auth.password_set ? "stored: leave empty to keep it" : "" }), `${p}.authentication.password`),
         );
         return h("fieldset.output", { dataset: { testid: "output", field: p } },
           h("legend", null, h("span.chip", { class: o.protocol }, o.protocol.toUpperCase()), " Output ", h("code", null, o.id)),
