@@ -14,8 +14,11 @@ PUT /api/streams/transmissions/<id>/writers/<writer>/frame with a JPEG, PNG or
 raw body (see README.md).
 """
 import argparse
+import base64
 import http.client
 import json
+import os
+import ssl
 import struct
 import time
 import urllib.parse
@@ -39,14 +42,28 @@ def main():
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--fps", type=float, default=15)
     p.add_argument("--seconds", type=float, default=30)
+    p.add_argument("--token", default=os.environ.get("TOPOSYNC_STREAMING_API_TOKEN", ""),
+                   help="API token, when the service has one (default: $TOPOSYNC_STREAMING_API_TOKEN)")
+    p.add_argument("--user", default=os.environ.get("TOPOSYNC_STREAMING_API_USERNAME", ""),
+                   help="API username for Basic auth (default: $TOPOSYNC_STREAMING_API_USERNAME; "
+                        "the password comes from $TOPOSYNC_STREAMING_API_PASSWORD)")
+    p.add_argument("--cafile", help="CA certificate to trust for an https:// --api (a self-signed one)")
     a = p.parse_args()
 
     api = urllib.parse.urlsplit(a.api)
     path = "/api/streams/transmissions/%s/writers/%s/stream?%s" % (
         urllib.parse.quote(a.transmission, safe=""), urllib.parse.quote(a.writer, safe=""),
         urllib.parse.urlencode({"width": a.width, "height": a.height, "format": "bgr24", "priority": a.priority}))
-    conn = http.client.HTTPConnection(api.hostname, api.port or 80)
+    if api.scheme == "https":
+        conn = http.client.HTTPSConnection(api.hostname, api.port or 443, context=ssl.create_default_context(cafile=a.cafile))
+    else:
+        conn = http.client.HTTPConnection(api.hostname, api.port or 80)
     conn.putrequest("POST", path)
+    if a.token:
+        conn.putheader("Authorization", "Bearer " + a.token)
+    elif a.user:
+        login = "%s:%s" % (a.user, os.environ.get("TOPOSYNC_STREAMING_API_PASSWORD", ""))
+        conn.putheader("Authorization", "Basic " + base64.b64encode(login.encode()).decode())
     conn.putheader("Content-Type", "application/octet-stream")
     conn.putheader("Transfer-Encoding", "chunked")
     conn.endheaders()
