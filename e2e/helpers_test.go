@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -161,22 +162,38 @@ func (s *service) stop(sig syscall.Signal) int {
 }
 
 // enableEngine enables the service's engine on free preferred ports and
-// returns them (rtsp, hls, webrtc, api).
+// returns them (rtsp, hls, webrtc, api, rtp).
 func (s *service) enableEngine() []int {
 	s.t.Helper()
-	p := testutil.FreePorts(s.t, 4)
-	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
+	p := enginePorts(s.t, testutil.FreePorts(s.t, 4))
+	if status, out := s.call("PATCH", "/settings", `{"engine":{"enabled":true,"preferred_ports":`+portsJSON(p)+`}}`); status != 200 {
 		s.t.Fatalf("patch: %d %v", status, out)
 	}
 	return p
 }
 
+// enginePorts are the preferred ports p (rtsp, hls, webrtc, api[, rtp])
+// with a free RTP/RTCP pair added when p has none: the default pair may be
+// held by another test's engine, and a remap would add a warning.
+func enginePorts(t testing.TB, p []int) []int {
+	if len(p) == 4 {
+		return append(slices.Clone(p), testutil.FreeRTPPort(t))
+	}
+	return p
+}
+
+// portsJSON is preferred_ports for p (rtsp, hls, webrtc, api, rtp).
+func portsJSON(p []int) string {
+	return fmt.Sprintf(`{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d,"rtp":%d}`, p[0], p[1], p[2], p[3], p[4])
+}
+
 // runEngine switches the service's engine to kind on the preferred ports
-// p (rtsp, hls, webrtc, api), enables it and waits until it runs (up to
-// 60 s: MediaMTX is installed first); it returns the engine status.
+// p (rtsp, hls, webrtc, api[, rtp]: see enginePorts), enables it and waits
+// until it runs (up to 60 s: MediaMTX is installed first); it returns the
+// engine status.
 func (s *service) runEngine(kind string, p []int) map[string]any {
 	s.t.Helper()
-	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":%q,"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, kind, p[0], p[1], p[2], p[3])); status != 200 {
+	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":%q,"enabled":true,"preferred_ports":%s}}`, kind, portsJSON(enginePorts(s.t, p)))); status != 200 {
 		s.t.Fatalf("patch: %d %v", status, out)
 	}
 	var st map[string]any
