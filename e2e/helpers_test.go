@@ -46,11 +46,12 @@ func TestMain(m *testing.M) {
 
 // service is one running toposync-streaming process.
 type service struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	base string // http://127.0.0.1:PORT/api/streams
-	log  *testutil.SyncBuffer
-	done chan error
+	t       *testing.T
+	dataDir string
+	cmd     *exec.Cmd
+	base    string // http://127.0.0.1:PORT/api/streams
+	log     *testutil.SyncBuffer
+	done    chan error
 }
 
 var listenLine = regexp.MustCompile(`msg=listening addr=(http://\S+)`)
@@ -61,7 +62,7 @@ func startService(t *testing.T, dataDir string, env ...string) *service {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
 	cmd.Env = append(os.Environ(), env...)
-	s := &service{t: t, cmd: cmd, log: &testutil.SyncBuffer{}, done: make(chan error, 1)}
+	s := &service{t: t, dataDir: dataDir, cmd: cmd, log: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +161,11 @@ func (s *service) stop(sig syscall.Signal) int {
 	}
 	return s.cmd.ProcessState.ExitCode()
 }
+
+// mediaDir is the service's camera files directory (the default,
+// <data dir>/media, which the service creates): cameras may read local
+// files only from there.
+func (s *service) mediaDir() string { return filepath.Join(s.dataDir, "media") }
 
 // enableEngine enables the service's engine on free preferred ports and
 // returns them (rtsp, hls, webrtc, api, rtp).
