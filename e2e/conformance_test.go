@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,16 +40,26 @@ func TestEngineConformance(t *testing.T) {
 
 func engineConformance(t *testing.T, kind string, env []string) {
 	s := startService(t, t.TempDir(), env...)
-	p := testutil.FreePorts(t, 4)
+	p := enginePorts(t, testutil.FreePorts(t, 4))
 	busy, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p[1])) // the preferred HLS port is taken
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer busy.Close()
+	busyRTP, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p[4])) // and the preferred RTP port
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busyRTP.Close()
 	st := s.runEngine(kind, p)
-	hls := int(st["ports"].(map[string]any)["hls"].(float64))
+	ports := st["ports"].(map[string]any)
+	hls, rtp := int(ports["hls"].(float64)), int(ports["rtp"].(float64))
 	if st["kind"] != kind || hls == p[1] || !strings.Contains(fmt.Sprint(st["warnings"]), fmt.Sprintf("HLS port %d unavailable; using %d.", p[1], hls)) {
 		t.Fatalf("status %v", st)
+	}
+	if rtp == p[4] || rtp%2 != 0 || ports["rtcp"] != float64(rtp+1) ||
+		!strings.Contains(fmt.Sprint(st["warnings"]), fmt.Sprintf("RTP/RTCP port pair %d/%d unavailable; using %d/%d.", p[4], p[4]+1, rtp, rtp+1)) {
+		t.Fatalf("RTP pair not remapped with a warning: status %v", st)
 	}
 	const outputs = `[{"id":"rtsp","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10,"latency_profile":"ultra_low"%[1]s},
 		{"id":"hls","protocol":"hls","resolution":{"width":320,"height":240},"fps_limit":10,"latency_profile":"ultra_low"%[1]s},
@@ -73,7 +84,20 @@ func engineConformance(t *testing.T, kind string, env []string) {
 		{"rtsp tcp plays on the first read of an idle output", func() error {
 			return want(probe(t, rtsp("open-rtsp", ""), "-rtsp_transport", "tcp"), "h264 320x240")
 		}},
-		{"rtsp udp plays", func() error { return want(probe(t, rtsp("open-rtsp", ""), "-rtsp_transport", "udp"), "h264 320x240") }},
+		{"rtsp udp plays through the remapped RTP/RTCP pair, bound on loopback", func() error {
+			if err := want(probe(t, rtsp("open-rtsp", ""), "-rtsp_transport", "udp"), "h264 320x240"); err != nil {
+				return err
+			}
+			if pair := udpServerPorts(t, rtsp("open-rtsp", "")); pair != fmt.Sprintf("%d-%d", rtp, rtp+1) {
+				return fmt.Errorf("the engine answered SETUP with server_port=%s, want %d-%d", pair, rtp, rtp+1)
+			}
+			for _, port := range []int{rtp, rtp + 1} {
+				if got := testutil.UDPBindAddresses(t, port); fmt.Sprint(got) != "[127.0.0.1]" {
+					return fmt.Errorf("UDP port %d bound on %q, want only 127.0.0.1", port, got)
+				}
+			}
+			return nil
+		}},
 		{"hls plays", func() error { return want(probe(t, hlsURL("open-hls")), "h264 320x240") }},
 		{"whep plays", func() error { return whepPlays(whepURL("open-webrtc"), "", "") }},
 		{"rtsp read auth", func() error {
@@ -133,6 +157,11 @@ func engineConformance(t *testing.T, kind string, env []string) {
 					return fmt.Errorf("port %d still open", port)
 				}
 			}
+			for _, port := range []int{rtp, rtp + 1} {
+				if got := testutil.UDPBindAddresses(t, port); len(got) != 0 {
+					return fmt.Errorf("UDP port %d still bound on %q", port, got)
+				}
+			}
 			return nil
 		}},
 	}
@@ -141,6 +170,20 @@ func engineConformance(t *testing.T, kind string, env []string) {
 			t.Errorf("%s: %s: %v", kind, c.name, err)
 		}
 	}
+}
+
+// udpServerPorts is the server_port range ("P-Q") the engine answers an
+// RTSP SETUP over UDP of url with, as ffprobe traces the reply.
+func udpServerPorts(t *testing.T, url string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, "ffprobe", "-v", "trace", "-rtsp_transport", "udp", "-rw_timeout", "15000000", url).CombinedOutput()
+	m := regexp.MustCompile(`server_port=(\d+-\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Logf("ffprobe -v trace: no server_port in %d bytes of output", len(out))
+		return ""
+	}
+	return string(m[1])
 }
 
 func want(got, expected string) error {

@@ -35,8 +35,8 @@ func TestEngineLifecycleAndTestPattern(t *testing.T) {
 	testutil.RequireFFmpegAndFFprobe(t)
 	data := t.TempDir()
 	s := startService(t, data)
-	p := testutil.FreePorts(t, 4)
-	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
+	p := enginePorts(t, testutil.FreePorts(t, 4))
+	if status, out := s.call("PATCH", "/settings", `{"engine":{"preferred_ports":`+portsJSON(p)+`}}`); status != 200 {
 		t.Fatalf("patch ports: %d %v", status, out)
 	}
 	_, out := s.call("POST", "/transmissions", `{"name":"Lobby","path":"lobby","outputs":[{"id":"main","protocol":"rtsp","authentication":{"enabled":true,"username":"viewer","password":"pw"}}]}`)
@@ -108,7 +108,7 @@ func TestEngineLifecycleAndTestPattern(t *testing.T) {
 	s = startService(t, data)
 	_, out = s.call("GET", "/engine/status", "")
 	st = out.(map[string]any)
-	if st["running"] != true || fmt.Sprint(st["ports"]) != fmt.Sprintf("map[api:%d hls:%d rtsp:%d webrtc:%d]", p[3], p[1], p[0], p[2]) {
+	if st["running"] != true || fmt.Sprint(st["ports"]) != fmt.Sprintf("map[api:%d hls:%d rtcp:%d rtp:%d rtsp:%d webrtc:%d]", p[3], p[1], p[4]+1, p[4], p[0], p[2]) {
 		t.Errorf("after service restart: %v", st)
 	}
 	status, out = s.call("POST", "/engine/stop", "")

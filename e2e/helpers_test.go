@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,11 +46,12 @@ func TestMain(m *testing.M) {
 
 // service is one running toposync-streaming process.
 type service struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	base string // http://127.0.0.1:PORT/api/streams
-	log  *testutil.SyncBuffer
-	done chan error
+	t       *testing.T
+	dataDir string
+	cmd     *exec.Cmd
+	base    string // http://127.0.0.1:PORT/api/streams
+	log     *testutil.SyncBuffer
+	done    chan error
 	// authorization is the Authorization header its API credentials (from
 	// the environment it was started with) call for, or "".
 	authorization string
@@ -70,7 +72,7 @@ func startServiceArgs(t *testing.T, dataDir string, args []string, env ...string
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	s := &service{t: t, cmd: cmd, log: &testutil.SyncBuffer{}, done: make(chan error, 1), authorization: apiAuthorization(env)}
+	s := &service{t: t, dataDir: dataDir, cmd: cmd, log: &testutil.SyncBuffer{}, done: make(chan error, 1), authorization: apiAuthorization(env)}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -197,23 +199,44 @@ func (s *service) stop(sig syscall.Signal) int {
 	return s.cmd.ProcessState.ExitCode()
 }
 
+// mediaDir is the service's camera files directory (the default,
+// <data dir>/media, which the service creates): cameras may read local
+// files only from there.
+func (s *service) mediaDir() string { return filepath.Join(s.dataDir, "media") }
+
 // enableEngine enables the service's engine on free preferred ports and
-// returns them (rtsp, hls, webrtc, api).
+// returns them (rtsp, hls, webrtc, api, rtp).
 func (s *service) enableEngine() []int {
 	s.t.Helper()
-	p := testutil.FreePorts(s.t, 4)
-	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
+	p := enginePorts(s.t, testutil.FreePorts(s.t, 4))
+	if status, out := s.call("PATCH", "/settings", `{"engine":{"enabled":true,"preferred_ports":`+portsJSON(p)+`}}`); status != 200 {
 		s.t.Fatalf("patch: %d %v", status, out)
 	}
 	return p
 }
 
+// enginePorts are the preferred ports p (rtsp, hls, webrtc, api[, rtp])
+// with a free RTP/RTCP pair added when p has none: the default pair may be
+// held by another test's engine, and a remap would add a warning.
+func enginePorts(t testing.TB, p []int) []int {
+	if len(p) == 4 {
+		return append(slices.Clone(p), testutil.FreeRTPPort(t))
+	}
+	return p
+}
+
+// portsJSON is preferred_ports for p (rtsp, hls, webrtc, api, rtp).
+func portsJSON(p []int) string {
+	return fmt.Sprintf(`{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d,"rtp":%d}`, p[0], p[1], p[2], p[3], p[4])
+}
+
 // runEngine switches the service's engine to kind on the preferred ports
-// p (rtsp, hls, webrtc, api), enables it and waits until it runs (up to
-// 60 s: MediaMTX is installed first); it returns the engine status.
+// p (rtsp, hls, webrtc, api[, rtp]: see enginePorts), enables it and waits
+// until it runs (up to 60 s: MediaMTX is installed first); it returns the
+// engine status.
 func (s *service) runEngine(kind string, p []int) map[string]any {
 	s.t.Helper()
-	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":%q,"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, kind, p[0], p[1], p[2], p[3])); status != 200 {
+	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"kind":%q,"enabled":true,"preferred_ports":%s}}`, kind, portsJSON(enginePorts(s.t, p)))); status != 200 {
 		s.t.Fatalf("patch: %d %v", status, out)
 	}
 	var st map[string]any

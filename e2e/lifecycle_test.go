@@ -229,7 +229,7 @@ func TestICEServersPatchKeepsReaders(t *testing.T) {
 // diagnostics within 3 s and retries with backoff (it used to wait 30 s).
 func TestMissingCameraFileReportsItsError(t *testing.T) {
 	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "nocam", "gray", "priority_latest"))
-	missing := filepath.Join(t.TempDir(), "gone.mp4")
+	missing := filepath.Join(f.mediaDir(), "gone.mp4")
 	if status, out := f.call("POST", "/../cameras", fmt.Sprintf(`{"id":"gone","url":%q}`, missing)); status != 200 {
 		t.Fatalf("camera: %d %v", status, out)
 	}

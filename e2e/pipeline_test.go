@@ -96,22 +96,23 @@ func TestPipelineFromRTSPCamera(t *testing.T) {
 	}
 }
 
-// movingThenStill writes a 4 s clip: a square moving for 2 s, then still.
-func movingThenStill(t *testing.T) string {
+// movingThenStill writes a 4 s clip into dir: a square moving for 2 s,
+// then still; it returns the clip's name.
+func movingThenStill(t *testing.T, dir string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "clip.mp4")
+	path := filepath.Join(dir, "clip.mp4")
 	scene := "color=c=0x2b3a4a:s=320x240:r=10[bg];color=c=0xffa020:s=60x60:r=10[box];" +
 		"[bg][box]overlay=x='if(lt(t,2),t*100,200)':y=90"
 	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", scene, "-t", "4", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-g", "10", path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("make clip: %v %s", err, out)
 	}
-	return path
+	return filepath.Base(path)
 }
 
 func TestMotionGateOpensAndClosesWriter(t *testing.T) {
 	f := newRuntimeFixture(t, fmt.Sprintf(smallOutput, "cam", "gray", "priority_latest"))
-	clip := movingThenStill(t)
+	clip := movingThenStill(t, f.mediaDir()) // a name inside the camera files directory
 	if status, out := f.call("POST", "/../cameras", fmt.Sprintf(`{"id":"clip","url":%q}`, clip)); status != 200 {
 		t.Fatalf("camera: %d %v", status, out)
 	}
@@ -209,4 +210,36 @@ func TestBypassSwitchesInputAndBack(t *testing.T) {
 	stop()
 	f.call("DELETE", "/transmissions/"+f.id+"/writers/overlay", "")
 	testutil.Eventually(t, 10*time.Second, "the camera pulled again", func() bool { return f.inputMode() == "rtsp_pull" })
+}
+
+// Issue 11: a settings file edited by hand (or synced) must not make
+// ffmpeg open arbitrary inputs. The camera's URL is checked again where its
+// source starts: the pipeline's status says it was refused and what is
+// accepted, and no ffmpeg reads it.
+func TestHandEditedCameraURLIsRefusedAtStart(t *testing.T) {
+	testutil.RequireFFmpeg(t)
+	data := t.TempDir()
+	settings := `{"revision": 1,
+	 "streams": {"transmissions": [{"id": "t", "name": "T", "path": "t", "outputs": [{"id": "o", "protocol": "rtsp"}]}]},
+	 "cameras": [{"id": "cam", "name": "Cam", "url": "/etc/passwd"}],
+	 "pipelines": [{"name": "p", "enabled": true, "graph": {"schema_version": 1,
+	  "nodes": [{"id": "source", "type": "camera.source", "config": {"camera_id": "cam"}},
+	            {"id": "stream", "type": "stream.publish_video", "config": {"transmission_id": "t"}}],
+	  "edges": [{"from": {"node": "source", "port": "out"}, "to": {"node": "stream", "port": "in"}}]}}]}`
+	if err := os.WriteFile(filepath.Join(data, "settings.json"), []byte(settings), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startService(t, data)
+	var msg string
+	testutil.Eventually(t, 10*time.Second, "the refusal in the pipeline's status", func() bool {
+		_, st := s.call("GET", "/../pipelines/p/status", "")
+		msg, _ = st.(map[string]any)["last_error"].(string)
+		return msg != ""
+	})
+	if !strings.Contains(msg, `camera "cam": url refused`) || !strings.Contains(msg, "rtsp://") || !strings.Contains(msg, s.mediaDir()) {
+		t.Errorf("last_error %q", msg)
+	}
+	if logs, _ := filepath.Glob(filepath.Join(data, "runtime", "streaming", "logs", "ffmpeg-camera-*")); len(logs) != 0 {
+		t.Errorf("ffmpeg ran for the camera: %v", logs)
+	}
 }

@@ -30,8 +30,8 @@ func TestUIEngineMediaMTX(t *testing.T) {
 		t.Fatalf("mirror: %v", err)
 	}
 	s := startService(t, t.TempDir(), "TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL=file://"+mirror)
-	p := testutil.FreePorts(t, 4)
-	if status, out := s.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}}}`, p[0], p[1], p[2], p[3])); status != 200 {
+	p := enginePorts(t, testutil.FreePorts(t, 4))
+	if status, out := s.call("PATCH", "/settings", `{"engine":{"preferred_ports":`+portsJSON(p)+`}}`); status != 200 {
 		t.Fatalf("patch: %d %v", status, out)
 	}
 

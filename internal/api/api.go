@@ -16,6 +16,7 @@ import (
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/bridge"
+	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
@@ -68,6 +69,9 @@ type Options struct {
 	// proxy); each call is also bounded by RemoteTimeout. Defaults to a
 	// plain client.
 	RemoteClient *http.Client
+	// CameraInputs is what camera URLs (and camera.source urls) may be;
+	// the zero Policy accepts no local files.
+	CameraInputs camerainput.Policy
 	Logger       *slog.Logger
 	Now          func() time.Time // defaults to time.Now
 }
@@ -81,14 +85,16 @@ type server struct {
 	ffmpeg    ffmpegInfo
 	serverID  string
 	remote    *http.Client
-	log       *slog.Logger
-	now       func() time.Time
-	mux       *http.ServeMux
+	// cameraInputs is Options.CameraInputs.
+	cameraInputs camerainput.Policy
+	log          *slog.Logger
+	now          func() time.Time
+	mux          *http.ServeMux
 }
 
 // Handler returns the API's HTTP handler.
 func Handler(opts Options) http.Handler {
-	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, cameraInputs: opts.CameraInputs, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
 	if s.now == nil {
 		s.now = time.Now
 	}

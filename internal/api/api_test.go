@@ -360,7 +360,7 @@ func TestPatchSettings(t *testing.T) {
 	c := newServer(t, "local")
 	got := c.expect(200, "PATCH", "/settings", `{"engine":{"enabled":true,"preferred_ports":{"rtsp":9554},"webrtc_ice_servers":"stun:stun.example.org:3478, bogus"}}`)
 	engine := got["engine"].(map[string]any)
-	if engine["enabled"] != true || fmt.Sprint(engine["preferred_ports"]) != "map[api:9997 hls:8888 rtsp:9554 webrtc:8889]" || fmt.Sprint(engine["webrtc_ice_servers"]) != "[stun:stun.example.org:3478]" {
+	if engine["enabled"] != true || fmt.Sprint(engine["preferred_ports"]) != "map[api:9997 hls:8888 rtp:50000 rtsp:9554 webrtc:8889]" || fmt.Sprint(engine["webrtc_ice_servers"]) != "[stun:stun.example.org:3478]" {
 		t.Errorf("engine = %v", engine)
 	}
 	c.expect(200, "PATCH", "/settings", `{"engine":{"enabled":null,"preferred_ports":{"hls":null}}}`)

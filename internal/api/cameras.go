@@ -27,6 +27,19 @@ func (s *server) getCamera(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, doc.Cameras[i])
 }
 
+// decodeCamera reads a camera body and refuses (422 at body.url) a URL
+// that names an input cameras may not open.
+func (s *server) decodeCamera(body []byte) (model.Camera, error) {
+	cam, err := model.DecodeCamera(body, "body")
+	if err != nil {
+		return cam, err
+	}
+	if _, err := s.cameraInputs.Check(cam.URL); err != nil {
+		return cam, &model.ValidationError{Errors: []model.FieldError{{Loc: []any{"body", "url"}, Msg: err.Error(), Type: "value_error"}}}
+	}
+	return cam, nil
+}
+
 // createCamera adds a camera; its id defaults to the slug of its name.
 func (s *server) createCamera(w http.ResponseWriter, r *http.Request) {
 	body, err := readJSONBody(w, r)
@@ -34,7 +47,7 @@ func (s *server) createCamera(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cam, err := model.DecodeCamera(body, "body")
+	cam, err := s.decodeCamera(body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -62,7 +75,7 @@ func (s *server) putCamera(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cam, err := model.DecodeCamera(body, "body")
+	cam, err := s.decodeCamera(body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

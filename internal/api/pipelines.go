@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
 	"github.com/toposync/toposync-streaming/internal/streamwriter"
@@ -46,8 +47,14 @@ func (s *server) pipelineStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 // configServices lets operator factories check a draft configuration
-// (that cameras exist) without touching the runtime.
-type configServices struct{ c *model.Config }
+// (that cameras exist, that inputs are allowed) without touching the
+// runtime.
+type configServices struct {
+	c      *model.Config
+	inputs camerainput.Policy
+}
+
+func (v configServices) CameraPolicy() camerainput.Policy { return v.inputs }
 
 func (v configServices) Camera(id string) (model.Camera, bool) {
 	if i := v.c.FindCamera(id); i >= 0 {
@@ -70,7 +77,7 @@ func (s *server) checkPipeline(c *model.Config, p model.Pipeline) error {
 	if err := s.checkHost(p.ProcessingServerID); err != nil {
 		return err
 	}
-	if err := pipeline.Validate(p.Graph, configServices{c}); err != nil {
+	if err := pipeline.Validate(p.Graph, configServices{c, s.cameraInputs}); err != nil {
 		return errorf(http.StatusBadRequest, "Invalid pipeline graph: %v", err)
 	}
 	return nil

@@ -2,8 +2,11 @@ package api
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/toposync/toposync-streaming/internal/camerainput"
 )
 
 func TestCameras(t *testing.T) {
@@ -137,4 +140,39 @@ func TestCameraIDsAreChecked(t *testing.T) {
 	}
 	c.expect(200, "POST", "/../cameras", `{"id":"café-1.v2","url":"testsrc"}`)
 	c.expect(200, "POST", "/../cameras", `{"name":"Front Door","url":"testsrc"}`) // the slug of the name
+}
+
+// Issue 11: camera URLs took any ffmpeg input (/etc/passwd, lavfi:, concat:,
+// http://, file:, subfile...). Only rtsp:// and rtsps:// URLs with a host,
+// files inside the camera files directory and 'testsrc' are accepted; the
+// rest is a 422 at body.url naming what is accepted, and nothing is stored.
+func TestCameraURLsAreChecked(t *testing.T) {
+	media := t.TempDir()
+	c := newServerWith(t, "local", func(o *Options) { o.CameraInputs = camerainput.Policy{FilesDir: media} })
+	hostile := []string{"/etc/passwd", "../../etc/passwd", "lavfi:testsrc", "concat:/etc/passwd|/etc/hosts", "http://127.0.0.1/a.m3u8",
+		"file:/etc/passwd", "subfile,,0,100,,:/etc/passwd", "rtsp://", "rtsp:///x", "rtmp://cam/live", "pipe:0", ".", media}
+	for _, u := range hostile {
+		out := c.expect(422, "POST", "/../cameras", fmt.Sprintf(`{"id":"x","url":%q}`, u))
+		detail, _ := out["detail"].([]any)
+		first, _ := detail[0].(map[string]any)
+		msg := fmt.Sprint(first["msg"])
+		if len(detail) != 1 || fmt.Sprint(first["loc"]) != "[body url]" || !strings.Contains(msg, "rtsp://") || !strings.Contains(msg, media) || !strings.Contains(msg, "testsrc") {
+			t.Errorf("url %q: detail %v", u, out["detail"])
+		}
+	}
+	if _, list := c.do("GET", "/../cameras", nil); fmt.Sprint(list) != "[]" {
+		t.Fatalf("refused cameras were stored: %v", list)
+	}
+	for i, u := range []string{"testsrc", "rtsp://10.0.0.5:554/stream1", "rtsps://cam.example/live", "clip.mp4", filepath.Join(media, "sub", "b.mkv")} {
+		c.expect(200, "POST", "/../cameras", fmt.Sprintf(`{"id":"ok%d","url":%q}`, i, u))
+	}
+	c.expect(422, "PUT", "/../cameras/ok0", `{"name":"x","url":"lavfi:color"}`)
+	if got := c.expect(200, "GET", "/../cameras/ok0", nil); got["url"] != "testsrc" {
+		t.Errorf("a refused PUT changed the camera: %v", got)
+	}
+	// camera.source's own url is held to the same rule.
+	out := c.expect(400, "POST", "/../pipelines", `{"name":"x","graph":{"nodes":[{"id":"a","type":"camera.source","config":{"url":"/etc/passwd"}}]}}`)
+	if !strings.Contains(fmt.Sprint(out["detail"]), "url: ") || !strings.Contains(fmt.Sprint(out["detail"]), "rtsp://") {
+		t.Errorf("pipeline with a hostile url: %v", out["detail"])
+	}
 }

@@ -181,7 +181,7 @@ func (s *server) resolveURLs(r *http.Request, t model.Transmission) transmission
 	out := transmissionURLs{TransmissionID: t.ID, EngineRunning: st.Running, Outputs: []outputURL{}, Warnings: []string{warnEngineNotRunning}}
 	ports := s.store.Current().Streams.Engine.PreferredPorts
 	if st.Running {
-		ports, out.Warnings = st.Ports, st.Warnings // port remaps, if any
+		ports, out.Warnings = st.Ports.Ports, st.Warnings // port remaps, if any
 	}
 	if !t.Enabled {
 		out.Warnings = append(out.Warnings, "Transmission is disabled: enable it to publish.")

@@ -18,6 +18,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/api"
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/bridge"
+	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/cluster"
 	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/engine"
@@ -182,7 +183,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := p.start("test pattern", pattern); err != nil {
 		return err
 	}
-	pipelines := &pipeline.Host{Store: st, ServerID: cfg.ServerID, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv, LogDir: logDir}, Logger: log.With("component", "pipelines")}
+	cameraInputs := camerainput.Policy{FilesDir: config.CameraFilesDir(cfg.Getenv, cfg.DataDir)}
+	if err := os.MkdirAll(cameraInputs.FilesDir, 0o750); err != nil { // so users find where clips go
+		log.Warn("cannot create the camera files directory", "dir", cameraInputs.FilesDir, "err", err)
+	}
+	pipelines := &pipeline.Host{Store: st, ServerID: cfg.ServerID, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv, LogDir: logDir, Inputs: cameraInputs}, Logger: log.With("component", "pipelines")}
 	if err := p.start("pipelines", pipelines); err != nil {
 		return err
 	}
@@ -191,13 +196,14 @@ func Run(ctx context.Context, cfg Config) error {
 	mux.Handle("/api/", api.Handler(api.Options{
 		Store: st, Engine: manager, Bridge: runtimeBridge, Arbiter: arb, Pipelines: pipelines, ServerID: cfg.ServerID,
 		FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr, Logger: log.With("component", "api"),
+		CameraInputs: cameraInputs,
 	}))
 	mux.Handle("/", webui.Handler())
 	server := &httpServer{Listener: ln, Handler: guard.Wrap(mux), Logger: log.With("component", "http"), Grace: shutdownGrace}
 	if err := p.start("HTTP server", server); err != nil {
 		return err
 	}
-	log.Info("listening", "addr", "http://"+ln.Addr().String()+api.Prefix, "ui", "http://"+ln.Addr().String()+"/", "data_dir", cfg.DataDir, "server_id", cfg.ServerID)
+	log.Info("listening", "addr", "http://"+ln.Addr().String()+api.Prefix, "ui", "http://"+ln.Addr().String()+"/", "data_dir", cfg.DataDir, "camera_files_dir", cameraInputs.FilesDir, "server_id", cfg.ServerID)
 	if cfg.Demo && cfg.Out != nil {
 		printDemo(cfg.Out, manager, st, ln.Addr().String())
 	}

@@ -46,7 +46,7 @@ func newFixture(t *testing.T, withPattern bool) *fixture {
 	if _, err := st.Update(func(s *model.Settings) error {
 		s.Engine.Enabled = true
 		p := testutil.FreePorts(t, 4)
-		s.Engine.PreferredPorts = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
+		s.Engine.PreferredPorts = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3], RTP: testutil.FreeRTPPort(t)}
 		s.Runtime.StopDebounceSeconds = 1
 		return nil
 	}); err != nil {

@@ -53,6 +53,10 @@ const (
 	EnvEnginePath            = "TOPOSYNC_STREAMING_ENGINE_PATH"
 	EnvEngineCacheDir        = "TOPOSYNC_STREAMING_ENGINE_CACHE_DIR"
 	EnvEngineDownloadBaseURL = "TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL"
+
+	// The only directory cameras may read local video files from
+	// (default <data dir>/media).
+	EnvCameraFilesDir = "TOPOSYNC_STREAMING_CAMERA_FILES_DIR"
 )
 
 // DefaultListen is where the API listens unless told otherwise.
@@ -99,6 +103,20 @@ func ServerID(getenv func(string) string) (id string, warning string) {
 		return id, EnvRole + "=processing but " + EnvProcessingServerID + " is not set; acting as server 'local'"
 	}
 	return id, ""
+}
+
+// CameraFilesDir is the directory camera files must be in: the
+// environment's (a leading "~/" expanded, made absolute), else
+// <data dir>/media.
+func CameraFilesDir(getenv func(string) string, dataDir string) string {
+	dir := filepath.Join(dataDir, "media")
+	if v := strings.TrimSpace(getenv(EnvCameraFilesDir)); v != "" {
+		dir = ExpandHome(v)
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
 }
 
 // RuntimeDir is where the streaming runtime keeps its files (publish secret,

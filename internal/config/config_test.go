@@ -24,6 +24,16 @@ func TestDefaultsAndOverrides(t *testing.T) {
 	if got := DataDir(env(map[string]string{EnvDataDir: "~/x"})); got != filepath.Join(home, "x") {
 		t.Errorf("DataDir ~ = %s", got)
 	}
+	if got := CameraFilesDir(env(nil), "/d"); got != "/d/media" {
+		t.Errorf("CameraFilesDir default = %s", got)
+	}
+	if got := CameraFilesDir(env(map[string]string{EnvCameraFilesDir: " ~/clips "}), "/d"); got != filepath.Join(home, "clips") {
+		t.Errorf("CameraFilesDir ~ = %s", got)
+	}
+	wd, _ := os.Getwd()
+	if got := CameraFilesDir(env(map[string]string{EnvCameraFilesDir: "clips"}), "/d"); got != filepath.Join(wd, "clips") {
+		t.Errorf("CameraFilesDir relative = %s", got)
+	}
 	if got := RuntimeDir("/d"); got != "/d/runtime/streaming" {
 		t.Errorf("RuntimeDir = %s", got)
 	}

@@ -44,9 +44,8 @@ type DemandEvent struct {
 
 // RunConfig is everything one engine instance is made for.
 type RunConfig struct {
-	BindHost   string // 127.0.0.1, or 0.0.0.0 when exposed to the LAN (readers only)
-	Ports      model.Ports
-	RTPPort    int // RTSP over UDP: RTP port (even); RTCP is RTPPort+1
+	BindHost   string      // 127.0.0.1, or 0.0.0.0 when exposed to the LAN (readers only)
+	Ports      model.Ports // with the RTP port of RTSP over UDP (0: TCP only)
 	Paths      []Path
 	RuntimeDir string // engine files (config, logs)
 
@@ -155,7 +154,6 @@ type State struct {
 	Running  bool
 	BindHost string
 	Ports    model.Ports // actual ports (the preferred ones before a first start)
-	RTPPort  int
 	// Paths are served in this order: "test" first (its Target is nil
 	// unless a transmission took the path over), then every output.
 	Paths []PathState

@@ -15,9 +15,6 @@ import (
 	"github.com/toposync/toposync-streaming/internal/store"
 )
 
-// DefaultRTPPort is the first RTP port tried for RTSP over UDP.
-const DefaultRTPPort = 50000
-
 // WebRTCNetwork are the WebRTC knobs read from the environment.
 type WebRTCNetwork struct {
 	AdditionalHosts []string
@@ -334,15 +331,11 @@ func (m *Manager) startEngine(es model.EngineSettings) error {
 	}
 	ports, warnings, err := ResolvePorts(bindHost, es.PreferredPorts, previous)
 	warnings = append(reclaimed, warnings...)
-	if err == nil {
-		st.RTPPort, err = ResolveRTPPair(bindHost, DefaultRTPPort, st.RTPPort)
-	}
 	var eng Engine
 	if err == nil {
 		eng = k.New(RunConfig{
 			BindHost:              bindHost,
 			Ports:                 ports,
-			RTPPort:               st.RTPPort,
 			Paths:                 enginePaths(st.Paths),
 			RuntimeDir:            m.RuntimeDir,
 			ReaderHoldTimeout:     holdOf(es),
@@ -364,7 +357,7 @@ func (m *Manager) startEngine(es model.EngineSettings) error {
 	for _, w := range warnings {
 		m.log.Warn(w)
 	}
-	m.log.Info("engine started", "kind", kind, "bind", bindHost, "rtsp", ports.RTSP, "hls", ports.HLS, "webrtc", ports.WebRTC, "api", ports.API, "paths", len(st.Paths), "generation", st.Generation)
+	m.log.Info("engine started", "kind", kind, "bind", bindHost, "rtsp", ports.RTSP, "hls", ports.HLS, "webrtc", ports.WebRTC, "api", ports.API, "rtp", ports.RTP, "paths", len(st.Paths), "generation", st.Generation)
 	return nil
 }
 
@@ -458,6 +451,13 @@ type StatusURLs struct {
 	WebRTC string `json:"webrtc_url"`
 }
 
+// StatusPorts are the ports the engine uses, with the RTCP port of the
+// RTP/RTCP pair spelled out.
+type StatusPorts struct {
+	model.Ports
+	RTCP int `json:"rtcp"`
+}
+
 // Status is the engine status payload of GET /engine/status.
 type Status struct {
 	Running         bool        `json:"running"`
@@ -465,7 +465,7 @@ type Status struct {
 	UptimeSeconds   *float64    `json:"uptime_seconds"`
 	StartedAtUnix   *float64    `json:"started_at_unix"`
 	BindHost        string      `json:"bind_host"`
-	Ports           model.Ports `json:"ports"`
+	Ports           StatusPorts `json:"ports"`
 	LastError       *string     `json:"last_error"`
 	MediaMTXVersion string      `json:"mediamtx_version"`
 	LogPath         *string     `json:"log_path"`
@@ -485,7 +485,7 @@ func (m *Manager) Status(host string) Status {
 	st := Status{
 		Running:         s.Running,
 		BindHost:        s.BindHost,
-		Ports:           s.Ports,
+		Ports:           StatusPorts{Ports: s.Ports, RTCP: s.Ports.RTP + 1},
 		MediaMTXVersion: engineSettings.MediaMTXVersion,
 		TestPath:        model.TestPath,
 		Kind:            s.Kind,
@@ -534,9 +534,9 @@ func (m *Manager) Status(host string) Status {
 		}
 	}
 	st.URLs = StatusURLs{
-		RTSP:   model.PlaybackURL(model.ProtocolRTSP, host, st.Ports, model.TestPath),
-		HLS:    model.PlaybackURL(model.ProtocolHLS, host, st.Ports, model.TestPath),
-		WebRTC: model.PlaybackURL(model.ProtocolWebRTC, host, st.Ports, model.TestPath),
+		RTSP:   model.PlaybackURL(model.ProtocolRTSP, host, s.Ports, model.TestPath),
+		HLS:    model.PlaybackURL(model.ProtocolHLS, host, s.Ports, model.TestPath),
+		WebRTC: model.PlaybackURL(model.ProtocolWebRTC, host, s.Ports, model.TestPath),
 	}
 	return st
 }

@@ -38,7 +38,9 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	p := testutil.FreePorts(t, 4)
-	ports := model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
+	// Every port is a free one, the RTP pair too: a preferred port another
+	// test holds would be remapped with a warning.
+	ports := model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3], RTP: testutil.FreeRTPPort(t)}
 	if _, err := st.Update(func(s *model.Settings) error {
 		s.Engine.PreferredPorts = ports
 		return nil
@@ -85,7 +87,7 @@ func TestStartStopPersistAndReport(t *testing.T) {
 		t.Error("start did not persist enabled=true")
 	}
 	st = f.manager.Status("127.0.0.1")
-	if !st.Running || st.Ports != f.ports || len(st.Warnings) != 0 || st.PID == nil || st.UptimeSeconds == nil || st.BindHost != "127.0.0.1" {
+	if !st.Running || st.Ports.Ports != f.ports || st.Ports.RTCP != f.ports.RTP+1 || len(st.Warnings) != 0 || st.PID == nil || st.UptimeSeconds == nil || st.BindHost != "127.0.0.1" {
 		t.Fatalf("running status = %+v", st)
 	}
 	if want := fmt.Sprintf("rtsp://127.0.0.1:%d/test", f.ports.RTSP); st.URLs.RTSP != want {
@@ -147,6 +149,48 @@ func TestPortRemapWithoutDrift(t *testing.T) {
 		st := f.manager.Status("")
 		return st.Running && st.Ports.RTSP == next
 	})
+}
+
+// The RTP/RTCP pair of RTSP over UDP is resolved like the other ports: a
+// taken preferred pair moves whole to the next free even pair with a
+// warning, the status shows the pair in use, it is bound on the bind host
+// (loopback unless exposed), a restart keeps it and a stop frees it.
+func TestRTPPairRemapped(t *testing.T) {
+	f := newFixture(t)
+	busy, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(f.ports.RTP+1)) // only RTCP taken: the pair moves
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if err := f.manager.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st := f.manager.Status("127.0.0.1")
+	rtp := st.Ports.RTP
+	want := fmt.Sprintf("RTP/RTCP port pair %d/%d unavailable; using %d/%d.", f.ports.RTP, f.ports.RTP+1, rtp, rtp+1)
+	if rtp == f.ports.RTP || rtp%2 != 0 || st.Ports.RTCP != rtp+1 || !slices.Equal(st.Warnings, []string{want}) {
+		t.Fatalf("ports %+v, warnings %q; want the pair moved and %q", st.Ports, st.Warnings, want)
+	}
+	for _, port := range []int{rtp, rtp + 1} {
+		if got := testutil.UDPBindAddresses(t, port); !slices.Equal(got, []string{"127.0.0.1"}) {
+			t.Errorf("UDP port %d bound on %q, want only 127.0.0.1", port, got)
+		}
+	}
+	busy.Close()
+	if err := f.manager.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.manager.Status("").Ports; got.RTP != rtp || got.RTCP != rtp+1 {
+		t.Errorf("restart moved the pair from %d/%d to %d/%d", rtp, rtp+1, got.RTP, got.RTCP)
+	}
+	if err := f.manager.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []int{rtp, rtp + 1} {
+		if got := testutil.UDPBindAddresses(t, port); len(got) != 0 {
+			t.Errorf("UDP port %d still bound on %q after stop", port, got)
+		}
+	}
 }
 
 // pathsList reads the engine API the way MediaMTX tools do.
@@ -329,7 +373,7 @@ func TestFailedStartIsRetried(t *testing.T) {
 	p := testutil.FreePorts(t, 4)
 	testutil.Update(t, st, func(s *model.Settings) error {
 		s.Engine.Enabled = true
-		s.Engine.PreferredPorts = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
+		s.Engine.PreferredPorts = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3], RTP: testutil.FreeRTPPort(t)}
 		return nil
 	})
 	flaky := &flakyKind{Kind: embedded.Kind{}, failures: 2}

@@ -18,7 +18,9 @@ const portScan = 300
 // its ports; then the preferred one), else the next free port above the
 // preferred one, else one the OS assigns. Every remap adds a warning such as
 // "RTSP port 8554 unavailable; using 8555.". The API port is always bound on
-// loopback.
+// loopback. Last the UDP pair of RTSP over UDP (see resolveRTPPair), on the
+// bind host too, with a warning such as "RTP/RTCP port pair 50000/50001
+// unavailable; using 50002/50003.".
 func ResolvePorts(bindHost string, preferred model.Ports, previous *model.Ports) (model.Ports, []string, error) {
 	var out, last model.Ports
 	if previous != nil {
@@ -47,6 +49,14 @@ func ResolvePorts(bindHost string, preferred model.Ports, previous *model.Ports)
 		taken[port] = true
 		*p.dst = port
 	}
+	rtp, err := resolveRTPPair(bindHost, preferred.RTP, last.RTP)
+	if err != nil {
+		return out, warnings, fmt.Errorf("RTP/RTCP ports: %w", err)
+	}
+	if rtp != preferred.RTP {
+		warnings = append(warnings, fmt.Sprintf("RTP/RTCP port pair %d/%d unavailable; using %d/%d.", preferred.RTP, preferred.RTP+1, rtp, rtp+1))
+	}
+	out.RTP = rtp
 	return out, warnings, nil
 }
 
@@ -78,10 +88,10 @@ func tcpFree(host string, port int) bool {
 	return true
 }
 
-// ResolveRTPPair picks an even UDP port p with p+1 also free on host, for
+// resolveRTPPair picks an even UDP port p with p+1 also free on host, for
 // RTSP over UDP (RTP and RTCP): the previous pair first, then preferred,
 // then upward in steps of two.
-func ResolveRTPPair(host string, preferred, previous int) (int, error) {
+func resolveRTPPair(host string, preferred, previous int) (int, error) {
 	free := func(p int) bool { return p > 0 && p%2 == 0 && p < 65535 && udpFree(host, p) && udpFree(host, p+1) }
 	for _, c := range []int{previous, preferred} {
 		if free(c) {
@@ -115,6 +125,9 @@ func waitPortsFree(host string, ports model.Ports, within time.Duration) {
 		}
 	}
 	for !tcpFree("127.0.0.1", ports.API) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for ports.RTP > 0 && !(udpFree(host, ports.RTP) && udpFree(host, ports.RTP+1)) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -7,9 +7,10 @@ import (
 	"unicode"
 )
 
-// Camera is a video source pipelines read: an rtsp:// URL, a local video
-// file (played in a loop), "testsrc" (a built-in moving test scene), or
-// anything else ffmpeg opens.
+// Camera is a video source pipelines read: an rtsp:// or rtsps:// URL, a
+// local video file in the camera files directory (played in a loop), or
+// "testsrc" (a built-in moving test scene); package camerainput decides
+// which URLs are accepted.
 type Camera struct {
 	ID       string  `json:"id"`
 	Name     string  `json:"name"`
@@ -60,7 +61,7 @@ func decodeCamera(r reader, raw json.RawMessage) Camera {
 		}
 	}
 	if c.URL == "" {
-		r.at("url").fail("missing", "Field required: an rtsp:// URL, a video file path, or 'testsrc'")
+		r.at("url").fail("missing", "Field required: an rtsp:// or rtsps:// URL, a video file in the camera files directory, or 'testsrc'")
 	} else if u, err := url.Parse(c.URL); err == nil && u.User != nil {
 		r.at("url").fail("value_error", "put credentials in username and password, not in the URL")
 	}
@@ -74,10 +75,10 @@ func decodeCamera(r reader, raw json.RawMessage) Camera {
 }
 
 // SourceURL is the URL ffmpeg opens, with the credentials inserted into
-// rtsp:// URLs. It holds secrets: never log or report it (see RedactedURL).
+// rtsp:// and rtsps:// URLs. It holds secrets: never log or report it (see RedactedURL).
 func (c Camera) SourceURL() string {
 	u, err := url.Parse(c.URL)
-	if err != nil || c.Username == nil || !strings.EqualFold(u.Scheme, "rtsp") {
+	if err != nil || c.Username == nil || !(strings.EqualFold(u.Scheme, "rtsp") || strings.EqualFold(u.Scheme, "rtsps")) {
 		return c.URL
 	}
 	if c.Password != nil {

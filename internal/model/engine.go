@@ -10,16 +10,20 @@ import (
 // unless the settings name another.
 const DefaultMediaMTXVersion = "v1.20.1"
 
-// Ports are the engine's listening ports, one per protocol plus its API.
+// Ports are the engine's listening ports, one per protocol plus its API,
+// and the UDP pair of RTSP over UDP: RTP on the even port RTP, RTCP on
+// RTP+1.
 type Ports struct {
 	RTSP   int `json:"rtsp"`
 	HLS    int `json:"hls"`
 	WebRTC int `json:"webrtc"`
 	API    int `json:"api"`
+	RTP    int `json:"rtp"`
 }
 
-// DefaultPorts are the preferred ports when none are configured.
-var DefaultPorts = Ports{RTSP: 8554, HLS: 8888, WebRTC: 8889, API: 9997}
+// DefaultPorts are the preferred ports when none are configured (the RTP
+// pair 50000/50001 is the spec's).
+var DefaultPorts = Ports{RTSP: 8554, HLS: 8888, WebRTC: 8889, API: 9997, RTP: 50000}
 
 // Engine kinds.
 const (
@@ -99,16 +103,20 @@ func decodePorts(r reader, raw json.RawMessage) Ports {
 	if !ok {
 		return p
 	}
-	r.forbidExtra(m, "rtsp", "hls", "webrtc", "api")
+	r.forbidExtra(m, "rtsp", "hls", "webrtc", "api", "rtp")
 	for _, f := range []struct {
 		key string
 		dst *int
-	}{{"rtsp", &p.RTSP}, {"hls", &p.HLS}, {"webrtc", &p.WebRTC}, {"api", &p.API}} {
+		max int
+	}{{"rtsp", &p.RTSP, 65535}, {"hls", &p.HLS, 65535}, {"webrtc", &p.WebRTC, 65535}, {"api", &p.API, 65535}, {"rtp", &p.RTP, 65534}} {
 		if v, present := m[f.key]; present && !isNull(v) {
-			if n, ok := r.at(f.key).integer(v, 1, 65535); ok {
+			if n, ok := r.at(f.key).integer(v, 1, f.max); ok {
 				*f.dst = n
 			}
 		}
+	}
+	if p.RTP%2 != 0 {
+		r.at("rtp").fail("value_error", "Use an even port: RTP takes it and RTCP the next one")
 	}
 	return p
 }

@@ -16,7 +16,7 @@ func TestDefaultSettingsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"transmissions":[],"engine":{"kind":"embedded","enabled":false,"expose_to_lan":false,"preferred_ports":{"rtsp":8554,"hls":8888,"webrtc":8889,"api":9997},"mediamtx_version":"v1.20.1","webrtc_ice_servers":[],"reader_hold_seconds":10},` +
+	want := `{"transmissions":[],"engine":{"kind":"embedded","enabled":false,"expose_to_lan":false,"preferred_ports":{"rtsp":8554,"hls":8888,"webrtc":8889,"api":9997,"rtp":50000},"mediamtx_version":"v1.20.1","webrtc_ice_servers":[],"reader_hold_seconds":10},` +
 		`"runtime":{"freshness_seconds":2,"sticky_seconds":0.5,"stale_writer_seconds":30,"max_writers":32,"stop_debounce_seconds":3,"prime_seconds":60}}`
 	if string(got) != want {
 		t.Errorf("defaults\n got  %s\n want %s", got, want)
@@ -39,6 +39,9 @@ func TestEngineSettingsRules(t *testing.T) {
 		{"port zero", `{"preferred_ports":{"rtsp":0}}`, []string{"engine.preferred_ports.rtsp:greater_than_equal"}},
 		{"port too big", `{"preferred_ports":{"api":65536}}`, []string{"engine.preferred_ports.api:less_than_equal"}},
 		{"port extra", `{"preferred_ports":{"srt":8890}}`, []string{"engine.preferred_ports.srt:extra_forbidden"}},
+		{"rtp pair in range", `{"preferred_ports":{"rtp":65534}}`, nil},
+		{"rtp odd", `{"preferred_ports":{"rtp":8001}}`, []string{"engine.preferred_ports.rtp:value_error"}},
+		{"rtp without room for rtcp", `{"preferred_ports":{"rtp":65535}}`, []string{"engine.preferred_ports.rtp:less_than_equal"}},
 		{"engine extra", `{"turbo":true}`, []string{"engine.turbo:extra_forbidden"}},
 		{"bad version", `{"mediamtx_version":"../../x"}`, []string{"engine.mediamtx_version:value_error"}},
 		{"expose not bool", `{"expose_to_lan":1}`, []string{"engine.expose_to_lan:bool_type"}},
@@ -63,7 +66,7 @@ func TestEngineSettingsRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Ports{RTSP: 8554, HLS: 9000, WebRTC: 8889, API: 9997}); s.Engine.PreferredPorts != want {
+	if want := (Ports{RTSP: 8554, HLS: 9000, WebRTC: 8889, API: 9997, RTP: 50000}); s.Engine.PreferredPorts != want {
 		t.Errorf("partial ports = %+v, want %+v", s.Engine.PreferredPorts, want)
 	}
 }
@@ -160,7 +163,7 @@ func TestApplyPatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Ports{RTSP: 9000, HLS: 9100, WebRTC: 8889, API: 9997}
+		want := Ports{RTSP: 9000, HLS: 9100, WebRTC: 8889, API: 9997, RTP: 50000}
 		if got.Engine.PreferredPorts != want || !got.Engine.ExposeToLAN || !got.Engine.Enabled {
 			t.Errorf("engine = %+v", got.Engine)
 		}

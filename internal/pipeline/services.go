@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/publisher"
 	"github.com/toposync/toposync-streaming/internal/store"
@@ -15,6 +16,8 @@ import (
 type Services interface {
 	// Camera returns a stored camera by id.
 	Camera(id string) (model.Camera, bool)
+	// CameraPolicy says which camera inputs sources may open.
+	CameraPolicy() camerainput.Policy
 	// FFmpeg returns the ffmpeg binary, or why there is none.
 	FFmpeg() (string, error)
 	// FFmpegLogs is where per-run ffmpeg log files go (empty: none) and
@@ -34,6 +37,8 @@ type StoreServices struct {
 	Arbiter *arbiter.Arbiter
 	Getenv  func(string) string
 	LogDir  string // per-run ffmpeg log files
+	// Inputs is what cameras may open (files from Inputs.FilesDir only).
+	Inputs camerainput.Policy
 }
 
 // Camera returns a stored camera.
@@ -44,6 +49,9 @@ func (s StoreServices) Camera(id string) (model.Camera, bool) {
 	}
 	return model.Camera{}, false
 }
+
+// CameraPolicy is Inputs.
+func (s StoreServices) CameraPolicy() camerainput.Policy { return s.Inputs }
 
 // FFmpeg finds ffmpeg as publishers do.
 func (s StoreServices) FFmpeg() (string, error) { return publisher.FindFFmpeg(s.Getenv) }

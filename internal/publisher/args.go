@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
@@ -19,7 +20,7 @@ type Encoding struct {
 // Input says where a publisher's frames come from.
 type Input struct {
 	Mode      model.InputMode
-	SourceURL string // model.InputRTSPPull only
+	SourceURL string // model.InputRTSPPull only: an rtsp:// or rtsps:// URL
 }
 
 // x264Options maps a latency profile to libx264 settings. Every profile
@@ -52,10 +53,10 @@ func Args(logLevel string, in Input, enc Encoding, publishURL string) []string {
 	var filters []string
 	switch in.Mode {
 	case model.InputRTSPPull:
-		if strings.HasPrefix(strings.ToLower(in.SourceURL), "rtsp://") {
-			args = append(args, "-rtsp_transport", "tcp")
-		}
-		args = append(args, "-fflags", "nobuffer", "-i", in.SourceURL)
+		// Only an RTSP camera is pulled (see camerainput); its protocols
+		// are all ffmpeg may use for it.
+		args = append(args, "-rtsp_transport", "tcp", "-protocol_whitelist", camerainput.RTSPProtocols,
+			"-fflags", "nobuffer", "-i", in.SourceURL)
 		w, h := strconv.Itoa(enc.Width), strconv.Itoa(enc.Height)
 		filters = []string{"fps=" + fps, "scale=" + w + ":" + h + ":force_original_aspect_ratio=decrease", "pad=" + w + ":" + h + ":(ow-iw)/2:(oh-ih)/2:black"}
 	default:

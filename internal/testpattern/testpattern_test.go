@@ -47,7 +47,7 @@ func TestPatternFollowsTheEngineState(t *testing.T) {
 	if _, err := st.Update(func(s *model.Settings) error {
 		s.Engine.Enabled = true
 		s.Engine.ReaderHoldSeconds = 2 // the last probe finds no publisher
-		s.Engine.PreferredPorts = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
+		s.Engine.PreferredPorts = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3], RTP: testutil.FreeRTPPort(t)}
 		return nil
 	}); err != nil {
 		t.Fatal(err)

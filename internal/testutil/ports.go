@@ -1,8 +1,13 @@
 package testutil
 
 import (
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -54,6 +59,14 @@ func spaced(port int, others []int) bool {
 // even UDP port P and its successor, both free a moment ago: an RTP/RTCP pair.
 func FreeUDPPair(t testing.TB) (rtp, rtcp string) {
 	t.Helper()
+	p := FreeRTPPort(t)
+	return fmt.Sprintf("127.0.0.1:%d", p), fmt.Sprintf("127.0.0.1:%d", p+1)
+}
+
+// FreeRTPPort returns an even UDP port P with P and P+1 free on 127.0.0.1 a
+// moment ago: the RTP port of an RTP/RTCP pair (preferred_ports.rtp).
+func FreeRTPPort(t testing.TB) int {
+	t.Helper()
 	for range 50 {
 		c, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
@@ -71,9 +84,54 @@ func FreeUDPPair(t testing.TB) (rtp, rtcp string) {
 			b.Close()
 		}
 		if err1 == nil && err2 == nil {
-			return fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1)
+			return port
 		}
 	}
 	t.Fatal("no free UDP port pair")
-	return "", ""
+	return 0
+}
+
+// UDPBindAddresses lists the local addresses of the UDP sockets bound on
+// port on this machine ("127.0.0.1", "0.0.0.0", "::", ...), read from
+// /proc/net/udp and /proc/net/udp6; it skips the test where those files do
+// not exist (not Linux).
+func UDPBindAddresses(t testing.TB, port int) []string {
+	t.Helper()
+	var out []string
+	for _, file := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		raw, err := os.ReadFile(file)
+		if errors.Is(err, os.ErrNotExist) {
+			t.Skip("no " + file + ": cannot see which address a UDP socket is bound on")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(raw), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 2 {
+				continue
+			}
+			hexIP, hexPort, ok := strings.Cut(fields[1], ":")
+			if p, err := strconv.ParseUint(hexPort, 16, 16); !ok || err != nil || int(p) != port {
+				continue
+			}
+			if ip := procIP(hexIP); ip != nil {
+				out = append(out, ip.String())
+			}
+		}
+	}
+	return out
+}
+
+// procIP decodes an address of /proc/net/udp{,6}: 32-bit words in hex,
+// each in host (little-endian) byte order.
+func procIP(h string) net.IP {
+	b, err := hex.DecodeString(h)
+	if err != nil || (len(b) != 4 && len(b) != 16) {
+		return nil
+	}
+	for i := 0; i < len(b); i += 4 {
+		b[i], b[i+1], b[i+2], b[i+3] = b[i+3], b[i+2], b[i+1], b[i]
+	}
+	return net.IP(b)
 }

@@ -2,8 +2,10 @@ package testutil
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +85,22 @@ func TestFreeUDPPair(t *testing.T) {
 	}
 	if a%2 != 0 || b != a+1 {
 		t.Errorf("pair %s %s is not even/odd", rtp, rtcp)
+	}
+}
+
+func TestUDPBindAddresses(t *testing.T) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	port := c.LocalAddr().(*net.UDPAddr).Port
+	if got := UDPBindAddresses(t, port); !slices.Equal(got, []string{"127.0.0.1"}) {
+		t.Errorf("bound on %q, want 127.0.0.1", got)
+	}
+	c.Close()
+	if got := UDPBindAddresses(t, port); len(got) != 0 {
+		t.Errorf("closed socket still listed: %q", got)
 	}
 }
 

@@ -56,9 +56,9 @@ func (e *Engine) Initialize() error {
 		WebRTCLocalTCPAddress: cfg.WebRTCLocalTCPAddress,
 		Logger:                e.Logger,
 	}
-	if cfg.RTPPort > 0 {
-		c.RTSPUDPRTPAddress = net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.RTPPort))
-		c.RTSPUDPRTCPAddress = net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.RTPPort+1))
+	if cfg.Ports.RTP > 0 {
+		c.RTSPUDPRTPAddress = net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.Ports.RTP))
+		c.RTSPUDPRTCPAddress = net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.Ports.RTP+1))
 	}
 	srv := &Server{Config: c}
 	if err := srv.Initialize(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/google/uuid"
 	"github.com/pion/rtp"
@@ -163,14 +164,12 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 		return status(base.StatusUnauthorized), liberrors.ErrServerAuth{}
 	}
 
-	var f *format.H264
-	medi := ctx.Description.FindFormat(&f)
-	if medi == nil {
+	video, err := announcedVideo(ctx.Description)
+	switch {
+	case errors.Is(err, errNoH264):
 		h.s.log.Warn("[RTSP] publish without an H.264 track refused", "path", p.name)
 		return status(base.StatusUnsupportedMediaType), nil
-	}
-	dec, err := f.CreateDecoder()
-	if err != nil {
+	case err != nil:
 		return status(base.StatusBadRequest), err
 	}
 	stream := &gortsplib.ServerStream{Server: h.s.rtsp, Desc: ctx.Description}
@@ -182,13 +181,11 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 		id:      uuid.NewString(),
 		since:   time.Now(),
 		stream:  stream,
-		media:   medi,
-		format:  f,
-		decoder: dec,
-	}
-	if sps, pps := f.SafeParams(); len(sps) > 0 && len(pps) > 0 {
-		pub.sps = append([]byte(nil), sps...)
-		pub.pps = append([]byte(nil), pps...)
+		media:   video.media,
+		format:  video.format,
+		decoder: video.decoder,
+		sps:     video.sps,
+		pps:     video.pps,
 	}
 	if !p.attachPublisher(pub) {
 		stream.Close()
@@ -197,6 +194,39 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 	ctx.Session.SetUserData(&rtspSessionState{p: p, id: pub.id, pub: pub})
 	h.s.log.Info("[RTSP] publisher announced", "path", p.name, "id", pub.id, "remote", remote.String())
 	return status(base.StatusOK), nil
+}
+
+// errNoH264 refuses an ANNOUNCE without an H.264 track.
+var errNoH264 = errors.New("no H.264 track")
+
+// announced is what a publisher's ANNOUNCE gives its path: the H.264
+// track, an RTP decoder for it, and the SDP's parameter sets (copies; nil
+// unless both are there).
+type announced struct {
+	media    *description.Media
+	format   *format.H264
+	decoder  *rtph264.Decoder
+	sps, pps []byte
+}
+
+// announcedVideo picks the H.264 track of an ANNOUNCEd description. The
+// description is the publisher's (any loopback client): whatever it holds
+// must not crash the engine (see FuzzPublisherInput).
+func announcedVideo(desc *description.Session) (announced, error) {
+	var f *format.H264
+	medi := desc.FindFormat(&f)
+	if medi == nil {
+		return announced{}, errNoH264
+	}
+	dec, err := f.CreateDecoder()
+	if err != nil {
+		return announced{}, err
+	}
+	a := announced{media: medi, format: f, decoder: dec}
+	if sps, pps := f.SafeParams(); len(sps) > 0 && len(pps) > 0 {
+		a.sps, a.pps = append([]byte(nil), sps...), append([]byte(nil), pps...)
+	}
+	return a, nil
 }
 
 func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {

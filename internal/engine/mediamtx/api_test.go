@@ -193,16 +193,13 @@ func probe(t *testing.T, src string) (string, error) {
 func TestRealMediaMTX(t *testing.T) {
 	testutil.RequireFFmpegAndFFprobe(t)
 	ports := testutil.FreePorts(t, 4)
-	rtp, _ := testutil.FreeUDPPair(t)
-	rtpPort, _ := strconv.Atoi(rtp[strings.LastIndexByte(rtp, ':')+1:])
 	// No ':' in passwords: MediaMTX v1.20.1 refuses RTSP Basic credentials
 	// whose password contains one.
 	const readUser, readPass = "o'viewer", "it's a#secret"
 	const pubUser, pubPass = "pub_cam", "p'w#1"
 	in := ConfigInput{
 		BindHost: "127.0.0.1",
-		Ports:    model.Ports{RTSP: ports[0], HLS: ports[1], WebRTC: ports[2], API: ports[3]},
-		RTPPort:  rtpPort,
+		Ports:    model.Ports{RTSP: ports[0], HLS: ports[1], WebRTC: ports[2], API: ports[3], RTP: testutil.FreeRTPPort(t)},
 		Paths: []PathInput{
 			{Path: engine.Path{Name: "cam", ReadUser: readUser, ReadPass: readPass, PublishUser: pubUser, PublishPass: pubPass}},
 			{Path: engine.Path{Name: "ondemand", PublishUser: "pub_od", PublishPass: "od-pw"}, OnDemand: true, CloseAfter: time.Second},

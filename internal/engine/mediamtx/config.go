@@ -30,9 +30,8 @@ var loopback = []string{"127.0.0.1", "::1"}
 
 // ConfigInput is what one MediaMTX instance is made for.
 type ConfigInput struct {
-	BindHost string // 127.0.0.1, or 0.0.0.0 when exposed to the LAN; the API stays on loopback
-	Ports    model.Ports
-	RTPPort  int // RTSP over UDP: RTP port (even); RTCP is RTPPort+1
+	BindHost string      // 127.0.0.1, or 0.0.0.0 when exposed to the LAN; the API stays on loopback
+	Ports    model.Ports // Ports.RTP: RTSP over UDP's RTP port (even); RTCP is the next one
 	Paths    []PathInput
 
 	// ICEServers are STUN/TURN URLs; "turn:user:pass@host:port" carries
@@ -227,8 +226,8 @@ func NewConfig(c ConfigInput) (Config, error) {
 		RTSP:           true,
 		RTSPTransports: []string{"udp", "tcp"},
 		RTSPAddress:    listenAddress(c.BindHost, c.Ports.RTSP),
-		RTPAddress:     listenAddress(c.BindHost, c.RTPPort),
-		RTCPAddress:    listenAddress(c.BindHost, c.RTPPort+1),
+		RTPAddress:     listenAddress(c.BindHost, c.Ports.RTP),
+		RTCPAddress:    listenAddress(c.BindHost, c.Ports.RTP+1),
 
 		HLS:             true,
 		HLSAddress:      listenAddress(c.BindHost, c.Ports.HLS),

@@ -25,8 +25,7 @@ var update = flag.Bool("update", false, "rewrite testdata/config.yml")
 func sampleInput() ConfigInput {
 	return ConfigInput{
 		BindHost: "0.0.0.0",
-		Ports:    model.Ports{RTSP: 8554, HLS: 8888, WebRTC: 8889, API: 9997},
-		RTPPort:  8000,
+		Ports:    model.Ports{RTSP: 8554, HLS: 8888, WebRTC: 8889, API: 9997, RTP: 8000},
 		Paths: []PathInput{
 			{Path: engine.Path{Name: "test", PublishUser: "pub_test", PublishPass: "pw-test"}, OnDemand: true},
 			{Path: engine.Path{Name: "lobby", ReadUser: "viewer", ReadPass: "s3cret", PublishUser: "pub_lobby", PublishPass: "pw-lobby"},

@@ -390,7 +390,7 @@ func (e *Engine) input(d desired) ConfigInput {
 	}
 	c := e.Config
 	in := ConfigInput{
-		BindHost: c.BindHost, Ports: c.Ports, RTPPort: c.RTPPort,
+		BindHost: c.BindHost, Ports: c.Ports,
 		ICEServers: d.ice, WebRTCAdditionalHosts: c.WebRTCAdditionalHosts,
 		WebRTCLocalUDPAddress: c.WebRTCLocalUDPAddress, WebRTCLocalTCPAddress: c.WebRTCLocalTCPAddress,
 		Hook: e.hookArgv(),

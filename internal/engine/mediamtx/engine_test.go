@@ -2,7 +2,6 @@ package mediamtx
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -75,12 +74,9 @@ func TestEngineHoldsFirstReadAndChangesPathsLive(t *testing.T) {
 	testutil.RequireFFmpegAndFFprobe(t)
 	k := testKind(t)
 	p := testutil.FreePorts(t, 4)
-	ports := model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
-	rtpAddr, _ := testutil.FreeUDPPair(t)
-	_, rtpPort, _ := net.SplitHostPort(rtpAddr)
-	rtp, _ := strconv.Atoi(rtpPort)
+	ports := model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3], RTP: testutil.FreeRTPPort(t)}
 	yard := testPath("yard")
-	eng := k.New(engine.RunConfig{BindHost: "127.0.0.1", Ports: ports, RTPPort: rtp, Paths: []engine.Path{yard}, RuntimeDir: k.RuntimeDir, ReaderHoldTimeout: 10 * time.Second})
+	eng := k.New(engine.RunConfig{BindHost: "127.0.0.1", Ports: ports, Paths: []engine.Path{yard}, RuntimeDir: k.RuntimeDir, ReaderHoldTimeout: 10 * time.Second})
 	if err := eng.Initialize(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,9 @@ package ops
 
 import (
 	"encoding/json"
-	"strings"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
 )
@@ -13,7 +13,8 @@ import (
 // RTSP camera: the graph is exactly camera.source -> [core.fps_reducer] ->
 // stream.publish_video. Then the writer declares the camera (URL and rate)
 // and the runtime may read the camera itself instead of decoding and
-// re-encoding it. Local files and test scenes are never forwarded.
+// re-encoding it. Local files and test scenes are never forwarded, nor
+// anything but an rtsp:// or rtsps:// URL camerainput accepts.
 func forwardOf(g model.Graph, sinkID string, services pipeline.Services) *arbiter.Forward {
 	if len(g.Nodes) < 2 || len(g.Nodes) > 3 || len(g.Edges) != len(g.Nodes)-1 {
 		return nil
@@ -65,7 +66,7 @@ func forwardOf(g model.Graph, sinkID string, services pipeline.Services) *arbite
 		}
 		cam = stored
 	}
-	if !strings.HasPrefix(strings.ToLower(cam.URL), "rtsp://") {
+	if in, err := (camerainput.Policy{}).Check(cam.URL); err != nil || in.Kind != camerainput.RTSP {
 		return nil // only network cameras are pulled directly
 	}
 	fps := src.FPS

@@ -9,13 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/frame"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
@@ -75,11 +75,34 @@ func newCameraSource(raw json.RawMessage, env pipeline.Env) (any, error) {
 			return nil, fmt.Errorf("camera %q does not exist", cfg.CameraID)
 		}
 	}
+	if cfg.CameraID == "" && env.Services != nil {
+		if _, err := env.Services.CameraPolicy().Check(cfg.URL); err != nil {
+			return nil, fmt.Errorf("url: %w", err)
+		}
+	}
 	return &cameraSource{cfg: cfg, services: env.Services, name: "camera-" + env.Pipeline + "-" + env.Node, log: env.Logger}, nil
 }
 
-// camera is the source as a camera record, credentials included.
-func (s *cameraSource) camera() (model.Camera, error) {
+// camera is the source as a camera record, credentials included, and
+// what it opens. The input is checked here again, whatever checked it
+// when it was saved: settings.json may have been edited by hand.
+func (s *cameraSource) camera() (model.Camera, camerainput.Input, error) {
+	c, err := s.record()
+	if err != nil {
+		return c, camerainput.Input{}, err
+	}
+	in, err := s.services.CameraPolicy().Check(c.URL)
+	if err != nil {
+		if s.cfg.CameraID != "" {
+			return c, in, fmt.Errorf("camera %q: url refused: %w", s.cfg.CameraID, err)
+		}
+		return c, in, fmt.Errorf("url refused: %w", err)
+	}
+	return c, in, nil
+}
+
+// record is the source as a camera record, credentials included.
+func (s *cameraSource) record() (model.Camera, error) {
 	if s.cfg.CameraID != "" {
 		c, ok := s.services.Camera(s.cfg.CameraID)
 		if !ok {
@@ -116,10 +139,12 @@ func TestScene(width, height, fps int) string {
 		width/5, width-box, height/2-box/2, height/4)
 }
 
-// inputArgs are ffmpeg's input options for the camera.
-func (s *cameraSource) inputArgs(c model.Camera) []string {
-	switch src := c.SourceURL(); {
-	case c.URL == model.TestSource:
+// inputArgs are ffmpeg's input options for the camera. Each kind of input
+// may use only its own protocols, and a file is named "file:<absolute
+// path>", so nothing in a name makes ffmpeg open something else.
+func (s *cameraSource) inputArgs(c model.Camera, in camerainput.Input) []string {
+	switch in.Kind {
+	case camerainput.TestScene:
 		w, h, fps := testWidth, testHeight, testFPS
 		if s.cfg.Width > 0 {
 			w, h = s.cfg.Width, s.cfg.Height
@@ -128,18 +153,11 @@ func (s *cameraSource) inputArgs(c model.Camera) []string {
 			fps = s.fps(c)
 		}
 		return []string{"-re", "-f", "lavfi", "-i", TestScene(w, h, fps)}
-	case strings.HasPrefix(strings.ToLower(src), "rtsp://"):
-		return []string{"-rtsp_transport", "tcp", "-i", src}
-	case isFile(src):
-		return []string{"-stream_loop", "-1", "-re", "-i", src}
+	case camerainput.RTSP:
+		return []string{"-rtsp_transport", "tcp", "-protocol_whitelist", camerainput.RTSPProtocols, "-i", c.SourceURL()}
 	default:
-		return []string{"-i", src}
+		return []string{"-protocol_whitelist", camerainput.FileProtocols, "-stream_loop", "-1", "-re", "-i", "file:" + in.Path}
 	}
-}
-
-func isFile(p string) bool {
-	info, err := os.Stat(p)
-	return err == nil && info.Mode().IsRegular()
 }
 
 func (s *cameraSource) fps(c model.Camera) int {
@@ -153,13 +171,13 @@ func (s *cameraSource) fps(c model.Camera) int {
 }
 
 // args is the whole ffmpeg command line (without the binary).
-func (s *cameraSource) args(c model.Camera, logLevel string) []string {
-	args := append([]string{"-hide_banner", "-loglevel", atLeastInfo(logLevel), "-nostats"}, s.inputArgs(c)...)
+func (s *cameraSource) args(c model.Camera, in camerainput.Input, logLevel string) []string {
+	args := append([]string{"-hide_banner", "-loglevel", atLeastInfo(logLevel), "-nostats"}, s.inputArgs(c, in)...)
 	var filters []string
-	if fps := s.fps(c); fps > 0 && c.URL != model.TestSource {
+	if fps := s.fps(c); fps > 0 && in.Kind != camerainput.TestScene {
 		filters = append(filters, "fps="+strconv.Itoa(fps))
 	}
-	if s.cfg.Width > 0 && c.URL != model.TestSource {
+	if s.cfg.Width > 0 && in.Kind != camerainput.TestScene {
 		filters = append(filters, fmt.Sprintf("scale=%d:%d", s.cfg.Width, s.cfg.Height))
 	}
 	if len(filters) > 0 {
@@ -192,7 +210,7 @@ func (s *cameraSource) Run(ctx context.Context, emit func(*pipeline.Packet)) err
 	if err != nil {
 		return err
 	}
-	c, err := s.camera()
+	c, in, err := s.camera()
 	if err != nil {
 		return err
 	}
@@ -200,7 +218,7 @@ func (s *cameraSource) Run(ctx context.Context, emit func(*pipeline.Packet)) err
 	sizes := make(chan [2]int, 1) // the running ffmpeg's frame size
 	proc := &publisher.Process{
 		Spec: publisher.Spec{
-			Name: s.name, Binary: bin, Args: s.args(c, logLevel), Secrets: secrets(c),
+			Name: s.name, Binary: bin, Args: s.args(c, in, logLevel), Secrets: secrets(c),
 			OnStderrLine: func(line string) {
 				if m := outputSize.FindStringSubmatch(line); m != nil {
 					w, _ := strconv.Atoi(m[1])

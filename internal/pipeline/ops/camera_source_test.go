@@ -3,8 +3,6 @@ package ops
 import (
 	"context"
 	"encoding/json"
-	"github.com/toposync/toposync-streaming/internal/arbiter"
-	"github.com/toposync/toposync-streaming/internal/testutil"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -14,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/camerainput"
+	"github.com/toposync/toposync-streaming/internal/testutil"
+
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
 	"github.com/toposync/toposync-streaming/internal/streamwriter"
@@ -22,23 +24,34 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// services give a camera source ffmpeg and a log dir, and no cameras.
-type services struct{ logDir string }
+// services give a camera source ffmpeg, a log dir, a camera files dir and
+// the cameras of a settings file.
+type services struct {
+	logDir, filesDir string
+	cameras          map[string]model.Camera
+}
 
-func (services) Camera(string) (model.Camera, bool) { return model.Camera{}, false }
-func (services) FFmpeg() (string, error)            { return exec.LookPath("ffmpeg") }
-func (s services) FFmpegLogs() (string, string)     { return s.logDir, "warning" }
+func (s services) Camera(id string) (model.Camera, bool) { c, ok := s.cameras[id]; return c, ok }
+func (s services) CameraPolicy() camerainput.Policy      { return camerainput.Policy{FilesDir: s.filesDir} }
+func (services) FFmpeg() (string, error)                 { return exec.LookPath("ffmpeg") }
+func (s services) FFmpegLogs() (string, string)          { return s.logDir, "warning" }
 func (services) Writer(string, string, int, *arbiter.Forward) *streamwriter.Writer {
 	return nil
 }
 
-// runSource starts a camera.source with config; the test's cleanup stops
-// it and checks that Run returned.
+// runSource starts a camera.source with config, cameras from files in
+// filesDir; the test's cleanup stops it and checks that Run returned.
 func runSource(t *testing.T, config string, emit func(*pipeline.Packet)) (*cameraSource, string) {
 	t.Helper()
+	return runSourceWith(t, services{filesDir: t.TempDir()}, config, emit)
+}
+
+func runSourceWith(t *testing.T, svc services, config string, emit func(*pipeline.Packet)) (*cameraSource, string) {
+	t.Helper()
 	testutil.RequireFFmpeg(t)
-	logDir := t.TempDir()
-	op, err := newCameraSource(json.RawMessage(config), pipeline.Env{Pipeline: "p", Node: "cam", Services: services{logDir}, Logger: slog.New(slog.DiscardHandler)})
+	svc.logDir = t.TempDir()
+	logDir := svc.logDir
+	op, err := newCameraSource(json.RawMessage(config), pipeline.Env{Pipeline: "p", Node: "cam", Services: svc, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,9 +71,10 @@ func runSource(t *testing.T, config string, emit func(*pipeline.Packet)) (*camer
 }
 
 func TestMissingFileReportsItsErrorAndBacksOff(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "missing.mp4")
+	files := t.TempDir()
+	missing := filepath.Join(files, "missing.mp4")
 	began := time.Now()
-	src, logDir := runSource(t, `{"url": "`+missing+`"}`, func(*pipeline.Packet) { t.Error("a missing file emitted a frame") })
+	src, logDir := runSourceWith(t, services{filesDir: files}, `{"url": "missing.mp4"}`, func(*pipeline.Packet) { t.Error("a missing file emitted a frame") })
 	testutil.Eventually(t, 3*time.Second, "the error", func() bool {
 		e, _ := src.SourceStatus()
 		return e != ""
@@ -137,4 +151,112 @@ func TestTestSceneFramesAreEmitted(t *testing.T) {
 	if e, n := src.SourceStatus(); e != "" || n != 0 {
 		t.Errorf("status %q, %d restarts", e, n)
 	}
+}
+
+// A stored camera is checked again when its source starts (settings.json
+// may have been edited by hand or synced): a URL that is not an RTSP URL,
+// a file in the camera files directory or the test scene never reaches
+// ffmpeg, and the source's error says why.
+func TestStoredCameraInputIsCheckedAtStart(t *testing.T) {
+	files, outside := t.TempDir(), t.TempDir()
+	secret := filepath.Join(outside, "secret.mp4")
+	if err := os.WriteFile(secret, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(files, "link.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	hostile := map[string]string{
+		"abs":     "/etc/passwd",
+		"up":      "../" + filepath.Base(outside) + "/secret.mp4",
+		"link":    "link.mp4",
+		"lavfi":   "lavfi:testsrc",
+		"concat":  "concat:/etc/passwd|/etc/hostname",
+		"http":    "http://127.0.0.1:1/x.m3u8",
+		"file":    "file:/etc/passwd",
+		"subfile": "subfile,,0,10,,:/etc/passwd",
+		"nohost":  "rtsp:///x",
+	}
+	svc := services{filesDir: files, logDir: t.TempDir(), cameras: map[string]model.Camera{}}
+	for id, u := range hostile {
+		svc.cameras[id] = model.Camera{ID: id, URL: u}
+	}
+	testutil.RequireFFmpeg(t)
+	for id := range hostile {
+		op, err := newCameraSource(json.RawMessage(`{"camera_id":"`+id+`"}`), pipeline.Env{Pipeline: "p", Node: id, Services: svc, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = op.(*cameraSource).Run(ctx, func(*pipeline.Packet) { t.Errorf("%s emitted a frame", id) })
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), `camera "`+id+`": url refused`) || !strings.Contains(err.Error(), "rtsp://") {
+			t.Errorf("%s (%q): Run = %v, want the refusal naming what is accepted", id, hostile[id], err)
+		}
+	}
+	if logs, _ := filepath.Glob(filepath.Join(svc.logDir, "*")); len(logs) != 0 {
+		t.Errorf("ffmpeg ran: %v", logs)
+	}
+}
+
+// A url in the node config is checked when the pipeline is built.
+func TestInlineURLIsChecked(t *testing.T) {
+	svc := services{filesDir: t.TempDir()}
+	for _, u := range []string{"/etc/passwd", "lavfi:color", "http://example.org/a", "file:/etc/passwd"} {
+		_, err := newCameraSource(json.RawMessage(`{"url":"`+u+`"}`), pipeline.Env{Services: svc, Logger: slog.New(slog.DiscardHandler)})
+		if err == nil || !strings.HasPrefix(err.Error(), "url: ") || !strings.Contains(err.Error(), svc.filesDir) {
+			t.Errorf("url %q: %v", u, err)
+		}
+	}
+}
+
+// A file camera is opened as "file:<resolved path>" with only the file
+// protocol allowed, an RTSP camera with only RTSP's protocols; the real
+// ffmpeg plays a clip named relative to the files directory (through a
+// link inside it).
+func TestFileAndRTSPInputArgs(t *testing.T) {
+	testutil.RequireFFmpeg(t)
+	files := t.TempDir()
+	clip := filepath.Join(files, "clip.mkv")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "1", "-c:v", "ffv1", clip).CombinedOutput(); err != nil {
+		t.Fatalf("make clip: %v %s", err, out)
+	}
+	if err := os.Symlink("clip.mkv", filepath.Join(files, "cam.mkv")); err != nil {
+		t.Fatal(err)
+	}
+	svc := services{filesDir: files, cameras: map[string]model.Camera{
+		"clip": {ID: "clip", URL: "cam.mkv"},
+		"ip":   {ID: "ip", URL: "rtsps://cam.example/live"},
+	}}
+	for id, want := range map[string]string{
+		"clip": "-protocol_whitelist file -stream_loop -1 -re -i file:" + clip + " ",
+		"ip":   "-rtsp_transport tcp -protocol_whitelist rtsp,rtsps,tcp,tls,udp,rtp -i rtsps://cam.example/live ",
+	} {
+		op, err := newCameraSource(json.RawMessage(`{"camera_id":"`+id+`"}`), pipeline.Env{Services: svc, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := op.(*cameraSource)
+		c, in, err := src.camera()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args := strings.Join(src.args(c, in, "warning"), " "); !strings.Contains(args, want) {
+			t.Errorf("%s: args %q lack %q", id, args, want)
+		}
+	}
+	var mu sync.Mutex
+	frames := 0
+	runSourceWith(t, svc, `{"camera_id":"clip"}`, func(p *pipeline.Packet) {
+		mu.Lock()
+		defer mu.Unlock()
+		if f := p.Artifacts["frame"]; f.Width == 64 && f.Height == 48 {
+			frames++
+		}
+	})
+	testutil.Eventually(t, 10*time.Second, "frames from the clip", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return frames >= 3
+	})
 }
