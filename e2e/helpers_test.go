@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
@@ -47,20 +48,34 @@ func TestMain(m *testing.M) {
 type service struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	base string // http://127.0.0.1:PORT/api/streams
+	base string       // http(s)://127.0.0.1:PORT/api/streams
+	http *http.Client // what call and waitHealthy use
 	log  *testutil.SyncBuffer
 	done chan error
 }
 
-var listenLine = regexp.MustCompile(`msg=listening addr=(http://\S+)`)
+var listenLine = regexp.MustCompile(`msg=listening addr=(https?://\S+)`)
 
 // startService runs `toposync-streaming serve` on a free port with dataDir
 // and waits until it answers /health.
 func startService(t *testing.T, dataDir string, env ...string) *service {
 	t.Helper()
+	return launch(t, dataDir, http.DefaultClient, env)
+}
+
+// startTLSService is startService with TLS on (cert's files in the
+// environment); the service's client trusts cert alone.
+func startTLSService(t *testing.T, dataDir string, cert testutil.TestCert, env ...string) *service {
+	t.Helper()
+	env = append(env, config.EnvTLSCertFile+"="+cert.CertFile, config.EnvTLSKeyFile+"="+cert.KeyFile)
+	return launch(t, dataDir, &http.Client{Transport: &http.Transport{TLSClientConfig: cert.ClientConfig()}}, env)
+}
+
+func launch(t *testing.T, dataDir string, client *http.Client, env []string) *service {
+	t.Helper()
 	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
 	cmd.Env = append(os.Environ(), env...)
-	s := &service{t: t, cmd: cmd, log: &testutil.SyncBuffer{}, done: make(chan error, 1)}
+	s := &service{t: t, cmd: cmd, http: client, log: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +126,7 @@ func (s *service) waitHealthy() {
 	s.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(s.base + "/health")
+		resp, err := s.http.Get(s.base + "/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -133,7 +148,7 @@ func (s *service) call(method, path, body string) (int, any) {
 		s.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.http.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}

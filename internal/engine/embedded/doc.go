@@ -18,6 +18,9 @@
 //	http://HOST:HLSPort/NAME/index.m3u8       (MPEG-TS segments of >= 1 s)
 //	POST http://HOST:WebRTCPort/NAME/whep     (WHEP, then DELETE the Location)
 //
+// With [Config.TLS] the same ports speak rtsps:// (TCP; UDP only as SRTP)
+// and https:// instead, publishers included; nothing plain is left open.
+//
 // How fast readers start:
 //   - a reader of a path without publisher is held; RTSP readers are released
 //     as soon as the publisher records with known SPS/PPS, so that they get
