@@ -4,9 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -20,6 +22,9 @@ import (
 type TestCert struct {
 	CertFile, KeyFile string         // PEM files in the test's temp dir
 	Pool              *x509.CertPool // trusts the certificate (it is its own CA)
+	// SPKI is the base64 SHA-256 of the public key, as Chromium's
+	// --ignore-certificate-errors-spki-list takes it.
+	SPKI string
 }
 
 // ClientConfig is a TLS client configuration that trusts only the
@@ -73,5 +78,7 @@ func SelfSignedCert(t testing.TB) TestCert {
 		t.Fatal(err)
 	}
 	c.Pool.AddCert(cert)
+	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	c.SPKI = base64.StdEncoding.EncodeToString(spki[:])
 	return c
 }
