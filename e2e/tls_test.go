@@ -68,7 +68,14 @@ func servesTLS(t *testing.T, kind string, env []string) {
 		}
 	}
 
-	// RTSPS: our publisher pushes over RTSPS on loopback, ffprobe reads.
+	// RTSPS: our publishers (the test pattern, an output's) push over
+	// RTSPS on loopback; readers get every packet (a first read, held until
+	// the publisher runs, and one joining the running stream).
+	for _, u := range []string{urls["rtsp_url"].(string), play["rtsp"], play["rtsp"]} {
+		if err := decodesCleanly(u); err != nil {
+			t.Errorf("RTSPS %s: %v", u, err)
+		}
+	}
 	if got := probe(t, play["rtsp"], "-rtsp_transport", "tcp"); got != "h264 320x240" {
 		t.Errorf("RTSPS: %s", got)
 	}
@@ -99,6 +106,19 @@ func servesTLS(t *testing.T, kind string, env []string) {
 	case <-ctx.Done():
 		t.Errorf("no keyframe over WHEP/HTTPS (stats %+v)", sess.Stats())
 	}
+}
+
+// decodesCleanly decodes 3 s of an RTSP(S) URL over TCP with ffmpeg, which
+// must report no error at all (a lost packet is a decoding error).
+func decodesCleanly(url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", url, "-t", "3", "-f", "null", "-").CombinedOutput()
+	if err != nil || len(out) > 0 {
+		first, _, _ := strings.Cut(string(out), "\n")
+		return fmt.Errorf("ffmpeg %v: %d bytes of errors, first %q", err, len(out), first)
+	}
+	return nil
 }
 
 // A half or broken TLS configuration stops serve before it listens, with

@@ -8,8 +8,15 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/pion/rtp"
 
 	"github.com/toposync/toposync-streaming/internal/testutil"
 	"github.com/toposync/toposync-streaming/internal/whep"
@@ -41,6 +48,12 @@ func TestServeOverTLS(t *testing.T) {
 	}
 	if out, err := ffprobeVideo(ctx, "rtsps://"+ts.rtspAddr+"/cam", "-rtsp_transport", "tcp"); err != nil || out != "h264,640,360" {
 		t.Fatalf("ffprobe RTSPS: %q %v", out, err)
+	}
+	// A reader joining the running stream gets every packet: none is too
+	// large for RTSPS (the stream forwards the publisher's sequence
+	// numbers, so a lost packet is a gap).
+	if n, gaps := rtspsSequenceGaps(t, ts.rtspAddr, "cam", cert.ClientConfig(), 2500*time.Millisecond); n == 0 || gaps > 0 {
+		t.Fatalf("RTSPS reader: %d packets, %d sequence gaps", n, gaps)
 	}
 	if status, _ := rtspsDescribe(ts.rtspAddr, "cam", nil); strings.HasPrefix(status, "RTSP/") {
 		t.Fatalf("plain RTSP answered on the RTSPS port: %q", status)
@@ -81,6 +94,48 @@ func TestServeOverTLS(t *testing.T) {
 	}
 }
 
+// rtspsSequenceGaps reads path over RTSPS (TCP, verifying the
+// certificate) for d and counts the RTP packets and sequence gaps.
+func rtspsSequenceGaps(t *testing.T, addr, path string, cfg *tls.Config, d time.Duration) (packets, gaps int) {
+	t.Helper()
+	u, err := base.ParseURL("rtsps://" + addr + "/" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := gortsplib.ProtocolTCP
+	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp, TLSConfig: forHost(cfg, addr)}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var last uint16
+	c.OnPacketRTPAny(func(_ *description.Media, _ format.Format, pkt *rtp.Packet) {
+		mu.Lock()
+		defer mu.Unlock()
+		if packets > 0 && pkt.SequenceNumber != last+1 {
+			gaps++
+		}
+		last = pkt.SequenceNumber
+		packets++
+	})
+	if _, err := c.Play(nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(d) // reading for a while is the point
+	c.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	return packets, gaps
+}
+
 // rtspsDescribe sends DESCRIBE over TLS (plain TCP when cfg is nil) and
 // returns the status line, or what came back instead.
 func rtspsDescribe(addr, path string, cfg *tls.Config) (string, error) {
@@ -91,9 +146,7 @@ func rtspsDescribe(addr, path string, cfg *tls.Config) (string, error) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if cfg != nil {
-		cfg = cfg.Clone()
-		cfg.ServerName, _, _ = net.SplitHostPort(addr)
-		tc := tls.Client(c, cfg)
+		tc := tls.Client(c, forHost(cfg, addr))
 		if err := tc.Handshake(); err != nil {
 			return "", err
 		}
@@ -102,4 +155,12 @@ func rtspsDescribe(addr, path string, cfg *tls.Config) (string, error) {
 	fmt.Fprintf(c, "DESCRIBE rtsp://%s/%s RTSP/1.0\r\nCSeq: 1\r\n\r\n", addr, path)
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return strings.TrimSpace(line), err
+}
+
+// forHost is cfg for a connection to addr (a raw tls.Client needs the name
+// to verify).
+func forHost(cfg *tls.Config, addr string) *tls.Config {
+	cfg = cfg.Clone()
+	cfg.ServerName, _, _ = net.SplitHostPort(addr)
+	return cfg
 }
