@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -243,7 +244,7 @@ func (s *Server) start() error {
 		return fmt.Errorf("embedded engine: HLS listener on %s:%d: %w (choose another HLS port or stop the program using it)", host, s.cfg.HLSPort, err)
 	}
 	s.hlsLn = ln
-	s.hlsHTTP = &http.Server{Handler: &hlsHandler{s: s}, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.httpTLS()}
+	s.hlsHTTP = &http.Server{Handler: &hlsHandler{s: s}, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.httpTLS(), ErrorLog: s.httpErrorLog()}
 
 	w, err := newWHEPServer(s)
 	if err != nil {
@@ -255,7 +256,7 @@ func (s *Server) start() error {
 		return fmt.Errorf("embedded engine: WebRTC listener on %s:%d: %w (choose another WebRTC port or stop the program using it)", host, s.cfg.WebRTCPort, err)
 	}
 	s.webrtcLn = ln
-	s.webrtcHTTP = &http.Server{Handler: w, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.httpTLS()}
+	s.webrtcHTTP = &http.Server{Handler: w, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.httpTLS(), ErrorLog: s.httpErrorLog()}
 
 	for _, srv := range []struct {
 		h  *http.Server
@@ -276,6 +277,12 @@ func (s *Server) start() error {
 	s.log.Info("listening", "rtsp", s.rtsp.NetListener().Addr().String(),
 		"hls", s.hlsLn.Addr().String(), "webrtc", s.webrtcLn.Addr().String(), "tls", s.cfg.TLS != nil)
 	return nil
+}
+
+// httpErrorLog puts what an HTTP server reports (a TLS handshake a client
+// refused, say) into the engine's log.
+func (s *Server) httpErrorLog() *log.Logger {
+	return slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
 }
 
 // httpTLS is a copy of Config.TLS for one HTTP server (each adds its
