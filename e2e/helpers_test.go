@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
@@ -49,7 +50,8 @@ type service struct {
 	t       *testing.T
 	dataDir string
 	cmd     *exec.Cmd
-	base    string // http://127.0.0.1:PORT/api/streams
+	base    string       // http(s)://127.0.0.1:PORT/api/streams
+	http    *http.Client // what call and waitHealthy use
 	log     *testutil.SyncBuffer
 	done    chan error
 	// authorization is the Authorization header its API credentials (from
@@ -57,7 +59,7 @@ type service struct {
 	authorization string
 }
 
-var listenLine = regexp.MustCompile(`msg=listening addr=(http://\S+)`)
+var listenLine = regexp.MustCompile(`msg=listening addr=(https?://\S+)`)
 
 // startService runs `toposync-streaming serve` on a free port with dataDir
 // and waits until it answers /health.
@@ -70,9 +72,22 @@ func startService(t *testing.T, dataDir string, env ...string) *service {
 // --listen wins over the default one).
 func startServiceArgs(t *testing.T, dataDir string, args []string, env ...string) *service {
 	t.Helper()
+	return launch(t, dataDir, http.DefaultClient, args, env)
+}
+
+// startTLSService is startService with TLS on (cert's files in the
+// environment); the service's client trusts cert alone.
+func startTLSService(t *testing.T, dataDir string, cert testutil.TestCert, env ...string) *service {
+	t.Helper()
+	env = append(env, config.EnvTLSCertFile+"="+cert.CertFile, config.EnvTLSKeyFile+"="+cert.KeyFile)
+	return launch(t, dataDir, &http.Client{Transport: &http.Transport{TLSClientConfig: cert.ClientConfig()}}, nil, env)
+}
+
+func launch(t *testing.T, dataDir string, client *http.Client, args, env []string) *service {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	s := &service{t: t, dataDir: dataDir, cmd: cmd, log: &testutil.SyncBuffer{}, done: make(chan error, 1), authorization: apiAuthorization(env)}
+	s := &service{t: t, dataDir: dataDir, cmd: cmd, http: client, log: &testutil.SyncBuffer{}, done: make(chan error, 1), authorization: apiAuthorization(env)}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +162,7 @@ func (s *service) waitHealthy() {
 		if s.authorization != "" {
 			req.Header.Set("Authorization", s.authorization)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.http.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -172,7 +187,7 @@ func (s *service) call(method, path, body string) (int, any) {
 	if s.authorization != "" {
 		req.Header.Set("Authorization", s.authorization)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.http.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -45,8 +45,9 @@ const blockWebRTCPrefs = `{"webrtc":{"ip_handling_policy":"disable_non_proxied_u
 
 // newBrowser starts headless Chromium as the CI runs it (as root, so no
 // sandbox), with WebRTC allowed on loopback, on a fresh profile holding
-// prefs (JSON of the profile's Preferences file) when not empty.
-func newBrowser(t *testing.T, prefs string) *browser {
+// prefs (JSON of the profile's Preferences file) when not empty, and with
+// the extra command-line flags.
+func newBrowser(t *testing.T, prefs string, flags ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	requireChromium(t)
 	profile := t.TempDir()
@@ -74,6 +75,7 @@ func newBrowser(t *testing.T, prefs string) *browser {
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
 	)
+	opts = append(opts, flags...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	b := &browser{t: t, console: &testutil.SyncBuffer{}}
 	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(f string, a ...any) {
@@ -216,7 +218,7 @@ func (s *service) create(body string) string {
 func (s *service) publishPattern(id string, w, h int, c rgb) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := &http.Client{Transport: s.http.Transport, Timeout: 5 * time.Second}
 	wg.Go(func() {
 		base := bgrFrame(w, h, c)
 		for n := 0; ctx.Err() == nil; n++ {

@@ -192,7 +192,7 @@ func (s *server) resolveURLs(r *http.Request, t model.Transmission) transmission
 			OutputID:           o.ID,
 			Protocol:           o.Protocol,
 			ResolvedEnginePath: path,
-			URL:                model.PlaybackURL(o.Protocol, host, ports, path),
+			URL:                model.PlaybackURL(o.Protocol, host, ports, path, st.TLS),
 			RequiresAuth:       o.Authentication.Applies(),
 		}
 		if entry.RequiresAuth {

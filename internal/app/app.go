@@ -99,6 +99,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Getenv == nil {
 		cfg.Getenv = os.Getenv
 	}
+	tlsCert, err := config.LoadTLS(cfg.Getenv)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if tlsCert != nil {
+		scheme = "https"
+		log.Info("TLS on: HTTPS for the API, UI, HLS and WHEP, RTSPS on the RTSP port", "cert", tlsCert.CertFile, "expires", tlsCert.Certificate.Leaf.NotAfter)
+		if w := tlsCert.Warning(time.Now()); w != "" {
+			log.Warn(w)
+		}
+	}
 	guard, err := newGuard(cfg)
 	if err != nil {
 		return err
@@ -160,6 +172,7 @@ func Run(ctx context.Context, cfg Config) error {
 			LocalUDPAddress: cfg.Getenv(config.EnvWebRTCLocalUDPAddress),
 			LocalTCPAddress: cfg.Getenv(config.EnvWebRTCLocalTCPAddress),
 		},
+		TLS:    tlsCert,
 		Logger: log.With("component", "engine"),
 	}
 	if err := p.start("engine manager", manager); err != nil {
@@ -200,12 +213,16 @@ func Run(ctx context.Context, cfg Config) error {
 	}))
 	mux.Handle("/", webui.Handler())
 	server := &httpServer{Listener: ln, Handler: guard.Wrap(mux), Logger: log.With("component", "http"), Grace: shutdownGrace}
+	if tlsCert != nil {
+		server.TLS = tlsCert.ServerConfig()
+	}
 	if err := p.start("HTTP server", server); err != nil {
 		return err
 	}
-	log.Info("listening", "addr", "http://"+ln.Addr().String()+api.Prefix, "ui", "http://"+ln.Addr().String()+"/", "data_dir", cfg.DataDir, "camera_files_dir", cameraInputs.FilesDir, "server_id", cfg.ServerID)
+	base := scheme + "://" + ln.Addr().String()
+	log.Info("listening", "addr", base+api.Prefix, "ui", base+"/", "data_dir", cfg.DataDir, "camera_files_dir", cameraInputs.FilesDir, "server_id", cfg.ServerID)
 	if cfg.Demo && cfg.Out != nil {
-		printDemo(cfg.Out, manager, st, ln.Addr().String())
+		printDemo(cfg.Out, manager, st, base)
 	}
 
 	select {

@@ -77,12 +77,13 @@ func ensureDemo(st *store.Store) error {
 	return err
 }
 
-// printDemo tells the user where to watch. The engine manager has applied
-// the settings by now, so its state says whether the engine runs.
-func printDemo(out io.Writer, m *engine.Manager, st *store.Store, apiAddr string) {
+// printDemo tells the user where to watch; base is the API's root URL
+// (http:// or https://). The engine manager has applied the settings by
+// now, so its state says whether the engine runs.
+func printDemo(out io.Writer, m *engine.Manager, st *store.Store, base string) {
 	state := m.State()
 	if !state.Running {
-		fmt.Fprintf(out, "\nThe demo is configured, but the engine did not start: see GET http://%s/api/streams/engine/status\n\n", apiAddr)
+		fmt.Fprintf(out, "\nThe demo is configured, but the engine did not start: see GET %s/api/streams/engine/status\n\n", base)
 		return
 	}
 	ports := state.Ports
@@ -93,7 +94,7 @@ func printDemo(out io.Writer, m *engine.Manager, st *store.Store, apiAddr string
 	t := st.Current().Streams.Transmissions[i]
 	fmt.Fprintf(out, "\nDemo is live (a test scene, two pipelines writing to transmission %q):\n", t.Name)
 	for _, o := range t.EnabledOutputs() {
-		u := model.PlaybackURL(o.Protocol, "127.0.0.1", ports, t.OutputPath(o))
+		u := model.PlaybackURL(o.Protocol, "127.0.0.1", ports, t.OutputPath(o), m.TLS != nil)
 		switch o.Protocol {
 		case model.ProtocolRTSP:
 			fmt.Fprintf(out, "  RTSP:      ffplay -rtsp_transport tcp %s   (or open it in VLC)\n", u)
@@ -103,5 +104,5 @@ func printDemo(out io.Writer, m *engine.Manager, st *store.Store, apiAddr string
 			fmt.Fprintf(out, "  WebRTC:    %s (WHEP)\n", u)
 		}
 	}
-	fmt.Fprintf(out, "  Dashboard: http://%s/\n  Settings:  http://%s/settings\n\n", apiAddr, apiAddr)
+	fmt.Fprintf(out, "  Dashboard: %s/\n  Settings:  %s/settings\n\n", base, base)
 }

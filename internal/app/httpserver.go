@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -9,10 +10,12 @@ import (
 	"time"
 )
 
-// httpServer serves the API and the UI on a listener that is already open.
+// httpServer serves the API and the UI on a listener that is already open:
+// HTTPS only when TLS is set, plain HTTP otherwise.
 type httpServer struct {
 	Listener net.Listener
 	Handler  http.Handler
+	TLS      *tls.Config // with the certificate
 	Logger   *slog.Logger
 	// Grace is how long requests in flight get to finish on Close.
 	Grace time.Duration
@@ -33,9 +36,14 @@ func (h *httpServer) Initialize() error {
 		// Long requests (a streaming frame upload) watch their context:
 		// Close cancels it, so they end instead of holding shutdown.
 		BaseContext: func(net.Listener) context.Context { return base },
+		TLSConfig:   h.TLS,
 	}
 	h.served = make(chan error, 1)
-	go func() { h.served <- h.srv.Serve(h.Listener) }()
+	if h.TLS != nil {
+		go func() { h.served <- h.srv.ServeTLS(h.Listener, "", "") }() // the certificate is in TLSConfig
+	} else {
+		go func() { h.served <- h.srv.Serve(h.Listener) }()
+	}
 	return nil
 }
 

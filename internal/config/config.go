@@ -1,5 +1,6 @@
 // Package config reads the service's environment and knows the data-dir
-// layout. It does no I/O beyond looking up the home directory.
+// layout. It does no I/O beyond looking up the home directory and reading
+// the TLS certificate and key the environment names (LoadTLS).
 package config
 
 import (

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
@@ -48,6 +49,10 @@ type RunConfig struct {
 	Ports      model.Ports // with the RTP port of RTSP over UDP (0: TCP only)
 	Paths      []Path
 	RuntimeDir string // engine files (config, logs)
+	// TLS, when set, makes the engine serve RTSPS (instead of RTSP) on the
+	// RTSP port and HTTPS on the HLS and WebRTC ports. Its own API stays
+	// plain HTTP on loopback.
+	TLS *config.TLS
 
 	ReaderHoldTimeout     time.Duration
 	ICEServers            []string
@@ -132,8 +137,8 @@ type Download struct {
 // PathState is one path the engine serves (or would serve when running).
 type PathState struct {
 	Path
-	// PublishURL is where a publisher pushes this path: RTSP on loopback
-	// with the path's credentials. Secret: never log it. Empty while the
+	// PublishURL is where a publisher pushes this path: RTSP (RTSPS when
+	// the engine serves TLS) on loopback with the path's credentials. Secret: never log it. Empty while the
 	// engine does not run.
 	PublishURL string
 	// Target is the output published into this path; nil for the built-in

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/broadcast"
+	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/store"
 )
@@ -32,7 +33,10 @@ type Manager struct {
 	ServerID   string          // transmissions hosted here have this host_server_id
 	RuntimeDir string          // <data dir>/runtime/streaming
 	WebRTC     WebRTCNetwork
-	Logger     *slog.Logger
+	// TLS, when set, is served by every engine instance (RTSPS, HTTPS).
+	// It is read once at startup, so it never restarts an engine.
+	TLS    *config.TLS
+	Logger *slog.Logger
 
 	log     *slog.Logger
 	secret  []byte
@@ -338,6 +342,7 @@ func (m *Manager) startEngine(es model.EngineSettings) error {
 			Ports:                 ports,
 			Paths:                 enginePaths(st.Paths),
 			RuntimeDir:            m.RuntimeDir,
+			TLS:                   m.TLS,
 			ReaderHoldTimeout:     holdOf(es),
 			ICEServers:            es.WebRTCICEServers,
 			WebRTCAdditionalHosts: m.WebRTC.AdditionalHosts,
@@ -357,7 +362,7 @@ func (m *Manager) startEngine(es model.EngineSettings) error {
 	for _, w := range warnings {
 		m.log.Warn(w)
 	}
-	m.log.Info("engine started", "kind", kind, "bind", bindHost, "rtsp", ports.RTSP, "hls", ports.HLS, "webrtc", ports.WebRTC, "api", ports.API, "rtp", ports.RTP, "paths", len(st.Paths), "generation", st.Generation)
+	m.log.Info("engine started", "kind", kind, "bind", bindHost, "rtsp", ports.RTSP, "hls", ports.HLS, "webrtc", ports.WebRTC, "api", ports.API, "rtp", ports.RTP, "tls", m.TLS != nil, "paths", len(st.Paths), "generation", st.Generation)
 	return nil
 }
 
@@ -403,12 +408,19 @@ func (m *Manager) withPublish(p Path) Path {
 }
 
 // withPublishURLs sets (or clears, while stopped) every path's publish URL.
+// With TLS the RTSP port speaks RTSPS only, so publishers use it too (over
+// loopback; ffmpeg does not verify the certificate by default, which is
+// what lets a certificate for another host name serve here).
 func (m *Manager) withPublishURLs() {
+	scheme := "rtsp"
+	if m.TLS != nil {
+		scheme = "rtsps"
+	}
 	for i := range m.current.Paths {
 		p := &m.current.Paths[i]
 		p.PublishURL = ""
 		if m.current.Running {
-			u := url.URL{Scheme: "rtsp", User: url.UserPassword(p.PublishUser, p.PublishPass), Host: "127.0.0.1:" + strconv.Itoa(m.current.Ports.RTSP), Path: "/" + p.Name}
+			u := url.URL{Scheme: scheme, User: url.UserPassword(p.PublishUser, p.PublishPass), Host: "127.0.0.1:" + strconv.Itoa(m.current.Ports.RTSP), Path: "/" + p.Name}
 			p.PublishURL = u.String()
 		}
 	}
@@ -475,6 +487,8 @@ type Status struct {
 	Kind            string      `json:"kind"`
 	RestartCount    int         `json:"restart_count"`
 	Generation      uint64      `json:"generation"`
+	// TLS says the engine serves RTSPS and HTTPS (the URLs say so too).
+	TLS bool `json:"tls"`
 	KindInfo
 }
 
@@ -491,6 +505,7 @@ func (m *Manager) Status(host string) Status {
 		Kind:            s.Kind,
 		RestartCount:    s.Restarts,
 		Generation:      s.Generation,
+		TLS:             m.TLS != nil,
 		Warnings:        slices.Clone(s.Warnings),
 	}
 	if st.Warnings == nil {
@@ -534,9 +549,9 @@ func (m *Manager) Status(host string) Status {
 		}
 	}
 	st.URLs = StatusURLs{
-		RTSP:   model.PlaybackURL(model.ProtocolRTSP, host, s.Ports, model.TestPath),
-		HLS:    model.PlaybackURL(model.ProtocolHLS, host, s.Ports, model.TestPath),
-		WebRTC: model.PlaybackURL(model.ProtocolWebRTC, host, s.Ports, model.TestPath),
+		RTSP:   model.PlaybackURL(model.ProtocolRTSP, host, s.Ports, model.TestPath, st.TLS),
+		HLS:    model.PlaybackURL(model.ProtocolHLS, host, s.Ports, model.TestPath, st.TLS),
+		WebRTC: model.PlaybackURL(model.ProtocolWebRTC, host, s.Ports, model.TestPath, st.TLS),
 	}
 	return st
 }

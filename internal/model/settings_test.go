@@ -208,15 +208,22 @@ func TestApplyPatch(t *testing.T) {
 
 func TestPlaybackURL(t *testing.T) {
 	ports := Ports{RTSP: 8554, HLS: 8888, WebRTC: 8889, API: 9997}
-	cases := []struct{ protocol, host, want string }{
-		{"rtsp", "127.0.0.1", "rtsp://127.0.0.1:8554/front-door"},
-		{"hls", "127.0.0.1", "http://127.0.0.1:8888/front-door/index.m3u8"},
-		{"webrtc", "192.168.1.5", "http://192.168.1.5:8889/front-door/whep"},
-		{"rtsp", "::1", "rtsp://[::1]:8554/front-door"},
+	cases := []struct {
+		protocol, host string
+		secure         bool
+		want           string
+	}{
+		{"rtsp", "127.0.0.1", false, "rtsp://127.0.0.1:8554/front-door"},
+		{"hls", "127.0.0.1", false, "http://127.0.0.1:8888/front-door/index.m3u8"},
+		{"webrtc", "192.168.1.5", false, "http://192.168.1.5:8889/front-door/whep"},
+		{"rtsp", "::1", false, "rtsp://[::1]:8554/front-door"},
+		{"rtsp", "127.0.0.1", true, "rtsps://127.0.0.1:8554/front-door"},
+		{"hls", "cam.example.org", true, "https://cam.example.org:8888/front-door/index.m3u8"},
+		{"webrtc", "192.168.1.5", true, "https://192.168.1.5:8889/front-door/whep"},
 	}
 	for _, c := range cases {
-		if got := PlaybackURL(Protocol(c.protocol), c.host, ports, "front-door"); got != c.want {
-			t.Errorf("PlaybackURL(%s, %s) = %s, want %s", c.protocol, c.host, got, c.want)
+		if got := PlaybackURL(Protocol(c.protocol), c.host, ports, "front-door", c.secure); got != c.want {
+			t.Errorf("PlaybackURL(%s, %s, secure %v) = %s, want %s", c.protocol, c.host, c.secure, got, c.want)
 		}
 	}
 }

@@ -45,7 +45,7 @@ func x264Options(profile model.LatencyProfile) []string {
 
 // Args is the ffmpeg command line (without the binary) that encodes in into
 // H.264 (yuv420p, no audio, one keyframe per second) and publishes it over
-// RTSP/TCP to publishURL.
+// RTSP/TCP to publishURL (see RTSPOutput).
 func Args(logLevel string, in Input, enc Encoding, publishURL string) []string {
 	fps := strconv.Itoa(max(1, enc.FPS))
 	size := strconv.Itoa(enc.Width) + "x" + strconv.Itoa(enc.Height)
@@ -73,6 +73,17 @@ func Args(logLevel string, in Input, enc Encoding, publishURL string) []string {
 			"-maxrate", strconv.Itoa(int(math.RoundToEven(float64(b)*1.1)))+"k",
 			"-bufsize", strconv.Itoa(max(2*b, 512))+"k")
 	}
-	return append(args, "-g", fps, "-keyint_min", fps, "-sc_threshold", "0",
-		"-f", "rtsp", "-rtsp_transport", "tcp", publishURL)
+	args = append(args, "-g", fps, "-keyint_min", fps, "-sc_threshold", "0")
+	return append(args, RTSPOutput(publishURL)...)
+}
+
+// RTPPacketSize is the largest RTP packet publishers send (ffmpeg's
+// default is 1472). Over RTSPS the embedded engine's readers take at most
+// 1472 bytes less 10 of SRTP room, and drop larger packets.
+const RTPPacketSize = 1462
+
+// RTSPOutput is the end of every publisher's ffmpeg command line: publish
+// over RTSP (or RTSPS, as the URL says) on TCP to publishURL.
+func RTSPOutput(publishURL string) []string {
+	return []string{"-f", "rtsp", "-rtsp_transport", "tcp", "-pkt_size", strconv.Itoa(RTPPacketSize), publishURL}
 }

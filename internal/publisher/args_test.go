@@ -11,7 +11,7 @@ import (
 func TestArgsRawVideo(t *testing.T) {
 	got := Args("warning", Input{Mode: model.InputRawVideo}, Encoding{Width: 1280, Height: 720, FPS: 12, BitrateKbps: 2500, LatencyProfile: "normal"}, "rtsp://u:p@127.0.0.1:8554/front-door")
 	want := "-hide_banner -loglevel warning -nostats -f rawvideo -pix_fmt bgr24 -s 1280x720 -r 12 -i pipe:0 -an -c:v libx264 -preset veryfast -bf 0 -x264-params rc-lookahead=6 -pix_fmt yuv420p " +
-		"-b:v 2500k -maxrate 2750k -bufsize 5000k -g 12 -keyint_min 12 -sc_threshold 0 -f rtsp -rtsp_transport tcp rtsp://u:p@127.0.0.1:8554/front-door"
+		"-b:v 2500k -maxrate 2750k -bufsize 5000k -g 12 -keyint_min 12 -sc_threshold 0 -f rtsp -rtsp_transport tcp -pkt_size 1462 rtsp://u:p@127.0.0.1:8554/front-door"
 	if strings.Join(got, " ") != want {
 		t.Errorf("args\n got  %s\n want %s", strings.Join(got, " "), want)
 	}

@@ -130,8 +130,8 @@ func Args(logLevel, publishURL string) []string {
 		args = append(args, "-vf", "drawtext=fontfile="+clockFont+
 			":text='%{localtime}':fontsize=28:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6:x=12:y=h-th-12")
 	}
-	return append(args,
+	args = append(args,
 		"-an", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-		"-g", fps, "-keyint_min", fps, "-sc_threshold", "0",
-		"-f", "rtsp", "-rtsp_transport", "tcp", publishURL)
+		"-g", fps, "-keyint_min", fps, "-sc_threshold", "0")
+	return append(args, publisher.RTSPOutput(publishURL)...)
 }

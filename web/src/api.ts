@@ -61,6 +61,8 @@ export interface EngineStatus {
   kind: string;
   restart_count: number;
   generation: number;
+  /** The engine serves RTSPS and HTTPS (its URLs say so). */
+  tls: boolean;
   mediamtx_version: string;
   platform: string;
   binary_path: string | null;

@@ -18,6 +18,13 @@
 //	http://HOST:HLSPort/NAME/index.m3u8       (MPEG-TS segments of >= 1 s)
 //	POST http://HOST:WebRTCPort/NAME/whep     (WHEP, then DELETE the Location)
 //
+// With [Config.TLS] the same ports speak rtsps:// (TCP; UDP only as SRTP)
+// and https:// instead, publishers included; nothing plain is left open.
+// RTSPS readers then take RTP packets of at most 1462 bytes (gortsplib keeps
+// 10 of its 1472 for SRTP): a publisher's larger packets are lost to them
+// (counted in ReaderDrops, logged once), so publishers send smaller ones
+// (ffmpeg -pkt_size 1462).
+//
 // How fast readers start:
 //   - a reader of a path without publisher is held; RTSP readers are released
 //     as soon as the publisher records with known SPS/PPS, so that they get

@@ -15,7 +15,7 @@ import (
 
 // Engine is one instance of the embedded engine as the service's
 // engine.Engine: a Server plus the loopback-only MediaMTX-shaped API on the
-// api port.
+// api port (plain HTTP, with TLS on too).
 type Engine struct {
 	Config engine.RunConfig
 	Logger *slog.Logger
@@ -55,6 +55,9 @@ func (e *Engine) Initialize() error {
 		WebRTCLocalUDPAddress: cfg.WebRTCLocalUDPAddress,
 		WebRTCLocalTCPAddress: cfg.WebRTCLocalTCPAddress,
 		Logger:                e.Logger,
+	}
+	if cfg.TLS != nil {
+		c.TLS = cfg.TLS.ServerConfig()
 	}
 	if cfg.Ports.RTP > 0 {
 		c.RTSPUDPRTPAddress = net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.Ports.RTP))

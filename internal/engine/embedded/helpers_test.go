@@ -158,7 +158,7 @@ func startFFmpegGOP(t *testing.T, url string, gop int) *publisher_ {
 		"-re", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=15",
 		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
 		"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop), "-sc_threshold", "0",
-		"-f", "rtsp", "-rtsp_transport", "tcp", url)
+		"-f", "rtsp", "-rtsp_transport", "tcp", "-pkt_size", "1462", url) // as the service's publishers: RTSPS readers take no more
 	pub := &publisher_{cmd: cmd, stderr: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = pub.stderr
 	if err := cmd.Start(); err != nil {

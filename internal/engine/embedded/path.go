@@ -78,6 +78,7 @@ type publisher struct {
 	fanMu   sync.Mutex
 	rtpGOP  rtpGOPCache
 	joining map[*gortsplib.ServerSession]*rtspJoiner
+	dropped bool // a packet the stream refused was logged
 
 	// guarded by path.mu
 	sps, pps  []byte

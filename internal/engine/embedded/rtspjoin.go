@@ -167,7 +167,14 @@ func (p *path) writeRTP(pub *publisher, medi *description.Media, pkt *rtp.Packet
 			j.sent = sessionRTPSent(ss)
 		}
 	}
-	_ = pub.stream.WritePacketRTP(medi, pkt)
+	if err := pub.stream.WritePacketRTP(medi, pkt); err != nil {
+		p.drops.Add(1)
+		if !pub.dropped { // once per publisher: it sends such packets all the time
+			pub.dropped = true
+			p.s.log.Warn("[RTSP] a packet of the publisher could not be sent to RTSP readers: they lose it (over RTSPS packets must be at most 1462 bytes)",
+				"path", p.name, "bytes", pkt.MarshalSize(), "err", err)
+		}
+	}
 	for ss, j := range pub.joining {
 		if _, ok := j.medias[medi]; !ok {
 			continue

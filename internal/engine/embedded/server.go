@@ -2,8 +2,10 @@ package embedded
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -48,6 +50,9 @@ type Config struct {
 	// port the next one. Empty: RTSP over TCP only (UDP SETUPs get 461 and
 	// clients such as ffmpeg fall back to TCP).
 	RTSPUDPRTPAddress, RTSPUDPRTCPAddress string
+	// TLS, when set, makes the RTSP listener speak RTSPS only (over UDP
+	// then only SRTP) and the HLS and WHEP listeners HTTPS only.
+	TLS *tls.Config
 
 	// ReaderHoldTimeout is how long a reader of a configured path without a
 	// publisher is held waiting for the first keyframe before it gets 404.
@@ -226,6 +231,7 @@ func (s *Server) start() error {
 		RTSPAddress:    net.JoinHostPort(host, strconv.Itoa(s.cfg.RTSPPort)),
 		UDPRTPAddress:  s.cfg.RTSPUDPRTPAddress,
 		UDPRTCPAddress: s.cfg.RTSPUDPRTCPAddress,
+		TLSConfig:      s.cfg.TLS,
 		WriteQueueSize: rtspWriteQueueSize,
 	}
 	if err := s.rtsp.Start(); err != nil {
@@ -238,7 +244,7 @@ func (s *Server) start() error {
 		return fmt.Errorf("embedded engine: HLS listener on %s:%d: %w (choose another HLS port or stop the program using it)", host, s.cfg.HLSPort, err)
 	}
 	s.hlsLn = ln
-	s.hlsHTTP = &http.Server{Handler: &hlsHandler{s: s}, ReadHeaderTimeout: 10 * time.Second}
+	s.hlsHTTP = &http.Server{Handler: &hlsHandler{s: s}, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.httpTLS(), ErrorLog: s.httpErrorLog()}
 
 	w, err := newWHEPServer(s)
 	if err != nil {
@@ -250,7 +256,7 @@ func (s *Server) start() error {
 		return fmt.Errorf("embedded engine: WebRTC listener on %s:%d: %w (choose another WebRTC port or stop the program using it)", host, s.cfg.WebRTCPort, err)
 	}
 	s.webrtcLn = ln
-	s.webrtcHTTP = &http.Server{Handler: w, ReadHeaderTimeout: 10 * time.Second}
+	s.webrtcHTTP = &http.Server{Handler: w, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.httpTLS(), ErrorLog: s.httpErrorLog()}
 
 	for _, srv := range []struct {
 		h  *http.Server
@@ -259,14 +265,33 @@ func (s *Server) start() error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := srv.h.Serve(srv.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serve := srv.h.Serve
+			if srv.h.TLSConfig != nil {
+				serve = func(ln net.Listener) error { return srv.h.ServeTLS(ln, "", "") } // the certificate is in TLSConfig
+			}
+			if err := serve(srv.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("HTTP listener stopped", "addr", srv.ln.Addr().String(), "err", err)
 			}
 		}()
 	}
 	s.log.Info("listening", "rtsp", s.rtsp.NetListener().Addr().String(),
-		"hls", s.hlsLn.Addr().String(), "webrtc", s.webrtcLn.Addr().String())
+		"hls", s.hlsLn.Addr().String(), "webrtc", s.webrtcLn.Addr().String(), "tls", s.cfg.TLS != nil)
 	return nil
+}
+
+// httpErrorLog puts what an HTTP server reports (a TLS handshake a client
+// refused, say) into the engine's log.
+func (s *Server) httpErrorLog() *log.Logger {
+	return slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+}
+
+// httpTLS is a copy of Config.TLS for one HTTP server (each adds its
+// protocols to it), or nil.
+func (s *Server) httpTLS() *tls.Config {
+	if s.cfg.TLS == nil {
+		return nil
+	}
+	return s.cfg.TLS.Clone()
 }
 
 // Addrs returns the actual "host:port" of the RTSP, HLS and WHEP listeners

@@ -43,6 +43,11 @@ type ConfigInput struct {
 	WebRTCLocalUDPAddress string
 	WebRTCLocalTCPAddress string // "" disables ICE over TCP
 
+	// TLSCertFile and TLSKeyFile (absolute PEM paths), when set, make
+	// MediaMTX serve RTSPS instead of RTSP on the RTSP port (SRTP on the
+	// RTP pair) and HTTPS on the HLS and WebRTC ports.
+	TLSCertFile, TLSKeyFile string
+
 	// Hook is the argv MediaMTX runs for an on-demand path (with MTX_PATH
 	// in its environment). It must not carry secrets: the command line is
 	// visible to every local user.
@@ -85,6 +90,14 @@ type Config struct {
 	RTSPAddress    string   `yaml:"rtspAddress"`
 	RTPAddress     string   `yaml:"rtpAddress"`
 	RTCPAddress    string   `yaml:"rtcpAddress"`
+	// With rtspEncryption "strict" MediaMTX opens only the RTSPS listener
+	// and the SRTP pair; rtspAddress, rtpAddress and rtcpAddress go unused.
+	RTSPEncryption string `yaml:"rtspEncryption,omitempty"`
+	RTSPSAddress   string `yaml:"rtspsAddress,omitempty"`
+	SRTPAddress    string `yaml:"srtpAddress,omitempty"`
+	SRTCPAddress   string `yaml:"srtcpAddress,omitempty"`
+	RTSPServerKey  string `yaml:"rtspServerKey,omitempty"`
+	RTSPServerCert string `yaml:"rtspServerCert,omitempty"`
 
 	RTMP bool `yaml:"rtmp"`
 	SRT  bool `yaml:"srt"`
@@ -95,6 +108,9 @@ type Config struct {
 	HLSAllowOrigins []string `yaml:"hlsAllowOrigins"`
 	HLSVariant      string   `yaml:"hlsVariant"`
 	HLSAlwaysRemux  bool     `yaml:"hlsAlwaysRemux"`
+	HLSEncryption   bool     `yaml:"hlsEncryption,omitempty"`
+	HLSServerKey    string   `yaml:"hlsServerKey,omitempty"`
+	HLSServerCert   string   `yaml:"hlsServerCert,omitempty"`
 
 	WebRTC                bool        `yaml:"webrtc"`
 	WebRTCAddress         string      `yaml:"webrtcAddress"`
@@ -103,6 +119,9 @@ type Config struct {
 	WebRTCLocalUDPAddress string      `yaml:"webrtcLocalUDPAddress"`
 	WebRTCLocalTCPAddress string      `yaml:"webrtcLocalTCPAddress"`
 	WebRTCICEServers2     []ICEServer `yaml:"webrtcICEServers2"`
+	WebRTCEncryption      bool        `yaml:"webrtcEncryption,omitempty"`
+	WebRTCServerKey       string      `yaml:"webrtcServerKey,omitempty"`
+	WebRTCServerCert      string      `yaml:"webrtcServerCert,omitempty"`
 
 	Paths map[string]PathConf `yaml:"paths"`
 }
@@ -211,7 +230,7 @@ func NewConfig(c ConfigInput) (Config, error) {
 		udp = ":0"
 	}
 	anyOrigin := []string{"*"}
-	return Config{
+	cfg := Config{
 		LogLevel:          "info",
 		LogDestinations:   []string{"stdout"},
 		ReadTimeout:       Duration(c.ReadTimeout),
@@ -243,7 +262,26 @@ func NewConfig(c ConfigInput) (Config, error) {
 		WebRTCICEServers2:     ICEServers(c.ICEServers),
 
 		Paths: confs,
-	}, nil
+	}
+	if c.TLSCertFile != "" || c.TLSKeyFile != "" {
+		if c.TLSCertFile == "" || c.TLSKeyFile == "" {
+			return Config{}, errors.New("mediamtx config: TLS needs both a certificate and a key file")
+		}
+		withTLS(&cfg, c)
+	}
+	return cfg, nil
+}
+
+// withTLS turns encryption on everywhere but the API (which our own
+// client calls on loopback): RTSPS takes the RTSP port ("strict": no
+// plain RTSP left, publishers use RTSPS too) and SRTP the RTP pair.
+func withTLS(cfg *Config, c ConfigInput) {
+	cfg.RTSPEncryption = "strict"
+	cfg.RTSPSAddress = cfg.RTSPAddress
+	cfg.SRTPAddress, cfg.SRTCPAddress = cfg.RTPAddress, cfg.RTCPAddress
+	cfg.RTSPServerKey, cfg.RTSPServerCert = c.TLSKeyFile, c.TLSCertFile
+	cfg.HLSEncryption, cfg.HLSServerKey, cfg.HLSServerCert = true, c.TLSKeyFile, c.TLSCertFile
+	cfg.WebRTCEncryption, cfg.WebRTCServerKey, cfg.WebRTCServerCert = true, c.TLSKeyFile, c.TLSCertFile
 }
 
 // listenAddress is host:port, or :port for all interfaces (so MediaMTX

@@ -272,3 +272,37 @@ func TestWriteConfigAtomic(t *testing.T) {
 		t.Error("old file changed by a refused write")
 	}
 }
+
+// With a certificate, every listener but the API is encrypted: RTSPS on
+// the RTSP port (strict: no plain RTSP), SRTP on the RTP pair, HTTPS for
+// HLS and WebRTC. Without one, no encryption key is rendered at all.
+func TestConfigTLS(t *testing.T) {
+	c := sampleInput()
+	c.TLSCertFile, c.TLSKeyFile = "/etc/tls/cert.pem", "/etc/tls/key.pem"
+	m := decoded(t, c)
+	want := map[string]any{
+		"rtspEncryption": "strict", "rtspsAddress": ":8554", "srtpAddress": ":8000", "srtcpAddress": ":8001",
+		"rtspServerCert": c.TLSCertFile, "rtspServerKey": c.TLSKeyFile,
+		"hlsEncryption": true, "hlsServerCert": c.TLSCertFile, "hlsServerKey": c.TLSKeyFile, "hlsAddress": ":8888",
+		"webrtcEncryption": true, "webrtcServerCert": c.TLSCertFile, "webrtcServerKey": c.TLSKeyFile, "webrtcAddress": ":8889",
+		"apiAddress": "127.0.0.1:9997",
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, m[k], v)
+		}
+	}
+	if _, ok := m["apiEncryption"]; ok {
+		t.Error("the API (our own loopback client) must stay plain HTTP")
+	}
+
+	for k := range decoded(t, sampleInput()) {
+		if strings.Contains(k, "Encryption") || strings.HasSuffix(k, "ServerKey") || strings.HasSuffix(k, "ServerCert") || strings.HasPrefix(k, "srtp") || k == "rtspsAddress" {
+			t.Errorf("plain config renders %s", k)
+		}
+	}
+	c.TLSKeyFile = ""
+	if _, err := RenderConfig(c); err == nil {
+		t.Error("a certificate without a key rendered")
+	}
+}

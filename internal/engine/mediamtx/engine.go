@@ -395,6 +395,9 @@ func (e *Engine) input(d desired) ConfigInput {
 		WebRTCLocalUDPAddress: c.WebRTCLocalUDPAddress, WebRTCLocalTCPAddress: c.WebRTCLocalTCPAddress,
 		Hook: e.hookArgv(),
 	}
+	if c.TLS != nil {
+		in.TLSCertFile, in.TLSKeyFile = c.TLS.CertFile, c.TLS.KeyFile
+	}
 	for _, p := range d.paths {
 		in.Paths = append(in.Paths, PathInput{Path: p, OnDemand: true, StartTimeout: hold, CloseAfter: closeAfter})
 	}

@@ -173,11 +173,12 @@ export function engineCard(onStatus: (st: EngineStatus) => void): { el: HTMLElem
       h("dl.kvs", null,
         row("Kind", h("span", { dataset: { testid: "engine-kind-label" } }, st.kind === "mediamtx" ? `MediaMTX ${st.mediamtx_version || ""}`.trim() : st.kind || "—")),
         row("Bind host", st.bind_host || "—"),
+        row("Encryption", h("span", { dataset: { testid: "engine-tls" } }, st.tls ? "TLS (RTSPS, HTTPS)" : "None (plain RTSP, HTTP)")),
         row("Uptime", st.running ? fmtDuration(st.uptime_seconds) : "—"),
         row("Restarts", h("span", { dataset: { testid: "engine-restarts" } }, String(st.restart_count ?? 0))),
       ),
       h("div.ports", { dataset: { testid: "engine-ports" } },
-        (["rtsp", "hls", "webrtc", "api"] as const).map((k) => h("div.port", null, h("span", null, k.toUpperCase()), h("strong", null, ports?.[k] ? String(ports[k]) : "—")))),
+        (["rtsp", "hls", "webrtc", "api"] as const).map((k) => h("div.port", null, h("span", null, k === "rtsp" && st.tls ? "RTSPS" : k.toUpperCase()), h("strong", null, ports?.[k] ? String(ports[k]) : "—")))),
       st.warnings?.length ? h("ul.notes.warn", null, st.warnings.map((w) => h("li", null, w))) : null,
       st.last_error ? h("div.notes.error", { dataset: { testid: "engine-error" } }, h("strong", null, "Last error: "), st.last_error) : null,
     );
