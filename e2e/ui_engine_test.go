@@ -99,6 +99,9 @@ func TestUIEngineMediaMTX(t *testing.T) {
 	b.waitJS(30*time.Second, "MediaMTX running",
 		`document.querySelector("[data-testid=engine-state]").textContent === "Running" && document.querySelector("[data-testid=engine-kind-label]").textContent.startsWith("MediaMTX") && document.querySelector("[data-testid=engine-start]").disabled`,
 		engineCardText)
+	if got, want := evalJS[string](b, `document.querySelector("[data-testid=engine-rtp]").textContent`), fmt.Sprintf("%d/%d", p[4], p[4]+1); got != want {
+		t.Errorf("the card shows RTP/RTCP %q, want %q", got, want)
+	}
 	_, st := s.call("GET", "/engine/status", "")
 	pid, _ := jget(st, "pid").(float64)
 	if jget(st, "running") != true || jget(st, "kind") != "mediamtx" || pid == 0 || int(pid) == s.cmd.Process.Pid {

@@ -3,7 +3,8 @@
 
 export const API = "/api/streams";
 
-export interface Ports { rtsp: number; hls: number; webrtc: number; api: number }
+/** rtp: the RTSP UDP RTP port (even; RTCP is rtp+1); rtcp only in the engine status. */
+export interface Ports { rtsp: number; hls: number; webrtc: number; api: number; rtp?: number; rtcp?: number }
 
 /** password is null in answers unless secrets are asked for; password_set tells whether one is stored. */
 export interface Authentication { enabled: boolean; username: string | null; password: string | null; password_set?: boolean }

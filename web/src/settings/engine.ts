@@ -178,7 +178,8 @@ export function engineCard(onStatus: (st: EngineStatus) => void): { el: HTMLElem
         row("Restarts", h("span", { dataset: { testid: "engine-restarts" } }, String(st.restart_count ?? 0))),
       ),
       h("div.ports", { dataset: { testid: "engine-ports" } },
-        (["rtsp", "hls", "webrtc", "api"] as const).map((k) => h("div.port", null, h("span", null, k === "rtsp" && st.tls ? "RTSPS" : k.toUpperCase()), h("strong", null, ports?.[k] ? String(ports[k]) : "—")))),
+        (["rtsp", "hls", "webrtc", "api"] as const).map((k) => h("div.port", null, h("span", null, k === "rtsp" && st.tls ? "RTSPS" : k.toUpperCase()), h("strong", null, ports?.[k] ? String(ports[k]) : "—"))),
+        h("div.port", null, h("span", null, "RTP/RTCP"), h("strong", { dataset: { testid: "engine-rtp" } }, ports?.rtp ? `${ports.rtp}/${ports.rtcp ?? ports.rtp + 1}` : "—"))),
       st.warnings?.length ? h("ul.notes.warn", null, st.warnings.map((w) => h("li", null, w))) : null,
       st.last_error ? h("div.notes.error", { dataset: { testid: "engine-error" } }, h("strong", null, "Last error: "), st.last_error) : null,
     );
@@ -264,7 +265,8 @@ export function engineForm(initial: EngineSettings, onSaved: (e: EngineSettings)
   const banner = h("div.banner.error", { hidden: true });
   const portInput = (k: keyof EngineSettings["preferred_ports"]) =>
     h("input", { type: "number", min: "1", max: "65535", value: String(draft.preferred_ports[k] ?? ""), dataset: { port: k } });
-  const ports = { rtsp: portInput("rtsp"), hls: portInput("hls"), webrtc: portInput("webrtc"), api: portInput("api") };
+  const ports = { rtsp: portInput("rtsp"), hls: portInput("hls"), webrtc: portInput("webrtc"), api: portInput("api"), rtp: portInput("rtp") };
+  ports.rtp.step = "2";
   const lan = checkbox("Expose to LAN (readers listen on 0.0.0.0)", draft.expose_to_lan, "engine.expose_to_lan", (v) => { draft.expose_to_lan = v });
   const ice = h("textarea", { rows: 3, placeholder: "stun:stun.example.org:3478\nturn:user:pass@turn.example.org:3478", spellcheck: false }, (draft.webrtc_ice_servers ?? []).join("\n"));
   const hold = h("input", { type: "number", min: "1", max: "60", value: String(draft.reader_hold_seconds ?? 10) });
@@ -279,6 +281,7 @@ export function engineForm(initial: EngineSettings, onSaved: (e: EngineSettings)
       field("HLS port", ports.hls, "engine.preferred_ports.hls"),
       field("WebRTC port", ports.webrtc, "engine.preferred_ports.webrtc"),
       field("API port", ports.api, "engine.preferred_ports.api"),
+      field("RTP port (RTSP over UDP; RTCP is the next one)", ports.rtp, "engine.preferred_ports.rtp"),
     ),
     field("ICE servers (one per line)", ice, "engine.webrtc_ice_servers", "stun:, turn: or turns: URLs; the dashboard passes them to the browser too."),
     field("Reader hold (seconds)", hold, "engine.reader_hold_seconds", "How long a viewer waits for a stream that is starting."),
@@ -292,7 +295,7 @@ export function engineForm(initial: EngineSettings, onSaved: (e: EngineSettings)
     const patch = {
       engine: {
         expose_to_lan: draft.expose_to_lan,
-        preferred_ports: { rtsp: optInt(ports.rtsp.value), hls: optInt(ports.hls.value), webrtc: optInt(ports.webrtc.value), api: optInt(ports.api.value) },
+        preferred_ports: { rtsp: optInt(ports.rtsp.value), hls: optInt(ports.hls.value), webrtc: optInt(ports.webrtc.value), api: optInt(ports.api.value), rtp: optInt(ports.rtp.value) },
         webrtc_ice_servers: ice.value.split(/\r?\n/).map((s) => s.trim()).filter(Boolean),
         reader_hold_seconds: optInt(hold.value),
       },
