@@ -51,8 +51,10 @@ type Options struct {
 	// proxy); each call is also bounded by RemoteTimeout. Defaults to a
 	// plain client.
 	RemoteClient *http.Client
-	Logger       *slog.Logger
-	Now          func() time.Time // defaults to time.Now
+	// Ingest bounds the frame ingest (zero: the defaults).
+	Ingest IngestLimits
+	Logger *slog.Logger
+	Now    func() time.Time // defaults to time.Now
 }
 
 type server struct {
@@ -66,6 +68,8 @@ type server struct {
 	syncPass  string
 	serverID  string
 	remote    *http.Client
+	ingest    IngestLimits
+	clients   *clientSlots // ingest requests in progress per client
 	log       *slog.Logger
 	now       func() time.Time
 	mux       *http.ServeMux
@@ -77,6 +81,8 @@ func Handler(opts Options) http.Handler {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.ingest = opts.Ingest.withDefaults()
+	s.clients = &clientSlots{max: s.ingest.PerClient}
 	s.remote = opts.RemoteClient
 	if s.remote == nil {
 		s.remote = &http.Client{Timeout: RemoteTimeout}
@@ -167,8 +173,9 @@ type ffmpegInfo struct {
 
 // httpError is an error with the status it should be answered with.
 type httpError struct {
-	status int
-	detail string
+	status     int
+	detail     string
+	retryAfter string // Retry-After of a 503, seconds
 }
 
 func (e *httpError) Error() string { return e.detail }
@@ -184,6 +191,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ce *model.ConflictError
 	switch {
 	case errors.As(err, &he):
+		if he.retryAfter != "" {
+			w.Header().Set("Retry-After", he.retryAfter)
+		}
 		writeDetail(w, he.status, he.detail)
 	case errors.As(err, &ve):
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": ve.Errors})
@@ -215,11 +225,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func readJSONBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, errorf(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", MaxBodyBytes)
-		}
-		return nil, errorf(http.StatusBadRequest, "Could not read the request body: %v", err)
+		return nil, bodyError(err, fmt.Sprintf("Request body is larger than %d bytes", MaxBodyBytes))
 	}
 	if err := model.CheckJSONDepth(body, model.MaxJSONDepth, "body"); err != nil {
 		return nil, err
