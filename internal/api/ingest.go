@@ -113,12 +113,12 @@ func rawFrame(p frameParams, data []byte) (*frame.Frame, error) {
 func (s *server) putFrame(w http.ResponseWriter, r *http.Request) {
 	t, wid, err := s.ingestTarget(r)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 		return
 	}
 	leave, err := s.clients.enter(r)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 		return
 	}
 	defer leave()
@@ -126,24 +126,24 @@ func (s *server) putFrame(w http.ResponseWriter, r *http.Request) {
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	raw := mediaType == "application/octet-stream"
 	if !raw && mediaType != "image/jpeg" && mediaType != "image/png" {
-		s.writeError(w, r, errorf(http.StatusUnsupportedMediaType, "Content-Type must be image/jpeg, image/png or application/octet-stream (raw pixels), not %q", mediaType))
+		s.refuse(w, r, errorf(http.StatusUnsupportedMediaType, "Content-Type must be image/jpeg, image/png or application/octet-stream (raw pixels), not %q", mediaType))
 		return
 	}
 	p, err := parseFrameParams(r, raw)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 		return
 	}
 	lim := limitFor(t)
 	if raw {
 		mediaType = ""
 		if err := lim.check(p.width, p.height); err != nil {
-			s.writeError(w, r, err)
+			s.refuse(w, r, err)
 			return
 		}
 	}
 	if r.ContentLength > MaxFrameBytes {
-		s.writeError(w, r, errorf(http.StatusRequestEntityTooLarge, "Frame is larger than %d bytes", MaxFrameBytes))
+		s.refuse(w, r, errorf(http.StatusRequestEntityTooLarge, "Frame is larger than %d bytes", MaxFrameBytes))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFrameBytes))
@@ -162,6 +162,14 @@ func (s *server) putFrame(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, writerAnswer(t.ID, wid, active))
+}
+
+// refuse answers an ingest request whose body is not read (or not to its
+// end): the connection closes after the answer, so neither side waits for
+// the rest of a body nobody wants.
+func (s *server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Connection", "close")
+	s.writeError(w, r, err)
 }
 
 // tooManyWriters is the 429 of a new writer refused at the writer cap.
@@ -197,24 +205,24 @@ func (s *server) deleteWriter(w http.ResponseWriter, r *http.Request) {
 func (s *server) streamFrames(w http.ResponseWriter, r *http.Request) {
 	t, wid, err := s.ingestTarget(r)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 		return
 	}
 	leave, err := s.clients.enter(r)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 		return
 	}
 	defer leave()
 	format := r.URL.Query().Get("format")
 	encoded := format == "jpeg" || format == "png"
 	if !encoded && !slices.Contains([]string{"", "bgr24", "gray", "bgra"}, format) {
-		s.writeError(w, r, errorf(http.StatusUnsupportedMediaType, "format must be bgr24, gray, bgra, jpeg or png, not %q", format))
+		s.refuse(w, r, errorf(http.StatusUnsupportedMediaType, "format must be bgr24, gray, bgra, jpeg or png, not %q", format))
 		return
 	}
 	p, err := parseFrameParams(r, !encoded)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 		return
 	}
 	lim := limitFor(t)
@@ -222,7 +230,7 @@ func (s *server) streamFrames(w http.ResponseWriter, r *http.Request) {
 	if encoded {
 		mediaType = "image/" + format
 	} else if err := lim.check(p.width, p.height); err != nil {
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 		return
 	}
 	frames := 0
@@ -230,7 +238,7 @@ func (s *server) streamFrames(w http.ResponseWriter, r *http.Request) {
 		if frames > 0 {
 			s.arbiter.Close(t.ID, wid)
 		}
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 	}
 	in := &frameReader{r: bufio.NewReaderSize(r.Body, 1<<20), max: MaxFrameBytes}
 	lifecycle := arbiter.Open

@@ -163,10 +163,15 @@ func (b *body) cut() {
 
 // finish runs when the handler returns: from then on the server owns the
 // connection's deadlines, and a late cut must not touch them (the next
-// request on the connection would fail).
+// request on the connection would fail). What the handler left of the body
+// is not waited for: the server's own read of the rest ends at once and it
+// closes the connection (a rest it already drained is not read again).
 func (b *body) finish(stop func() bool) {
 	stop()
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.done = true
-	b.mu.Unlock()
+	if !b.eof && !b.canceled {
+		_ = b.rc.SetReadDeadline(time.Unix(1, 0))
+	}
 }
