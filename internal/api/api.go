@@ -72,8 +72,10 @@ type Options struct {
 	// CameraInputs is what camera URLs (and camera.source urls) may be;
 	// the zero Policy accepts no local files.
 	CameraInputs camerainput.Policy
-	Logger       *slog.Logger
-	Now          func() time.Time // defaults to time.Now
+	// Ingest bounds the frame ingest (zero: the defaults).
+	Ingest IngestLimits
+	Logger *slog.Logger
+	Now    func() time.Time // defaults to time.Now
 }
 
 type server struct {
@@ -87,6 +89,8 @@ type server struct {
 	remote    *http.Client
 	// cameraInputs is Options.CameraInputs.
 	cameraInputs camerainput.Policy
+	ingest       IngestLimits
+	clients      *clientSlots // ingest requests in progress per client
 	log          *slog.Logger
 	now          func() time.Time
 	mux          *http.ServeMux
@@ -98,6 +102,8 @@ func Handler(opts Options) http.Handler {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.ingest = opts.Ingest.withDefaults()
+	s.clients = &clientSlots{max: s.ingest.PerClient}
 	s.remote = opts.RemoteClient
 	if s.remote == nil {
 		s.remote = &http.Client{Timeout: RemoteTimeout}
@@ -188,8 +194,9 @@ type ffmpegInfo struct {
 
 // httpError is an error with the status it should be answered with.
 type httpError struct {
-	status int
-	detail string
+	status     int
+	detail     string
+	retryAfter string // Retry-After of a 503, seconds
 }
 
 func (e *httpError) Error() string { return e.detail }
@@ -205,6 +212,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ce *model.ConflictError
 	switch {
 	case errors.As(err, &he):
+		if he.retryAfter != "" {
+			w.Header().Set("Retry-After", he.retryAfter)
+		}
 		writeDetail(w, he.status, he.detail)
 	case errors.As(err, &ve):
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": ve.Errors})
@@ -236,11 +246,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func readJSONBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, errorf(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", MaxBodyBytes)
-		}
-		return nil, errorf(http.StatusBadRequest, "Could not read the request body: %v", err)
+		return nil, bodyError(err, fmt.Sprintf("Request body is larger than %d bytes", MaxBodyBytes))
 	}
 	if err := model.CheckJSONDepth(body, model.MaxJSONDepth, "body"); err != nil {
 		return nil, err

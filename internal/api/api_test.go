@@ -24,13 +24,15 @@ import (
 	_ "github.com/toposync/toposync-streaming/internal/pipeline/ops"
 	_ "github.com/toposync/toposync-streaming/internal/pipeline/vision"
 	"github.com/toposync/toposync-streaming/internal/publisher"
+	"github.com/toposync/toposync-streaming/internal/reqbody"
 	"github.com/toposync/toposync-streaming/internal/store"
 )
 
 type client struct {
-	t    *testing.T
-	base string
-	dir  string // the data dir
+	t     *testing.T
+	base  string
+	dir   string // the data dir
+	store *store.Store
 }
 
 // newServer runs the API on a real HTTP server over a fresh data dir, with
@@ -42,6 +44,13 @@ func newServer(t *testing.T, serverID string) *client {
 
 // newServerWith is newServer with changed API options.
 func newServerWith(t *testing.T, serverID string, mod func(*Options)) *client {
+	t.Helper()
+	return newServerIdle(t, serverID, 0, mod)
+}
+
+// newServerIdle is newServerWith with request bodies cut after idle (the
+// default when 0), as the service's HTTP server does.
+func newServerIdle(t *testing.T, serverID string, idle time.Duration, mod func(*Options)) *client {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(dir)
@@ -66,7 +75,7 @@ func newServerWith(t *testing.T, serverID string, mod func(*Options)) *client {
 	}
 	opts := Options{Store: st, Engine: manager, Bridge: b, Arbiter: arb, Pipelines: host, ServerID: serverID, FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr}
 	mod(&opts)
-	srv := httptest.NewServer(Handler(opts))
+	srv := httptest.NewServer(reqbody.Handler(Handler(opts), idle))
 	t.Cleanup(func() {
 		srv.Close()
 		host.Close()
@@ -74,7 +83,7 @@ func newServerWith(t *testing.T, serverID string, mod func(*Options)) *client {
 		manager.Close()
 		_ = st.Close()
 	})
-	return &client{t: t, base: srv.URL + Prefix, dir: dir}
+	return &client{t: t, base: srv.URL + Prefix, dir: dir, store: st}
 }
 
 // do sends body (a string, or any value marshalled as JSON) and decodes the

@@ -2,9 +2,8 @@ package api
 
 import (
 	"bufio"
-	"context"
-	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/frame"
 	"github.com/toposync/toposync-streaming/internal/model"
+	"github.com/toposync/toposync-streaming/internal/reqbody"
 )
 
 // MaxFrameBytes bounds one frame of the ingest API: a raw 7680x4320 BGR24
@@ -113,39 +113,45 @@ func rawFrame(p frameParams, data []byte) (*frame.Frame, error) {
 func (s *server) putFrame(w http.ResponseWriter, r *http.Request) {
 	t, wid, err := s.ingestTarget(r)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 		return
 	}
+	leave, err := s.clients.enter(r)
+	if err != nil {
+		s.refuse(w, r, err)
+		return
+	}
+	defer leave()
+	reqbody.SetDeadline(r, time.Now().Add(s.ingest.FrameUpload))
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	raw := mediaType == "application/octet-stream"
 	if !raw && mediaType != "image/jpeg" && mediaType != "image/png" {
-		s.writeError(w, r, errorf(http.StatusUnsupportedMediaType, "Content-Type must be image/jpeg, image/png or application/octet-stream (raw pixels), not %q", mediaType))
+		s.refuse(w, r, errorf(http.StatusUnsupportedMediaType, "Content-Type must be image/jpeg, image/png or application/octet-stream (raw pixels), not %q", mediaType))
 		return
 	}
 	p, err := parseFrameParams(r, raw)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 		return
 	}
+	lim := limitFor(t)
+	if raw {
+		mediaType = ""
+		if err := lim.check(p.width, p.height); err != nil {
+			s.refuse(w, r, err)
+			return
+		}
+	}
 	if r.ContentLength > MaxFrameBytes {
-		s.writeError(w, r, errorf(http.StatusRequestEntityTooLarge, "Frame is larger than %d bytes", MaxFrameBytes))
+		s.refuse(w, r, errorf(http.StatusRequestEntityTooLarge, "Frame is larger than %d bytes", MaxFrameBytes))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFrameBytes))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			err = errorf(http.StatusRequestEntityTooLarge, "Frame is larger than %d bytes", MaxFrameBytes)
-		}
-		s.writeError(w, r, err)
+		s.writeError(w, r, bodyError(err, fmt.Sprintf("Frame is larger than %d bytes", MaxFrameBytes)))
 		return
 	}
-	var f *frame.Frame
-	if raw {
-		f, err = rawFrame(p, body)
-	} else if f, err = frame.Decode(mediaType, body); err != nil {
-		err = errorf(http.StatusBadRequest, "cannot decode the %s frame: %v", mediaType, err)
-	}
+	f, err := s.buildFrame(r.Context(), lim, mediaType, p, body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -156,6 +162,14 @@ func (s *server) putFrame(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, writerAnswer(t.ID, wid, active))
+}
+
+// refuse answers an ingest request whose body is not read (or not to its
+// end): the connection closes after the answer, so neither side waits for
+// the rest of a body nobody wants.
+func (s *server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Connection", "close")
+	s.writeError(w, r, err)
 }
 
 // tooManyWriters is the 429 of a new writer refused at the writer cap.
@@ -183,25 +197,40 @@ func (s *server) deleteWriter(w http.ResponseWriter, r *http.Request) {
 
 // streamFrames is POST /transmissions/{id}/writers/{writer_id}/stream: one
 // long request whose body is a sequence of frames, each a 4-byte big-endian
-// length followed by that many bytes. Raw frames (format bgr24, gray, bgra)
-// take width and height from the query; format=jpeg or png sends encoded
-// images. The first frame opens the writer, the others update it; the end
-// of the body closes it. The answer comes at the end.
+// length followed by that many bytes (frameReader). Raw frames (format
+// bgr24, gray, bgra) take width and height from the query; format=jpeg or
+// png sends encoded images. The first frame opens the writer, the others
+// update it; the end of the body closes it. The answer comes at the end.
+// A stream that sends nothing for the body idle time (10 s) is ended.
 func (s *server) streamFrames(w http.ResponseWriter, r *http.Request) {
 	t, wid, err := s.ingestTarget(r)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 		return
 	}
+	leave, err := s.clients.enter(r)
+	if err != nil {
+		s.refuse(w, r, err)
+		return
+	}
+	defer leave()
 	format := r.URL.Query().Get("format")
 	encoded := format == "jpeg" || format == "png"
 	if !encoded && !slices.Contains([]string{"", "bgr24", "gray", "bgra"}, format) {
-		s.writeError(w, r, errorf(http.StatusUnsupportedMediaType, "format must be bgr24, gray, bgra, jpeg or png, not %q", format))
+		s.refuse(w, r, errorf(http.StatusUnsupportedMediaType, "format must be bgr24, gray, bgra, jpeg or png, not %q", format))
 		return
 	}
 	p, err := parseFrameParams(r, !encoded)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
+		return
+	}
+	lim := limitFor(t)
+	mediaType := ""
+	if encoded {
+		mediaType = "image/" + format
+	} else if err := lim.check(p.width, p.height); err != nil {
+		s.refuse(w, r, err)
 		return
 	}
 	frames := 0
@@ -209,59 +238,22 @@ func (s *server) streamFrames(w http.ResponseWriter, r *http.Request) {
 		if frames > 0 {
 			s.arbiter.Close(t.ID, wid)
 		}
-		s.writeError(w, r, err)
+		s.refuse(w, r, err)
 	}
-	// On shutdown the server cancels the request's context; the body read
-	// is cut then, so a stream that never ends does not hold the shutdown.
-	rc := http.NewResponseController(w)
-	unwatch := context.AfterFunc(r.Context(), func() { _ = rc.SetReadDeadline(time.Now()) })
-	defer unwatch()
-	shuttingDown := func() error {
-		return errorf(http.StatusServiceUnavailable, "the server is shutting down: the stream ended after %d frames; reconnect to go on", frames)
-	}
-	in := bufio.NewReaderSize(r.Body, 1<<20)
-	var header [4]byte
-	var buf []byte
+	in := &frameReader{r: bufio.NewReaderSize(r.Body, 1<<20), max: MaxFrameBytes}
 	lifecycle := arbiter.Open
 	for {
-		if _, err := io.ReadFull(in, header[:]); err != nil {
-			if r.Context().Err() != nil {
-				fail(shuttingDown())
-				return
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			fail(errorf(http.StatusBadRequest, "frame %d: truncated length prefix", frames+1))
-			return
-		}
-		n := int(binary.BigEndian.Uint32(header[:]))
-		if n > MaxFrameBytes {
-			fail(errorf(http.StatusRequestEntityTooLarge, "frame %d is %d bytes, more than %d", frames+1, n, MaxFrameBytes))
-			return
-		}
-		if cap(buf) < n {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(in, buf); err != nil {
-			if r.Context().Err() != nil {
-				fail(shuttingDown())
-				return
-			}
-			fail(errorf(http.StatusBadRequest, "frame %d: the body ended inside the frame (%d bytes announced)", frames+1, n))
-			return
-		}
-		var f *frame.Frame
-		if encoded {
-			if f, err = frame.Decode("image/"+format, buf); err != nil {
-				err = errorf(http.StatusBadRequest, "frame %d: %v", frames+1, err)
-			}
-		} else {
-			f, err = rawFrame(p, buf)
+		data, err := in.next()
+		if errors.Is(err, io.EOF) {
+			break
 		}
 		if err != nil {
-			fail(err)
+			fail(streamError(err, frames))
+			return
+		}
+		f, err := s.buildFrame(r.Context(), lim, mediaType, p, data)
+		if err != nil {
+			fail(inFrame(frames+1, err))
 			return
 		}
 		if _, err := s.arbiter.Publish(t.ID, wid, lifecycle, p.priority, f); err != nil {
@@ -275,4 +267,35 @@ func (s *server) streamFrames(w http.ResponseWriter, r *http.Request) {
 	answer := writerAnswer(t.ID, wid, active)
 	answer["frames"] = frames
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// inFrame prefixes an answer's detail with the frame it is about.
+func inFrame(n int, err error) error {
+	var he *httpError
+	if !errors.As(err, &he) {
+		return err
+	}
+	e := *he
+	e.detail = fmt.Sprintf("frame %d: %s", n, e.detail)
+	return &e
+}
+
+// streamError is the answer to a stream body that failed after frames
+// whole frames.
+func streamError(err error, frames int) error {
+	var tooLarge *frameTooLargeError
+	var timeout *reqbody.TimeoutError
+	switch {
+	case errors.Is(err, reqbody.ErrCanceled):
+		return errorf(http.StatusServiceUnavailable, "the server is shutting down: the stream ended after %d frames; reconnect to go on", frames)
+	case errors.As(err, &timeout):
+		return errorf(http.StatusRequestTimeout, "frame %d: %v: send frames without such pauses, or end the stream and start a new one when frames resume", frames+1, timeout)
+	case errors.As(err, &tooLarge):
+		return errorf(http.StatusRequestEntityTooLarge, "frame %d is %v", frames+1, tooLarge)
+	case errors.Is(err, errShortPrefix):
+		return errorf(http.StatusBadRequest, "frame %d: truncated length prefix", frames+1)
+	case errors.Is(err, errShortFrame):
+		return errorf(http.StatusBadRequest, "frame %d: %v", frames+1, err)
+	}
+	return errorf(http.StatusBadRequest, "frame %d: could not read the body: %v", frames+1, err)
 }

@@ -8,7 +8,12 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/toposync/toposync-streaming/internal/reqbody"
 )
+
+// idleConnTimeout closes kept-alive connections that send no request.
+const idleConnTimeout = 2 * time.Minute
 
 // httpServer serves the API and the UI on a listener that is already open:
 // HTTPS only when TLS is set, plain HTTP otherwise.
@@ -19,6 +24,9 @@ type httpServer struct {
 	Logger   *slog.Logger
 	// Grace is how long requests in flight get to finish on Close.
 	Grace time.Duration
+	// BodyIdle is how long a request body may send nothing before it is
+	// cut (reqbody.DefaultIdle when 0).
+	BodyIdle time.Duration
 
 	srv        *http.Server
 	cancelBase context.CancelFunc
@@ -30,11 +38,15 @@ func (h *httpServer) Initialize() error {
 	base, cancel := context.WithCancel(context.Background())
 	h.cancelBase = cancel
 	h.srv = &http.Server{
-		Handler:           h.Handler,
+		// Bodies that stall are cut, and all of them when Close cancels
+		// the base context, so neither uploads nor shutdown wait on them.
+		Handler:           reqbody.Handler(h.Handler, h.BodyIdle),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(h.Logger.Handler(), slog.LevelWarn),
-		// Long requests (a streaming frame upload) watch their context:
-		// Close cancels it, so they end instead of holding shutdown.
+		// A kept-alive connection with no request is closed after this.
+		IdleTimeout: idleConnTimeout,
+		ErrorLog:    slog.NewLogLogger(h.Logger.Handler(), slog.LevelWarn),
+		// Long requests watch their context: Close cancels it, so they
+		// end instead of holding shutdown.
 		BaseContext: func(net.Listener) context.Context { return base },
 		TLSConfig:   h.TLS,
 	}

@@ -5,59 +5,106 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
-	"image/png"
 	"mime"
 	"strings"
 )
 
-// Decode turns an HTTP body into a frame. contentType is the request's
-// Content-Type: "image/jpeg" (or the common alias "image/jpg") and
-// "image/png" are decoded with the standard library, parameters and case are
-// ignored. Any other type gives an error wrapping ErrUnsupportedFormat;
-// corrupt data, or an image whose size is outside the frame limits (checked
-// from the header, before decoding the pixels), gives another error.
-//
-// Transparent PNG pixels are composited onto black.
-func Decode(contentType string, body []byte) (*Frame, error) {
+// Header is what an encoded frame's header says, read without decoding any
+// pixel: the size of the frame it decodes to and what decoding it costs.
+type Header struct {
+	Width, Height int
+	// Cost is about how many bytes decoding allocates at its peak, the
+	// frame's Width*Height*3 included.
+	Cost int64
+}
+
+// ReadHeader reads the header of an encoded frame: contentType and body as
+// for Decode, with the same errors, except that a size outside the frame
+// limits is not one (the caller judges sizes; Decode refuses them).
+func ReadHeader(contentType string, body []byte) (Header, error) {
+	mt, err := imageType(contentType)
+	if err != nil {
+		return Header{}, err
+	}
+	if mt == "image/png" {
+		h, _, err := readPNGHeader(body)
+		if err != nil {
+			return Header{}, fmt.Errorf("frame: decode %s: %w", mt, err)
+		}
+		// The frame and two rows; the zlib reader's window is noise.
+		cost := 3*int64(h.width)*int64(h.height) + 2*int64(h.rowBytes(h.width))
+		return Header{Width: h.width, Height: h.height, Cost: cost}, nil
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(body))
+	if err != nil {
+		return Header{}, fmt.Errorf("frame: decode %s: %w", mt, err)
+	}
+	return Header{Width: cfg.Width, Height: cfg.Height, Cost: jpegCost(body, cfg.Width, cfg.Height)}, nil
+}
+
+// imageType is the decoder's name for contentType: "image/jpeg" (or the
+// common alias "image/jpg") and "image/png", parameters and case ignored;
+// any other type is an error wrapping ErrUnsupportedFormat.
+func imageType(contentType string) (string, error) {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		mt = strings.ToLower(strings.TrimSpace(contentType))
 	}
-	var (
-		decodeConfig func(*bytes.Reader) (image.Config, error)
-		decode       func(*bytes.Reader) (image.Image, error)
-	)
 	switch mt {
 	case "image/jpeg", "image/jpg":
-		decodeConfig = func(r *bytes.Reader) (image.Config, error) { return jpeg.DecodeConfig(r) }
-		decode = func(r *bytes.Reader) (image.Image, error) { return jpeg.Decode(r) }
+		return "image/jpeg", nil
 	case "image/png":
-		decodeConfig = func(r *bytes.Reader) (image.Config, error) { return png.DecodeConfig(r) }
-		decode = func(r *bytes.Reader) (image.Image, error) { return png.Decode(r) }
-	default:
-		return nil, fmt.Errorf("%w: %q", ErrUnsupportedFormat, contentType)
+		return mt, nil
 	}
-	cfg, err := decodeConfig(bytes.NewReader(body))
+	return "", fmt.Errorf("%w: %q", ErrUnsupportedFormat, contentType)
+}
+
+// Decode turns an HTTP body into a frame. contentType is the request's
+// Content-Type (see imageType). Any other type gives an error wrapping
+// ErrUnsupportedFormat; corrupt data, or an image whose size is outside the
+// frame limits (checked from the header, before decoding the pixels), gives
+// another error.
+//
+// PNG is decoded by this package straight into the frame (working memory:
+// the frame and two rows, whatever the bit depth); JPEG by image/jpeg.
+// Transparent PNG pixels are composited onto black.
+func Decode(contentType string, body []byte) (*Frame, error) {
+	mt, err := imageType(contentType)
+	if err != nil {
+		return nil, err
+	}
+	f, err := decode(mt, body)
 	if err != nil {
 		return nil, fmt.Errorf("frame: decode %s: %w", mt, err)
+	}
+	return f, nil
+}
+
+func decode(mt string, body []byte) (*Frame, error) {
+	if mt == "image/png" {
+		return decodePNG(body)
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
 	}
 	if err := CheckSize(cfg.Width, cfg.Height); err != nil {
-		return nil, fmt.Errorf("frame: decode %s: %w", mt, err)
+		return nil, err
 	}
-	img, err := decode(bytes.NewReader(body))
+	img, err := jpeg.Decode(bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("frame: decode %s: %w", mt, err)
+		return nil, err
 	}
 	b := img.Bounds()
 	if err := CheckSize(b.Dx(), b.Dy()); err != nil {
-		return nil, fmt.Errorf("frame: decode %s: %w", mt, err)
+		return nil, err
 	}
 	return FromImage(img), nil
 }
 
 // FromImage converts any image.Image (of a valid frame size; see CheckSize)
-// to a BGR frame. *image.YCbCr, *image.RGBA, *image.NRGBA and *image.Gray
-// take fast paths; anything else goes through its color model. Alpha is
+// to a BGR frame. *image.YCbCr, *image.RGBA, *image.NRGBA, *image.Gray and
+// *image.CMYK take fast paths; anything else goes through its color model. Alpha is
 // treated as premultiplied, so transparent pixels come out composited onto
 // black.
 func FromImage(img image.Image) *Frame {
@@ -98,6 +145,17 @@ func FromImage(img image.Image) *Frame {
 			i := m.PixOffset(b.Min.X, b.Min.Y+y)
 			grayToBGR(out[3*w*y:3*w*(y+1)], m.Pix[i:i+w])
 		}
+	case *image.CMYK:
+		for y := 0; y < h; y++ {
+			i := m.PixOffset(b.Min.X, b.Min.Y+y)
+			s := m.Pix[i : i+4*w : i+4*w]
+			d := out[3*w*y : 3*w*(y+1) : 3*w*(y+1)]
+			for x := 0; x < w; x++ {
+				p := s[4*x : 4*x+4 : 4*x+4]
+				q := d[3*x : 3*x+3 : 3*x+3]
+				q[0], q[1], q[2] = uncmyk(p[2], p[3]), uncmyk(p[1], p[3]), uncmyk(p[0], p[3])
+			}
+		}
 	default:
 		j := 0
 		for y := b.Min.Y; y < b.Max.Y; y++ {
@@ -118,6 +176,12 @@ func premul(c, a uint8) uint8 {
 	c16 := uint32(c) * 0x101
 	a16 := uint32(a) * 0x101
 	return uint8((c16 * a16 / 0xffff) >> 8)
+}
+
+// uncmyk is one channel of color.CMYK.RGBA (ink c, black k), high byte.
+func uncmyk(c, k uint8) uint8 {
+	w := 0xffff - uint32(k)*0x101
+	return uint8((0xffff - uint32(c)*0x101) * w / 0xffff >> 8)
 }
 
 // fromYCbCr converts a (JPEG) YCbCr image with the same fixed-point

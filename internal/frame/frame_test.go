@@ -9,6 +9,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/toposync/toposync-streaming/internal/model"
@@ -286,7 +287,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add("image/jpeg", []byte{0xff, 0xd8, 0xff})
 	f.Add("image/png", []byte("\x89PNG\r\n\x1a\n"))
 	f.Add("text/plain", []byte("hello"))
+	f.Add("image/png", writePNG(f, pngSpec{pngHeader: pngHeader{width: 5, height: 3, depth: 16, colorType: pngRGBA, interlaced: true}}))
+	f.Add("image/png", writePNG(f, pngSpec{pngHeader: pngHeader{width: 9, height: 2, depth: 2, colorType: pngPalette}, plte: []byte{1, 2, 3, 4, 5, 6}, trns: []byte{7}}))
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		h, herr := ReadHeader(contentType, body)
 		fr, err := Decode(contentType, body)
 		if err != nil {
 			if fr != nil {
@@ -297,5 +301,67 @@ func FuzzDecode(f *testing.F) {
 		if CheckSize(fr.Width, fr.Height) != nil || len(fr.Data) != fr.Width*fr.Height*3 {
 			t.Fatalf("frame %dx%d with %d bytes", fr.Width, fr.Height, len(fr.Data))
 		}
+		if herr != nil || h.Width != fr.Width || h.Height != fr.Height || h.Cost < int64(len(fr.Data)) {
+			t.Fatalf("header %+v (%v) for a %dx%d frame", h, herr, fr.Width, fr.Height)
+		}
 	})
+}
+
+func TestFromImageCMYK(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	m := image.NewCMYK(image.Rect(0, 0, 19, 7))
+	for i := range m.Pix {
+		m.Pix[i] = []byte{0, 255, byte(rng.IntN(256))}[rng.IntN(3)]
+	}
+	checkImage(t, FromImage(m), m, 0)
+	checkImage(t, FromImage(m.SubImage(image.Rect(3, 2, 17, 6))), m.SubImage(image.Rect(3, 2, 17, 6)), 0)
+}
+
+// ReadHeader's Cost covers what decoding a JPEG allocates (it is what the
+// API budgets), without overstating it much.
+func TestJPEGCost(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	colour := image.NewRGBA(image.Rect(0, 0, 1001, 703))
+	gray := image.NewGray(colour.Rect)
+	for i := range colour.Pix {
+		colour.Pix[i] = uint8(i * 7)
+	}
+	for i := range gray.Pix {
+		gray.Pix[i] = uint8(i * 5)
+	}
+	for _, img := range []image.Image{colour, gray} {
+		body := encodeJPEG(t, img)
+		h, err := ReadHeader("image/jpeg", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if _, err := Decode("image/jpeg", body); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		alloc := int64(after.TotalAlloc - before.TotalAlloc)
+		t.Logf("%T: cost %d, allocated %d", img, h.Cost, alloc)
+		if h.Cost < alloc*9/10 || h.Cost > alloc*3/2 {
+			t.Errorf("%T: cost %d for %d bytes allocated", img, h.Cost, alloc)
+		}
+	}
+	// A progressive frame header costs its coefficients too.
+	body := encodeJPEG(t, colour)
+	baseline, _ := ReadHeader("image/jpeg", body)
+	if i := bytes.Index(body, []byte{0xff, 0xc0}); i > 0 {
+		body[i+1] = 0xc2
+	}
+	if l, ok := scanJPEG(body); !ok || !l.progressive || len(l.comps) != 3 || l.comps[0] != [2]int{2, 2} {
+		t.Errorf("progressive layout %+v %v", l, ok)
+	}
+	if c := jpegCost(body, 1001, 703); c < baseline.Cost+3*1001*703 {
+		t.Errorf("progressive cost %d, baseline %d", c, baseline.Cost)
+	}
+	if c := jpegCost([]byte("garbage"), 1001, 703); c < 20*1001*703 {
+		t.Errorf("unreadable layout costs %d, want the worst case", c)
+	}
 }

@@ -39,10 +39,15 @@ func decodeSettings(r reader, raw json.RawMessage, now time.Time) Settings {
 	r.forbidExtra(m, "transmissions", "engine", "runtime")
 	if v, present := m["transmissions"]; present && !isNull(v) {
 		items, _ := r.at("transmissions").list(v)
+		extra := 0
 		for i, item := range items {
 			t := decodeTransmission(r.at("transmissions").at(i), item, decodeStored)
 			t.StampMissing(now)
 			s.Transmissions = append(s.Transmissions, t)
+			extra += t.ExtraBytes()
+		}
+		if extra > MaxExtraBytesTotal {
+			r.at("transmissions").fail("value_error", "Unknown members of the transmissions and their outputs take %d bytes of JSON, more than the %d allowed in all: remove some or keep that data elsewhere", extra, MaxExtraBytesTotal)
 		}
 	}
 	if v, present := m["engine"]; present && !isNull(v) {

@@ -49,15 +49,33 @@ func (s Settings) Targets(serverID string) []Target {
 		if !t.Enabled || !HostedHere(t.HostServerID, serverID) {
 			continue
 		}
-		outputs := t.EnabledOutputs()
-		if len(outputs) == 0 {
-			outputs = []*Output{{ID: "default", Protocol: ProtocolRTSP, Enabled: true, LatencyProfile: LatencyNormal}}
-		}
-		for _, o := range outputs {
-			out = append(out, t.target(o))
-		}
+		out = append(out, t.targets()...)
 	}
 	return out
+}
+
+// targets are the outputs the runtime publishes for t (see Targets).
+func (t *Transmission) targets() []Target {
+	outputs := t.EnabledOutputs()
+	if len(outputs) == 0 {
+		outputs = []*Output{{ID: "default", Protocol: ProtocolRTSP, Enabled: true, LatencyProfile: LatencyNormal}}
+	}
+	out := make([]Target, 0, len(outputs))
+	for _, o := range outputs {
+		out = append(out, t.target(o))
+	}
+	return out
+}
+
+// LargestOutput is the frame size of the output of t with the most pixels,
+// as the runtime publishes it (see Targets).
+func (t *Transmission) LargestOutput() (width, height int) {
+	for _, tg := range t.targets() {
+		if tg.Width*tg.Height > width*height {
+			width, height = tg.Width, tg.Height
+		}
+	}
+	return width, height
 }
 
 func (t *Transmission) target(o *Output) Target {

@@ -57,3 +57,17 @@ func TestHostedHere(t *testing.T) {
 		}
 	}
 }
+
+func TestLargestOutput(t *testing.T) {
+	tr, err := DecodeTransmission(json.RawMessage(`{"outputs":[{"protocol":"hls","resolution":{"width":1920,"height":1080}},{"protocol":"rtsp","resolution":{"width":3841,"height":2160},"enabled":false},{"protocol":"rtsp","width":2000,"height":1200}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, h := tr.LargestOutput(); w != 2000 || h != 1200 {
+		t.Errorf("largest %dx%d, want the enabled 2000x1200 (from its extras)", w, h)
+	}
+	var none Transmission
+	if w, h := none.LargestOutput(); w != DefaultWidth || h != DefaultHeight {
+		t.Errorf("without outputs %dx%d, want the default output's size", w, h)
+	}
+}

@@ -218,6 +218,9 @@ func decodeTransmission(r reader, raw json.RawMessage, mode decodeMode) Transmis
 			t.Outputs = append(t.Outputs, decodeOutput(r.at("outputs").at(i), item))
 		}
 	}
+	if n := t.ExtraBytes(); n > MaxExtraBytes {
+		r.fail("value_error", "Unknown members take %d bytes of JSON here (the transmission's and its outputs'), more than the %d allowed: remove them or keep that data elsewhere", n, MaxExtraBytes)
+	}
 	if !create {
 		if v, present := m["created_at"]; present && !isNull(v) {
 			t.CreatedAt, _ = r.at("created_at").timestamp(v)
@@ -339,7 +342,20 @@ func decodeAuthentication(r reader, raw json.RawMessage) *Authentication {
 	return a
 }
 
-// extras returns the members of m not named in known, compacted.
+// MaxExtraBytes bounds the unknown members kept of one transmission, its
+// outputs' included, measured as the settings file holds them (see
+// ExtraBytes). They are kept so that clients' own data round-trips, but
+// every later write carries them, so a hostile PUT must not grow the
+// file. MaxExtraBytesTotal bounds them across the whole settings.
+const (
+	MaxExtraBytes      = 16 << 10
+	MaxExtraBytesTotal = 256 << 10
+)
+
+// extras returns the members of m not named in known, in the form the
+// settings file holds them: compacted and with <, > and & escaped as
+// encoding/json writes them (a 6x growth on write otherwise went
+// unmeasured).
 func extras(m map[string]json.RawMessage, known []string) map[string]json.RawMessage {
 	var out map[string]json.RawMessage
 	for k, v := range m {
@@ -349,9 +365,31 @@ func extras(m map[string]json.RawMessage, known []string) map[string]json.RawMes
 		if out == nil {
 			out = map[string]json.RawMessage{}
 		}
+		if written, err := json.Marshal(v); err == nil {
+			v = written
+		}
 		out[k] = v
 	}
 	return out
+}
+
+// ExtraBytes is the size of the unknown members of t and of its outputs
+// as written: quoted keys, colons and values.
+func (t *Transmission) ExtraBytes() int {
+	n := extraBytes(t.Extra)
+	for i := range t.Outputs {
+		n += extraBytes(t.Outputs[i].Extra)
+	}
+	return n
+}
+
+func extraBytes(m map[string]json.RawMessage) int {
+	n := 0
+	for k, v := range m {
+		key, _ := json.Marshal(k)
+		n += len(key) + 1 + len(v)
+	}
+	return n
 }
 
 // MarshalJSON writes the documented fields in order, then the extra ones.

@@ -2,6 +2,8 @@ package model
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -268,4 +270,47 @@ func FuzzDecodeTransmission(f *testing.F) {
 			t.Fatalf("name %q not trimmed", tr.Name)
 		}
 	})
+}
+
+// Unknown members are kept up to MaxExtraBytes a transmission (its
+// outputs' included) and MaxExtraBytesTotal in all, measured as written:
+// "<" is written as \u003c, six bytes.
+func TestExtraMembersBudget(t *testing.T) {
+	member := func(key string, n int, c string) string {
+		return fmt.Sprintf("%q:%q", key, strings.Repeat(c, n))
+	}
+	for _, tc := range []struct {
+		name string
+		body string
+		ok   bool
+	}{
+		{"under", `{"name":"n","path":"p",` + member("vendor", 15<<10, "x") + `}`, true},
+		{"over", `{"name":"n","path":"p",` + member("vendor", 17<<10, "x") + `}`, false},
+		{"over once escaped", `{"name":"n","path":"p",` + member("vendor", 3<<10, "<") + `}`, false},
+		{"over with the outputs'", `{"name":"n","path":"p",` + member("a", 9<<10, "x") + `,"outputs":[{"protocol":"hls",` + member("b", 9<<10, "x") + `}]}`, false},
+	} {
+		tr, err := DecodeTransmissionReplace(json.RawMessage(tc.body), "body")
+		if tc.ok {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			} else if tr.ExtraBytes() > MaxExtraBytes {
+				t.Errorf("%s: kept %d bytes", tc.name, tr.ExtraBytes())
+			}
+			continue
+		}
+		var ve *ValidationError
+		if !errors.As(err, &ve) || len(ve.Errors) != 1 || fmt.Sprint(ve.Errors[0].Loc) != "[body]" || !strings.Contains(ve.Errors[0].Msg, fmt.Sprint(MaxExtraBytes)) {
+			t.Errorf("%s: error %v, want one at body naming the limit", tc.name, err)
+		}
+	}
+	// Each transmission under its budget, the whole over the total.
+	var items []string
+	for i := range MaxExtraBytesTotal/(15<<10) + 1 {
+		items = append(items, fmt.Sprintf(`{"id":"t%d","name":"n","path":"p%d",%s}`, i, i, member("vendor", 15<<10, "x")))
+	}
+	_, err := DecodeSettings(json.RawMessage(`{"transmissions":[`+strings.Join(items, ",")+`]}`), time.Now(), "body")
+	var ve *ValidationError
+	if !errors.As(err, &ve) || fmt.Sprint(ve.Errors[0].Loc) != "[body transmissions]" || !strings.Contains(ve.Errors[0].Msg, fmt.Sprint(MaxExtraBytesTotal)) {
+		t.Errorf("total over budget: %v", err)
+	}
 }
