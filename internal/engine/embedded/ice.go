@@ -5,44 +5,20 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/toposync/toposync-streaming/internal/engine"
 )
 
-// parseICEServers converts Config.ICEServers to pion's form. An entry pion
-// would refuse is left out with a warning: pion refuses a whole peer
-// connection for one bad server, which would fail every WHEP offer, and a
-// TURN entry without credentials stops its relay gathering for all
-// servers. Entries that cannot be written in a Link header are left out
-// too, so that every server used is also advertised.
+// parseICEServers converts Config.ICEServers to pion's form, leaving out
+// with a warning the entries that would fail every offer (see
+// engine.UsableICEServers).
 func parseICEServers(urls []string, log *slog.Logger) []webrtc.ICEServer {
 	out := []webrtc.ICEServer{}
-	for _, u := range urls {
-		srv := engine.ParseICEServer(u)
-		uri, err := stun.ParseURI(srv.URL)
-		var why string
-		switch {
-		case err != nil:
-			why = err.Error()
-		case (uri.Scheme == stun.SchemeTypeTURN || uri.Scheme == stun.SchemeTypeTURNS) && (srv.Username == "" || srv.Password == ""):
-			why = "a TURN server needs credentials (turn:user:password@host:port)"
-		case strings.ContainsAny(srv.URL, " <>\"") || hasCTL(srv.URL) || hasCTL(srv.Username) || hasCTL(srv.Password):
-			why = "spaces, <, >, quotes or control characters"
-		}
-		if why != "" {
-			// the URL without credentials: they never go to the log
-			log.Warn("[WebRTC] ICE server ignored", "url", srv.URL, "reason", why)
-			continue
-		}
+	for _, srv := range engine.UsableICEServers(urls, log) {
 		out = append(out, webrtc.ICEServer{URLs: []string{srv.URL}, Username: srv.Username, Credential: srv.Password})
 	}
 	return out
-}
-
-func hasCTL(s string) bool {
-	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // setICELinks advertises the ICE servers to a WHEP client as Link headers
@@ -61,5 +37,6 @@ func setICELinks(h http.Header, servers []webrtc.ICEServer) {
 }
 
 // quoteParam escapes a Link parameter value for a quoted-string
-// (RFC 9110 §5.6.4); parseICEServers has ruled out control characters.
+// (RFC 9110 §5.6.4); engine.UsableICEServers has ruled out control
+// characters.
 var quoteParam = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace
