@@ -9,7 +9,6 @@ package engine
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/config"
@@ -207,25 +206,6 @@ func (s *State) Readers(path string) []Reader {
 		return nil
 	}
 	return s.engine.Readers(path)
-}
-
-// ICEServer is one STUN/TURN server of the settings, with the credentials
-// a "turn:user:pass@host:port" URL carries split out.
-type ICEServer struct {
-	URL, Username, Password string
-}
-
-// ParseICEServer splits the credentials out of an ICE server URL; a URL
-// without them is returned as it is.
-func ParseICEServer(u string) ICEServer {
-	if i := strings.LastIndexByte(u, '@'); i > 0 {
-		if scheme, rest, ok := strings.Cut(u[:i], ":"); ok {
-			if user, pass, ok := strings.Cut(rest, ":"); ok {
-				return ICEServer{URL: scheme + ":" + u[i+1:], Username: user, Password: pass}
-			}
-		}
-	}
-	return ICEServer{URL: u}
 }
 
 // PlatformKey names a platform as the engine status and the MediaMTX

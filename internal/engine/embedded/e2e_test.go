@@ -134,11 +134,13 @@ func TestServeAllProtocols(t *testing.T) {
 	}
 	t.Logf("path info: tracks %+v, bytes in %d out %d, drops %d", pi.Tracks, pi.BytesReceived, pi.BytesSent, pi.ReaderDrops)
 
-	// WHEP session resource: PATCH is a no-op, OPTIONS exposes Location
+	// WHEP session resource: PATCH is a no-op, the preflight exposes Location
 	if code, err := wc.Do(ctx, http.MethodPatch); err != nil || code != http.StatusNoContent {
 		t.Fatalf("WHEP PATCH: %d %v", code, err)
 	}
 	req, _ = http.NewRequest(http.MethodOptions, "http://"+ts.webrtcAddr+"/cam/whep", nil)
+	req.Header.Set("Origin", "http://example.com")
+	req.Header.Set("Access-Control-Request-Method", "POST")
 	res, err = testHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ type testServer struct {
 	done   chan struct{}
 }
 
-func newTestServer(t *testing.T, paths []PathConfig, mod func(*Config)) *testServer {
+func newTestServer(t testing.TB, paths []PathConfig, mod func(*Config)) *testServer {
 	t.Helper()
 	cfg := Config{
 		BindHost:  "127.0.0.1",

@@ -207,7 +207,7 @@ func (s *Server) Initialize() error {
 // SetICEServers changes the STUN/TURN servers handed to new WHEP sessions;
 // sessions that run keep theirs.
 func (s *Server) SetICEServers(urls []string) {
-	servers := parseICEServers(urls)
+	servers := parseICEServers(urls, s.log)
 	s.iceServers.Store(&servers)
 }
 
@@ -446,14 +446,4 @@ func (s *Server) janitor() {
 			}
 		}
 	}
-}
-
-// iceServers converts Config.ICEServers to pion's form.
-func parseICEServers(urls []string) []webrtc.ICEServer {
-	var out []webrtc.ICEServer
-	for _, u := range urls {
-		srv := engine.ParseICEServer(u)
-		out = append(out, webrtc.ICEServer{URLs: []string{srv.URL}, Username: srv.Username, Credential: srv.Password})
-	}
-	return out
 }

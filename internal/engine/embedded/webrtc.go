@@ -29,15 +29,21 @@ const (
 	whepPayloadMaxSize = 1200 // fits a 1500-byte MTU after SRTP/UDP/IP headers
 	whepMaxOfferSize   = 64 << 10
 	whepConnectTimeout = 15 * time.Second
-	whepGatherTimeout  = 5 * time.Second
-	h264FMTP           = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+	// The answer waits for ICE gathering to complete, but never on a STUN
+	// or TURN server for long: it goes out whepServerGrace after the first
+	// host candidate at the latest (see gatherAnswer). Without any host
+	// candidate after whepHostTimeout the offer fails.
+	whepServerGrace = 300 * time.Millisecond
+	whepHostTimeout = 5 * time.Second
+	h264FMTP        = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
 )
 
 // whepServer serves WHEP (RFC 9725) on the WebRTC listener:
 //
-//	POST   /<path>/whep         offer in, 201 + answer + Location
-//	PATCH  /<path>/whep/<id>    trickle ICE: accepted and ignored (204)
-//	DELETE /<path>/whep/<id>    ends the session
+//	OPTIONS /<path>/whep        CORS preflight; otherwise 204 + ICE servers (Link)
+//	POST    /<path>/whep        offer in, 201 + answer + Location + ICE servers (Link)
+//	PATCH   /<path>/whep/<id>   trickle ICE: accepted and ignored (204)
+//	DELETE  /<path>/whep/<id>   ends the session
 type whepServer struct {
 	s       *Server
 	api     *webrtc.API
@@ -157,11 +163,17 @@ func (w *whepServer) close() {
 
 func (w *whepServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	setCORS(rw, "OPTIONS, POST, PATCH, DELETE")
+	rest := strings.Trim(r.URL.Path, "/")
 	if r.Method == http.MethodOptions {
+		// A WHEP client's own OPTIONS on the endpoint (not a CORS
+		// preflight) asks for the ICE servers (RFC 9725 §4.6).
+		if strings.HasSuffix(rest, "/whep") && r.Header.Get("Access-Control-Request-Method") == "" {
+			w.handleOptions(rw, r, cleanPathName(strings.TrimSuffix(rest, "/whep")))
+			return
+		}
 		rw.WriteHeader(http.StatusNoContent)
 		return
 	}
-	rest := strings.Trim(r.URL.Path, "/")
 	switch {
 	case strings.HasSuffix(rest, "/whep"):
 		if r.Method != http.MethodPost {
@@ -176,6 +188,21 @@ func (w *whepServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(rw, r)
 	}
+}
+
+// handleOptions advertises the ICE servers to a client of a path, behind
+// the same read credentials as the offer: TURN credentials are for viewers.
+func (w *whepServer) handleOptions(rw http.ResponseWriter, r *http.Request, name string) {
+	p := w.s.lookup(name)
+	if name == "" || p == nil {
+		http.NotFound(rw, r)
+		return
+	}
+	if !checkBasic(rw, r, p.config()) {
+		return
+	}
+	setICELinks(rw.Header(), w.s.currentICEServers())
+	rw.WriteHeader(http.StatusNoContent)
 }
 
 func (w *whepServer) handleSession(rw http.ResponseWriter, r *http.Request, name, id string) {
@@ -248,11 +275,16 @@ func (w *whepServer) handleOffer(rw http.ResponseWriter, r *http.Request, name s
 	}
 	defer releasePendingHTTP()
 
-	sess, answer, err := w.newSession(r.Context(), p, pub, string(offer))
+	servers := w.s.currentICEServers()
+	sess, answer, err := w.newSession(r.Context(), p, pub, servers, string(offer))
 	if err != nil {
 		w.s.log.Info("[WebRTC] offer refused", "path", p.name, "err", err, "remote", r.RemoteAddr)
 		if errors.Is(err, errPathNotFound) {
 			http.Error(rw, "404 no stream on this path", http.StatusNotFound)
+			return
+		}
+		if errors.Is(err, errNoHostCandidate) {
+			http.Error(rw, "503 "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		http.Error(rw, "400 "+err.Error(), http.StatusBadRequest)
@@ -265,6 +297,7 @@ func (w *whepServer) handleOffer(rw http.ResponseWriter, r *http.Request, name s
 	rw.Header().Set("Content-Type", "application/sdp")
 	rw.Header().Set("Location", "/"+p.name+"/whep/"+sess.id)
 	rw.Header().Set("ETag", `"`+sess.id+`"`)
+	setICELinks(rw.Header(), servers)
 	rw.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(rw, answer)
 }
@@ -287,8 +320,8 @@ type whepSession struct {
 	closeOnce sync.Once
 }
 
-func (w *whepServer) newSession(ctx context.Context, p *path, pub *publisher, offer string) (*whepSession, string, error) {
-	pc, err := w.api.NewPeerConnection(webrtc.Configuration{ICEServers: w.s.currentICEServers()})
+func (w *whepServer) newSession(ctx context.Context, p *path, pub *publisher, servers []webrtc.ICEServer, offer string) (*whepSession, string, error) {
+	pc, err := w.api.NewPeerConnection(webrtc.Configuration{ICEServers: servers})
 	if err != nil {
 		return nil, "", err
 	}
@@ -327,16 +360,9 @@ func (w *whepServer) newSession(ctx context.Context, p *path, pub *publisher, of
 	if err != nil {
 		return fail(fmt.Errorf("no answer to the offer (does it offer H.264 packetization-mode=1?): %w", err))
 	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
+	sdp, err := gatherAnswer(ctx, pc, answer)
+	if err != nil {
 		return fail(err)
-	}
-	gctx, cancel := context.WithTimeout(ctx, whepGatherTimeout)
-	defer cancel()
-	select {
-	case <-gathered:
-	case <-gctx.Done():
-		return fail(errors.New("ICE gathering did not complete"))
 	}
 
 	// register, unless the publisher changed meanwhile
@@ -363,7 +389,52 @@ func (w *whepServer) newSession(ctx context.Context, p *path, pub *publisher, of
 		defer w.s.wg.Done()
 		sess.run()
 	}()
-	return sess, pc.LocalDescription().SDP, nil
+	return sess, sdp, nil
+}
+
+var errNoHostCandidate = fmt.Errorf("no local ICE candidate within %v: the engine has no usable network interface for WebRTC", whepHostTimeout)
+
+// gatherAnswer sets answer as the local description and returns it with the
+// candidates gathered in time. Host candidates come at once; srflx and
+// relay candidates need a STUN/TURN server, which may be slow or never
+// answer (pion waits 5 s for STUN, about 8 s for a TURN allocation). So the
+// answer goes out when gathering completes or whepServerGrace after the
+// first host candidate, whichever is first. WHEP has no way to send server
+// candidates after the answer (a trickle PATCH is answered 204 without a
+// body), but a late candidate is still used: its connectivity checks reach
+// the client, which learns it as peer-reflexive.
+func gatherAnswer(ctx context.Context, pc *webrtc.PeerConnection, answer webrtc.SessionDescription) (string, error) {
+	gathered := webrtc.GatheringCompletePromise(pc)
+	host := make(chan struct{})
+	var hostOnce sync.Once
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil && c.Typ == webrtc.ICECandidateTypeHost {
+			hostOnce.Do(func() { close(host) })
+		}
+	})
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", err
+	}
+	hostTimer := time.NewTimer(whepHostTimeout)
+	defer hostTimer.Stop()
+	select {
+	case <-gathered:
+		return pc.LocalDescription().SDP, nil
+	case <-host:
+	case <-hostTimer.C:
+		return "", errNoHostCandidate
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	grace := time.NewTimer(whepServerGrace)
+	defer grace.Stop()
+	select {
+	case <-gathered:
+	case <-grace.C:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return pc.LocalDescription().SDP, nil
 }
 
 // readRTCP drains the RTCP of the sender, so that the interceptors (NACK

@@ -19,6 +19,12 @@ import (
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
+// STUNGatherTimeout is how long MediaMTX waits for a STUN server's answer
+// before it answers a WHEP offer without that server-reflexive candidate
+// (a TURN allocation still takes up to about 8 s: MediaMTX has no setting
+// for it). Reachable STUN servers answer within a few hundred ms.
+const STUNGatherTimeout = time.Second
+
 // Defaults of an on-demand path's hook timing.
 const (
 	DefaultOnDemandStartTimeout = 10 * time.Second
@@ -122,6 +128,10 @@ type Config struct {
 	WebRTCEncryption      bool        `yaml:"webrtcEncryption,omitempty"`
 	WebRTCServerKey       string      `yaml:"webrtcServerKey,omitempty"`
 	WebRTCServerCert      string      `yaml:"webrtcServerCert,omitempty"`
+	// WebRTCSTUNGatherTimeout bounds MediaMTX's wait for its STUN
+	// servers before it answers a WHEP offer (its default, 5 s, is also
+	// the wait for every offer when a STUN server does not answer).
+	WebRTCSTUNGatherTimeout Duration `yaml:"webrtcSTUNGatherTimeout"`
 
 	Paths map[string]PathConf `yaml:"paths"`
 }
@@ -253,13 +263,14 @@ func NewConfig(c ConfigInput) (Config, error) {
 		HLSAllowOrigins: anyOrigin,
 		HLSVariant:      "mpegts",
 
-		WebRTC:                true,
-		WebRTCAddress:         listenAddress(c.BindHost, c.Ports.WebRTC),
-		WebRTCAllowOrigins:    anyOrigin,
-		WebRTCAdditionalHosts: nonNil(c.WebRTCAdditionalHosts),
-		WebRTCLocalUDPAddress: udp,
-		WebRTCLocalTCPAddress: c.WebRTCLocalTCPAddress,
-		WebRTCICEServers2:     ICEServers(c.ICEServers),
+		WebRTC:                  true,
+		WebRTCAddress:           listenAddress(c.BindHost, c.Ports.WebRTC),
+		WebRTCAllowOrigins:      anyOrigin,
+		WebRTCAdditionalHosts:   nonNil(c.WebRTCAdditionalHosts),
+		WebRTCLocalUDPAddress:   udp,
+		WebRTCLocalTCPAddress:   c.WebRTCLocalTCPAddress,
+		WebRTCICEServers2:       ICEServers(c.ICEServers),
+		WebRTCSTUNGatherTimeout: Duration(STUNGatherTimeout),
 
 		Paths: confs,
 	}
@@ -425,11 +436,11 @@ func credential(s string) string {
 }
 
 // ICEServers converts "stun:host:port" and "turn:user:pass@host:port" URLs
-// to webrtcICEServers2 entries.
+// to webrtcICEServers2 entries, without those that would fail every WebRTC
+// session (see engine.UsableICEServers; the Engine logs them).
 func ICEServers(urls []string) []ICEServer {
 	out := []ICEServer{}
-	for _, u := range urls {
-		srv := engine.ParseICEServer(u)
+	for _, srv := range engine.UsableICEServers(urls, nil) {
 		out = append(out, ICEServer{URL: srv.URL, Username: srv.Username, Password: srv.Password})
 	}
 	return out

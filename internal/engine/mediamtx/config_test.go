@@ -32,7 +32,9 @@ func sampleInput() ConfigInput {
 				OnDemand: true, StartTimeout: 5 * time.Second, CloseAfter: time.Second},
 			{Path: engine.Path{Name: "true", PublishUser: "pub_true", PublishPass: "pw-true"}},
 		},
-		ICEServers:            []string{"stun:stun.example.org:3478", "turn:alice:pa:ss@turn.example.org:3478"},
+		// the TURN server without credentials is left out: MediaMTX would
+		// refuse every WebRTC session with it
+		ICEServers:            []string{"stun:stun.example.org:3478", "turn:nobody.example.org:3478", "turn:alice:pa:ss@turn.example.org:3478"},
 		WebRTCAdditionalHosts: []string{"192.168.1.10"},
 		WebRTCLocalTCPAddress: ":8189",
 		Hook:                  []string{"/opt/toposync/toposync-streaming", "engine-hook", "--data-dir", "/var/lib/topo sync"},

@@ -154,6 +154,7 @@ func (e *Engine) Initialize() error {
 	if err != nil {
 		return err
 	}
+	engine.UsableICEServers(e.Config.ICEServers, e.log) // warns about the entries ICEServers leaves out
 	e.desired = desired{paths: e.Config.Paths, ice: e.Config.ICEServers, hold: e.Config.ReaderHoldTimeout}
 	e.readers = map[string][]engine.Reader{}
 	e.wake = make(chan struct{}, 1)
@@ -446,6 +447,7 @@ func (e *Engine) SetPaths(paths []engine.Path) {
 
 // SetICEServers changes the ICE servers of new WebRTC sessions.
 func (e *Engine) SetICEServers(urls []string) {
+	engine.UsableICEServers(urls, e.log) // warns about the entries ICEServers leaves out
 	e.mu.Lock()
 	e.desired.ice = slices.Clone(urls)
 	e.mu.Unlock()
