@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/toposync/toposync-streaming/internal/engine"
 )
@@ -16,11 +17,18 @@ import (
 const itemsPerPage = 100
 
 // APIClient talks to MediaMTX v1.20.1's control API (v3). BaseURL is
-// "http://127.0.0.1:<api port>"; a nil Client is http.DefaultClient.
+// "http://127.0.0.1:<api port>"; a nil Client is http.DefaultClient. Each
+// call is bounded by Timeout (DefaultAPITimeout when zero): a MediaMTX
+// whose reload hangs (seen when the ICE servers change while a WHEP session
+// plays) must not hold the engine manager.
 type APIClient struct {
 	BaseURL string
 	Client  *http.Client
+	Timeout time.Duration
 }
+
+// DefaultAPITimeout bounds one call to MediaMTX's API.
+const DefaultAPITimeout = 10 * time.Second
 
 // APIError is a refusal by MediaMTX: the request, the HTTP status and
 // MediaMTX's error text.
@@ -101,6 +109,12 @@ func (c *APIClient) pathConfig(ctx context.Context, method, op, name string, bod
 // do sends one request with body as JSON (nil: none) and decodes a 200
 // answer into out (nil: ignored).
 func (c *APIClient) do(ctx context.Context, method, path string, body, out any) error {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultAPITimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)

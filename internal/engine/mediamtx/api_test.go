@@ -333,3 +333,21 @@ func TestRealMediaMTX(t *testing.T) {
 		t.Logf("publisher:\n%s", pubLog.String())
 	}
 }
+
+// A MediaMTX whose API stops answering (its reload stuck) fails the call
+// after Timeout instead of holding the caller.
+func TestAPICallsAreBounded(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	c := &APIClient{BaseURL: srv.URL, Timeout: 200 * time.Millisecond}
+	began := time.Now()
+	err := c.PatchGlobal(context.Background(), GlobalPatch{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want a deadline", err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("the call took %v", took)
+	}
+}
