@@ -292,9 +292,9 @@ func TestWriteFrameRefuses(t *testing.T) {
 
 func TestInitializeRefusesBadConfig(t *testing.T) {
 	for _, e := range []*Encoder{
-		{FFmpeg: "ffmpeg", Width: 64, Height: 48, FPS: 10},                                      // no callback
-		{FFmpeg: "ffmpeg", Width: 63, Height: 48, FPS: 10, OnAccessUnit: func(AccessUnit) {}},    // odd
-		{FFmpeg: "ffmpeg", Width: 64, Height: 48, FPS: 0, OnAccessUnit: func(AccessUnit) {}},     // no rate
+		{FFmpeg: "ffmpeg", Width: 64, Height: 48, FPS: 10},                                    // no callback
+		{FFmpeg: "ffmpeg", Width: 63, Height: 48, FPS: 10, OnAccessUnit: func(AccessUnit) {}}, // odd
+		{FFmpeg: "ffmpeg", Width: 64, Height: 48, FPS: 0, OnAccessUnit: func(AccessUnit) {}},  // no rate
 		{FFmpeg: "/nonexistent/ffmpeg", Width: 64, Height: 48, FPS: 10, OnAccessUnit: func(AccessUnit) {}},
 	} {
 		if err := e.Initialize(); err == nil {
