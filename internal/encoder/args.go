@@ -113,12 +113,16 @@ func (p Params) Args() []string {
 		"-flvflags", "no_duration_filesize", "-f", "flv", "pipe:1")
 }
 
-// probeArgs encodes one small generated frame with the options of every
-// latency profile, so a probe that passes means every profile will start.
-func (p Params) probeArgs() []string {
+// Profiles lists the latency profiles.
+var Profiles = []model.LatencyProfile{model.LatencyNormal, model.LatencyLow, model.LatencyUltraLow}
+
+// probeArgs encodes one small generated frame with the options of each
+// profile (an output each), so a probe of all Profiles that passes means
+// every profile will start.
+func (p Params) probeArgs(profiles ...model.LatencyProfile) []string {
 	args := p.head()
 	args = append(args, "-f", "lavfi", "-i", "color=c=gray:s="+strconv.Itoa(p.Width)+"x"+strconv.Itoa(p.Height)+":r="+strconv.Itoa(max(1, p.FPS)))
-	for _, profile := range []model.LatencyProfile{model.LatencyNormal, model.LatencyLow, model.LatencyUltraLow} {
+	for _, profile := range profiles {
 		args = append(args, p.video(profile)...)
 		args = append(args, "-frames:v", "1", "-f", "null", "-")
 	}

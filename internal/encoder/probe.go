@@ -113,7 +113,7 @@ func (p *Prober) probe(ctx context.Context, binary string, c model.H264Encoder) 
 	}
 	_, err = p.once(ctx, probeKey{binary, c}, func(ctx context.Context) (map[string]bool, error) {
 		params := Params{Codec: c, Width: 256, Height: 144, FPS: 30, BitrateKbps: 500, LogLevel: "error", VAAPIDevice: p.VAAPIDevice}
-		return nil, run(ctx, binary, params.probeArgs())
+		return nil, run(ctx, binary, params.probeArgs(Profiles...))
 	})
 	return err
 }

@@ -93,14 +93,14 @@ func (s *splitter) config(b []byte) error {
 	}
 	var sets [2][][]byte
 	count, p := int(b[5]&0x1f), 6
-	for i := range 2 { // SPS then PPS
+	for i, typ := range []byte{nalSPS, nalPPS} {
 		for range count {
 			if p+2 > len(b) {
 				return bad
 			}
 			n := int(binary.BigEndian.Uint16(b[p:]))
 			p += 2
-			if n == 0 || p+n > len(b) {
+			if n == 0 || p+n > len(b) || b[p]&0x1f != typ {
 				return bad
 			}
 			sets[i] = append(sets[i], b[p:p+n])
