@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -173,7 +174,12 @@ func listEncoders(ctx context.Context, binary string) (map[string]bool, error) {
 	return names, nil
 }
 
-// run runs ffmpeg and turns a failure into its last stderr line.
+// logAddress is the object address in ffmpeg's log prefix ("[h264_nvenc @ 0x5581]").
+var logAddress = regexp.MustCompile(` @ 0x[0-9a-f]+\]`)
+
+// run runs ffmpeg and turns a failure into its first stderr line: the
+// first complaint names the cause ("Cannot load libcuda.so.1"), the later
+// ones its consequences.
 func run(ctx context.Context, binary string, args []string) error {
 	cmd := exec.CommandContext(ctx, binary, args...)
 	var stderr bytes.Buffer
@@ -182,8 +188,8 @@ func run(ctx context.Context, binary string, args []string) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("test encode timed out: %w", ctx.Err())
 		}
-		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-		return fmt.Errorf("test encode failed (%w): %s", err, strings.TrimSpace(lines[len(lines)-1]))
+		first, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
+		return fmt.Errorf("test encode failed (%w): %s", err, logAddress.ReplaceAllString(strings.TrimSpace(first), "]"))
 	}
 	return nil
 }
