@@ -3,9 +3,13 @@ package encoder
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -39,9 +43,9 @@ func (r *received) count() int {
 	return len(r.aus)
 }
 
-// startEncoder runs an encoder of w x h at fps on the real ffmpeg; the test
-// closes it.
-func startEncoder(t *testing.T, w, h, fps int, requested model.H264Encoder) (*Encoder, *received) {
+// startEncoder runs an encoder of w x h at fps on the real ffmpeg (ultra_low
+// unless an option changes it); the test closes it.
+func startEncoder(t *testing.T, w, h, fps int, requested model.H264Encoder, opts ...func(*Encoder)) (*Encoder, *received) {
 	t.Helper()
 	testutil.RequireFFmpeg(t)
 	bin, err := exec.LookPath("ffmpeg")
@@ -59,6 +63,9 @@ func startEncoder(t *testing.T, w, h, fps int, requested model.H264Encoder) (*En
 			got.aus, got.pids, got.at = append(got.aus, au), append(got.pids, pid), append(got.at, time.Now())
 			got.mu.Unlock()
 		},
+	}
+	for _, o := range opts {
+		o(e)
 	}
 	if err := e.Initialize(); err != nil {
 		t.Fatal(err)
@@ -271,6 +278,82 @@ func TestResumesAfterKill(t *testing.T) {
 		t.Errorf("status after the kill: %+v", st)
 	}
 	t.Logf("output resumed %v after kill -9", at[first].Sub(killed).Round(time.Millisecond))
+}
+
+// Every profile is low latency: each frame's access unit comes out before
+// the next frame goes in (nothing held back for lookahead, B-frames or
+// frame threads, and no container waiting for the next frame to end this
+// one).
+func TestNoFrameHeldBack(t *testing.T) {
+	for _, p := range Profiles {
+		t.Run(string(p), func(t *testing.T) {
+			e, got := startEncoder(t, 320, 240, 30, model.H264EncoderLibx264, func(e *Encoder) { e.Profile = p })
+			var worst time.Duration
+			for i := range 10 {
+				began := time.Now()
+				if err := e.WriteFrame(time.Duration(i)*time.Second/30, solid(320, 240, byte(20*i), 100, 50)); err != nil {
+					t.Fatal(err)
+				}
+				testutil.Eventually(t, 3*time.Second, fmt.Sprintf("the access unit of frame %d alone", i), func() bool { return got.count() == i+1 })
+				worst = max(worst, time.Since(began))
+			}
+			t.Logf("%s: slowest frame in to access unit out %v", p, worst.Round(time.Millisecond))
+		})
+	}
+}
+
+// Garbage in ffmpeg's output (here: bytes pushed into the middle of its
+// stream) delivers nothing broken: the encoder says why, ends that ffmpeg,
+// and the next one's output starts with an IDR.
+func TestGarbageOnStdoutRestartsClean(t *testing.T) {
+	bin := garbageFFmpeg(t)
+	e, got := startEncoder(t, 160, 120, 15, model.H264EncoderLibx264, func(e *Encoder) { e.FFmpeg = bin })
+	first := e.Status().Process.PID
+	fromNew := func(pid int) bool { return pid != first && pid != 0 }
+	for i := 0; ; i++ {
+		if _, pids, _ := got.snapshot(); slices.ContainsFunc(pids, fromNew) {
+			break
+		}
+		if i > 300 {
+			t.Fatalf("no output from a new ffmpeg after %d frames: %+v", i, e.Status())
+		}
+		_ = e.WriteFrame(time.Duration(i)*time.Second/15, solid(160, 120, byte(i), 60, 90))
+		time.Sleep(time.Second / 15)
+	}
+	st := e.Status()
+	if !strings.Contains(st.StreamError, "corrupt FLV stream") {
+		t.Errorf("stream error %q", st.StreamError)
+	}
+	aus, pids, _ := got.snapshot()
+	firstNew := slices.IndexFunc(pids, fromNew)
+	if firstNew < 0 || !startsWithParams(aus[firstNew]) {
+		t.Fatalf("no IDR first after the restart (units from pids %v, the first ffmpeg %d)", pids, first)
+	}
+	t.Logf("%d units before the garbage, then %s", firstNew, st.StreamError)
+	// Everything delivered decodes: nothing of the garbage got through.
+	if frames := decode(t, annexB(aus), 160, 120); len(frames) != len(aus) {
+		t.Errorf("%d frames decoded from %d access units", len(frames), len(aus))
+	}
+}
+
+// garbageFFmpeg is the real ffmpeg whose first encoder run gets 7 bytes of
+// text pushed into its stdout after 6000 bytes.
+func garbageFFmpeg(t *testing.T) string {
+	t.Helper()
+	testutil.RequireFFmpeg(t)
+	real, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	marker, bin := filepath.Join(dir, "ran"), filepath.Join(dir, "ffmpeg")
+	script := "#!/bin/sh\ncase \"$*\" in *pipe:1*) ;; *) exec " + real + " \"$@\";; esac\n" + // not the probe
+		"[ -e " + marker + " ] && exec " + real + " \"$@\"\n" +
+		"touch " + marker + "\n" + real + " \"$@\" | { head -c 6000; printf GARBAGE; cat; }\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
 
 func TestWriteFrameRefuses(t *testing.T) {
