@@ -171,7 +171,7 @@ func (e *Encoder) Close() {
 // before is still being written it is dropped (ErrDropped). f must be of
 // the encoder's size and is not modified; pts must increase.
 func (e *Encoder) WriteFrame(pts time.Duration, f *frame.Frame) error {
-	if f == nil || f.Width != e.Width || f.Height != e.Height {
+	if f == nil || f.Width != e.Width || f.Height != e.Height || len(f.Data) != e.Width*e.Height*3 {
 		return fmt.Errorf("%w: want a %dx%d frame", ErrFrame, e.Width, e.Height)
 	}
 	e.writeMu.Lock()

@@ -361,6 +361,11 @@ func TestWriteFrameRefuses(t *testing.T) {
 	if err := e.WriteFrame(0, solid(32, 48, 0, 0, 0)); !errors.Is(err, ErrFrame) {
 		t.Errorf("wrong size: %v", err)
 	}
+	short := solid(64, 48, 0, 0, 0)
+	short.Data = short.Data[:100] // would shift every frame after it in ffmpeg's input
+	if err := e.WriteFrame(0, short); !errors.Is(err, ErrFrame) {
+		t.Errorf("short data: %v", err)
+	}
 	if err := e.WriteFrame(time.Second, solid(64, 48, 0, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
