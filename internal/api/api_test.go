@@ -383,6 +383,7 @@ func TestPatchSettings(t *testing.T) {
 		status int
 	}{
 		{`{"engine":{"preferred_ports":{"rtsp":0}}}`, 422},
+		{`{"engine":{"h264_encoder":"h264_amf"}}`, 422},
 		{`{"transmissions":[{"id":"a","path":"x"},{"id":"b","path":"x"}]}`, 409},
 		{`{"transmissions":[{"id":"a","path":"x","host_server_id":"mars"}]}`, 400},
 		{`{"camera_ingest":{"enabled":true}}`, 422},

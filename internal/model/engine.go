@@ -42,6 +42,9 @@ type EngineSettings struct {
 	// ReaderHoldSeconds is how long a viewer of a path without a publisher
 	// is held waiting for the stream before it gets "not found".
 	ReaderHoldSeconds int `json:"reader_hold_seconds"`
+	// H264Encoder is the ffmpeg encoder outputs ask for; it is probed and
+	// falls back to libx264 when it does not work on this machine.
+	H264Encoder H264Encoder `json:"h264_encoder"`
 }
 
 // Bounds of ReaderHoldSeconds.
@@ -52,7 +55,7 @@ const (
 
 // DefaultEngineSettings are the settings of a fresh install.
 func DefaultEngineSettings() EngineSettings {
-	return EngineSettings{Kind: EngineEmbedded, PreferredPorts: DefaultPorts, MediaMTXVersion: DefaultMediaMTXVersion, WebRTCICEServers: []string{}, ReaderHoldSeconds: DefaultReaderHoldSeconds}
+	return EngineSettings{Kind: EngineEmbedded, PreferredPorts: DefaultPorts, MediaMTXVersion: DefaultMediaMTXVersion, WebRTCICEServers: []string{}, ReaderHoldSeconds: DefaultReaderHoldSeconds, H264Encoder: H264EncoderAuto}
 }
 
 var versionPattern = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
@@ -63,7 +66,7 @@ func decodeEngine(r reader, raw json.RawMessage) EngineSettings {
 	if !ok {
 		return e
 	}
-	r.forbidExtra(m, "kind", "enabled", "expose_to_lan", "preferred_ports", "mediamtx_version", "webrtc_ice_servers", "reader_hold_seconds")
+	r.forbidExtra(m, "kind", "enabled", "expose_to_lan", "preferred_ports", "mediamtx_version", "webrtc_ice_servers", "reader_hold_seconds", "h264_encoder")
 	if v, present := m["kind"]; present && !isNull(v) {
 		if kind, ok := enum(r.at("kind"), v, EngineEmbedded, EngineMediaMTX); ok {
 			e.Kind = kind
@@ -89,6 +92,11 @@ func decodeEngine(r reader, raw json.RawMessage) EngineSettings {
 	if v, present := m["reader_hold_seconds"]; present && !isNull(v) {
 		if n, ok := r.at("reader_hold_seconds").integer(v, 1, MaxReaderHoldSeconds); ok {
 			e.ReaderHoldSeconds = n
+		}
+	}
+	if v, present := m["h264_encoder"]; present && !isNull(v) {
+		if enc, ok := enum(r.at("h264_encoder"), v, H264Encoders...); ok {
+			e.H264Encoder = enc
 		}
 	}
 	if v, present := m["webrtc_ice_servers"]; present {

@@ -43,6 +43,22 @@ const (
 	LatencyUltraLow LatencyProfile = "ultra_low"
 )
 
+// H264Encoder is engine.h264_encoder: which ffmpeg H.264 encoder outputs
+// use. Auto picks the first hardware encoder that works, else libx264.
+type H264Encoder string
+
+// H.264 encoders.
+const (
+	H264EncoderAuto    H264Encoder = "auto"
+	H264EncoderLibx264 H264Encoder = "libx264"
+	H264EncoderNVENC   H264Encoder = "h264_nvenc"
+	H264EncoderVAAPI   H264Encoder = "h264_vaapi"
+	H264EncoderQSV     H264Encoder = "h264_qsv"
+)
+
+// H264Encoders lists the values engine.h264_encoder accepts.
+var H264Encoders = []H264Encoder{H264EncoderAuto, H264EncoderLibx264, H264EncoderNVENC, H264EncoderVAAPI, H264EncoderQSV}
+
 // BypassMode is stream.publish_video's bypass_mode: whether a writer that
 // only forwards a camera may have its publisher read the camera directly.
 type BypassMode string

@@ -16,7 +16,7 @@ func TestDefaultSettingsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"transmissions":[],"engine":{"kind":"embedded","enabled":false,"expose_to_lan":false,"preferred_ports":{"rtsp":8554,"hls":8888,"webrtc":8889,"api":9997,"rtp":50000},"mediamtx_version":"v1.20.1","webrtc_ice_servers":[],"reader_hold_seconds":10},` +
+	want := `{"transmissions":[],"engine":{"kind":"embedded","enabled":false,"expose_to_lan":false,"preferred_ports":{"rtsp":8554,"hls":8888,"webrtc":8889,"api":9997,"rtp":50000},"mediamtx_version":"v1.20.1","webrtc_ice_servers":[],"reader_hold_seconds":10,"h264_encoder":"auto"},` +
 		`"runtime":{"freshness_seconds":2,"sticky_seconds":0.5,"stale_writer_seconds":30,"max_writers":32,"stop_debounce_seconds":3,"prime_seconds":60}}`
 	if string(got) != want {
 		t.Errorf("defaults\n got  %s\n want %s", got, want)
@@ -49,6 +49,9 @@ func TestEngineSettingsRules(t *testing.T) {
 		{"hold in range", `{"reader_hold_seconds":60}`, nil},
 		{"hold zero", `{"reader_hold_seconds":0}`, []string{"engine.reader_hold_seconds:greater_than_equal"}},
 		{"mediamtx kind", `{"kind":"mediamtx"}`, nil},
+		{"hardware encoder", `{"h264_encoder":"h264_vaapi"}`, nil},
+		{"unknown encoder", `{"h264_encoder":"h264_amf"}`, []string{"engine.h264_encoder:literal_error"}},
+		{"encoder not a string", `{"h264_encoder":1}`, []string{"engine.h264_encoder:string_type"}},
 		{"unknown kind", `{"kind":"gstreamer"}`, []string{"engine.kind:literal_error"}},
 	}
 	for _, c := range cases {
@@ -61,6 +64,9 @@ func TestEngineSettingsRules(t *testing.T) {
 	}
 	if s, err := DecodeSettings(json.RawMessage(`{"engine":{"kind":"mediamtx"}}`), testNow); err != nil || s.Engine.Kind != EngineMediaMTX {
 		t.Errorf("kind mediamtx decodes to %q (%v)", s.Engine.Kind, err)
+	}
+	if s, err := DecodeSettings(json.RawMessage(`{"engine":{"h264_encoder":"h264_nvenc"}}`), testNow); err != nil || s.Engine.H264Encoder != H264EncoderNVENC {
+		t.Errorf("h264_encoder decodes to %q (%v)", s.Engine.H264Encoder, err)
 	}
 	s, err := DecodeSettings(json.RawMessage(`{"engine":{"preferred_ports":{"hls":9000}}}`), testNow)
 	if err != nil {
