@@ -214,3 +214,39 @@ func (d *Decoder) Exited() <-chan struct{} { return d.exited }
 
 // Output is what ffmpeg said apart from the frame lines.
 func (d *Decoder) Output() string { return d.out.String() }
+
+// Feeder runs encoders one after another into one writer (a sink's
+// WriteAccessUnit), as the service does: the timestamps are the time since
+// the feeder was made, so they keep increasing across encoder restarts.
+type Feeder struct {
+	t     testing.TB
+	write func(pts time.Duration, au [][]byte) error
+	t0    time.Time
+	enc   *H264Encoder
+	ended chan struct{}
+}
+
+// NewFeeder makes a feeder of write.
+func NewFeeder(t testing.TB, write func(pts time.Duration, au [][]byte) error) *Feeder {
+	return &Feeder{t: t, write: write, t0: time.Now()}
+}
+
+// Start runs an encoder of a lavfi source at 15 fps (see
+// StartH264Encoder) into the writer until Kill.
+func (f *Feeder) Start(source string) {
+	f.t.Helper()
+	f.enc = StartH264Encoder(f.t, source, 15)
+	f.ended = make(chan struct{})
+	enc, ended, start := f.enc, f.ended, time.Since(f.t0)
+	go func() {
+		defer close(ended)
+		enc.Feed(start, 15, f.write)
+	}()
+}
+
+// Kill ends the running encoder as a crash would, and waits until nothing
+// more is written.
+func (f *Feeder) Kill() {
+	f.enc.Kill()
+	<-f.ended
+}

@@ -19,38 +19,6 @@ import (
 	"github.com/toposync/toposync-streaming/internal/whep"
 )
 
-// feeder runs encoders one after another into one sink, as the service
-// will: timestamps are the time since the sink opened, so they keep
-// increasing across encoder restarts.
-type feeder struct {
-	t     *testing.T
-	sink  engine.VideoSink
-	t0    time.Time
-	enc   *testutil.H264Encoder
-	ended chan struct{}
-}
-
-func newFeeder(t *testing.T, sink engine.VideoSink) *feeder {
-	return &feeder{t: t, sink: sink, t0: time.Now()}
-}
-
-// start runs an encoder of a lavfi source at 15 fps into the sink.
-func (f *feeder) start(source string) {
-	f.enc = testutil.StartH264Encoder(f.t, source, 15)
-	f.ended = make(chan struct{})
-	enc, ended, start := f.enc, f.ended, time.Since(f.t0)
-	go func() {
-		defer close(ended)
-		enc.Feed(start, 15, f.sink.WriteAccessUnit)
-	}()
-}
-
-// kill ends the encoder as a crash would.
-func (f *feeder) kill() {
-	f.enc.Kill()
-	<-f.ended
-}
-
 // whepSPS dials a WHEP reader that remembers the last SPS it received.
 func whepSPS(t *testing.T, ctx context.Context, webrtcAddr, path, user, pass string) (*whep.Session, func() string) {
 	t.Helper()
@@ -136,8 +104,8 @@ func TestSinkServesEveryReaderAcrossEncoderRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	f := newFeeder(t, sink)
-	f.start("testsrc=size=320x240:rate=15")
+	f := testutil.NewFeeder(t, sink.WriteAccessUnit)
+	f.Start("testsrc=size=320x240:rate=15")
 	ts.waitReady(t, "cam", 15*time.Second)
 	pi, _ := ts.pathInfo("cam")
 	if pi.Source == nil || pi.Source.Type != SourceInProcess || len(pi.Tracks) != 1 || pi.Tracks[0].Width != 320 || pi.BytesReceived == 0 {
@@ -189,10 +157,10 @@ func TestSinkServesEveryReaderAcrossEncoderRestarts(t *testing.T) {
 		{time.Second, "testsrc=size=320x240:rate=15", "320x240"},
 		{3 * time.Second, "testsrc2=size=480x272:rate=15", "480x272"},
 	} {
-		f.kill()
+		f.Kill()
 		frames, whepFrames := dec.Frames(), wc.Stats().Frames
 		time.Sleep(restart.gap) // the encoder is away: nothing is written
-		f.start(restart.source)
+		f.Start(restart.source)
 		resumed := testutil.Eventually(t, 3*time.Second, "the RTSP reader decoding again", func() bool { return dec.Frames() > frames+1 })
 		testutil.Eventually(t, 10*time.Second, "the RTSP reader decoding the new encoder at "+restart.size, func() bool {
 			return dec.Frames() >= frames+15 && dec.Size() == restart.size
@@ -229,7 +197,7 @@ func TestSinkServesEveryReaderAcrossEncoderRestarts(t *testing.T) {
 	}
 
 	// closing the sink ends the stream and its readers
-	f.kill()
+	f.Kill()
 	sink.Close()
 	if err := sink.WriteAccessUnit(time.Hour, [][]byte{testP}); !errors.Is(err, engine.ErrSinkClosed) {
 		t.Fatalf("write after Close: %v", err)

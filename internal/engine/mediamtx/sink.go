@@ -16,7 +16,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/pion/rtcp"
 
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/h264rtp"
@@ -33,9 +32,9 @@ import (
 // supervisor, a path re-added); after each (re)connection the stream
 // resumes at an IDR. Packets carry at most h264rtp.PayloadMaxSize bytes, so
 // MediaMTX forwards them as they are. While no access unit comes (an
-// encoder restarting) an RTCP packet every second keeps the session: while
-// recording over TCP gortsplib sends no RTSP keepalive, and MediaMTX drops
-// a publisher it hears nothing from for readTimeout (10 s).
+// encoder restarting) the session stays: gortsplib sends no RTSP keepalive
+// while recording over TCP, but an RTCP sender report every 10 s, which is
+// within MediaMTX's readTimeout (10 s from the last packet it read).
 
 // Timing and sizes of a sink.
 const (
@@ -44,7 +43,6 @@ const (
 	sinkRTSPTimeout = 5 * time.Second // for each RTSP answer and write
 	sinkBackoffMin  = 250 * time.Millisecond
 	sinkBackoffMax  = 5 * time.Second
-	sinkKeepalive   = time.Second
 )
 
 // queuedAU is an access unit on its way to run (a copy of the caller's).
@@ -78,7 +76,6 @@ type sink struct {
 	retrying   bool            // retry is armed
 	delay      time.Duration   // the last backoff
 	resync     bool            // drop until the next IDR
-	lastSent   time.Time       // the last packet written
 	failures   int             // connects failed in a row, for the log
 }
 
@@ -86,7 +83,6 @@ type sink struct {
 type sinkConn struct {
 	c     *gortsplib.Client
 	media *description.Media
-	ssrc  uint32 // the SSRC the client gives our packets
 	since time.Time
 	died  chan error // the client's end
 }
@@ -160,8 +156,6 @@ func (k *sink) Close() {
 
 func (k *sink) run() {
 	defer close(k.done)
-	keep := time.NewTicker(sinkKeepalive)
-	defer keep.Stop()
 	defer k.retry.Stop()
 	for {
 		select {
@@ -173,8 +167,6 @@ func (k *sink) run() {
 			k.onDied(err)
 		case <-k.retry.C:
 			k.retrying = false
-		case now := <-keep.C:
-			k.keepalive(now)
 		case <-k.ctx.Done():
 			if k.conn != nil {
 				k.conn.c.Close()
@@ -228,9 +220,7 @@ func (k *sink) write(q queuedAU) {
 			k.resync = true
 			return
 		}
-		k.conn.ssrc = pkt.SSRC // the client wrote its own into our packet
 	}
-	k.lastSent = now
 }
 
 // maybeConnect starts a connect when the sink has no session, knows its
@@ -323,20 +313,6 @@ func (k *sink) backoff() {
 	k.delay = min(max(sinkBackoffMin, 2*k.delay), sinkBackoffMax)
 	k.retry.Reset(k.delay)
 	k.retrying = true
-}
-
-// keepalive sends an RTCP SDES when no packet went out for a second.
-func (k *sink) keepalive(now time.Time) {
-	if k.conn == nil || now.Sub(k.lastSent) < sinkKeepalive {
-		return
-	}
-	sdes := &rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{
-		Source: k.conn.ssrc,
-		Items:  []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: "toposync-streaming"}},
-	}}}
-	if err := k.conn.c.WritePacketRTCP(k.conn.media, sdes); err != nil {
-		k.log.Debug("RTCP keepalive not sent", "err", err)
-	}
 }
 
 // sinkSet is the open sinks of one engine instance: a newer sink of a path
