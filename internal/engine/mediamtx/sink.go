@@ -16,6 +16,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/h264rtp"
@@ -59,7 +60,7 @@ type sink struct {
 	log  *slog.Logger
 
 	aus      chan queuedAU
-	overflow atomic.Bool // an access unit was dropped: resume at an IDR
+	dropping atomic.Bool // the queue was full: drop until an IDR (the writers' side)
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -96,11 +97,12 @@ type connResult struct {
 // MediaMTX with the path's publish credentials. A sink opened before on the
 // path is closed first.
 func (e *Engine) OpenSink(path string) (engine.VideoSink, error) {
-	i := slices.IndexFunc(e.snapshot().paths, func(p engine.Path) bool { return p.Name == path })
+	paths := e.snapshot().paths
+	i := slices.IndexFunc(paths, func(p engine.Path) bool { return p.Name == path })
 	if i < 0 {
 		return nil, fmt.Errorf("%w: %q", engine.ErrUnknownPath, path)
 	}
-	p := e.snapshot().paths[i]
+	p := paths[i]
 	pack, err := h264rtp.NewPacketizer()
 	if err != nil {
 		return nil, err
@@ -129,10 +131,14 @@ func (e *Engine) OpenSink(path string) (engine.VideoSink, error) {
 }
 
 // WriteAccessUnit queues one access unit for the session (see
-// engine.VideoSink); a full queue drops it.
+// engine.VideoSink). A full queue drops it, and what follows up to the next
+// IDR, so that the queue never holds a stream with a hole.
 func (k *sink) WriteAccessUnit(pts time.Duration, au [][]byte) error {
 	if k.ctx.Err() != nil {
 		return engine.ErrSinkClosed
+	}
+	if k.dropping.Load() && !slices.ContainsFunc(au, func(n []byte) bool { return h264rtp.NALUType(n) == h264.NALUTypeIDR }) {
+		return nil
 	}
 	nalus := make([][]byte, len(au))
 	for i, n := range au {
@@ -140,8 +146,11 @@ func (k *sink) WriteAccessUnit(pts time.Duration, au [][]byte) error {
 	}
 	select {
 	case k.aus <- queuedAU{pts: pts, nalus: nalus}:
+		k.dropping.Store(false)
 	default:
-		k.overflow.Store(true)
+		if !k.dropping.Swap(true) {
+			k.log.Debug("the publish queue is full; dropping until the next IDR")
+		}
 	}
 	return nil
 }
@@ -196,9 +205,6 @@ func (k *sink) diedCh() <-chan error {
 func (k *sink) write(q queuedAU) {
 	ticks := k.clock.Ticks(q.pts)
 	nalus, idr, _ := k.params.Normalize(q.nalus)
-	if k.overflow.Swap(false) {
-		k.resync = true
-	}
 	if k.conn == nil || len(nalus) == 0 {
 		k.resync = true
 		return

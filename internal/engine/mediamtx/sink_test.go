@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -214,5 +215,34 @@ func TestSinksFollowTheEngine(t *testing.T) {
 	}
 	if _, err := eng.OpenSink("b"); !errors.Is(err, engine.ErrNotRunning) {
 		t.Fatalf("sink opened on a closed engine: %v", err)
+	}
+}
+
+// A full queue drops the access unit and every one after it up to the
+// next IDR: what run gets never has a hole in a GOP.
+func TestSinkQueueDropsToTheNextIDR(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	k := &sink{aus: make(chan queuedAU, 2), ctx: ctx, log: slog.New(slog.DiscardHandler)}
+	idr, p := []byte{0x65, 0x88}, []byte{0x41, 0x9a}
+	for i, au := range [][]byte{idr, p, p, p, idr, p} {
+		if err := k.WriteAccessUnit(time.Duration(i), [][]byte{au}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 { // full: the third is dropped; run catches up
+			<-k.aus
+			<-k.aus
+		}
+	}
+	var got []time.Duration
+	for len(k.aus) > 0 {
+		got = append(got, (<-k.aus).pts)
+	}
+	if fmt.Sprint(got) != "[4ns 5ns]" {
+		t.Fatalf("queued after the overflow: %v, want the IDR (4) and what follows", got)
+	}
+	cancel()
+	if err := k.WriteAccessUnit(0, [][]byte{idr}); !errors.Is(err, engine.ErrSinkClosed) {
+		t.Fatalf("write after close: %v", err)
 	}
 }
