@@ -47,31 +47,33 @@ type Params struct {
 // Known reports whether both parameter sets were seen.
 func (ps *Params) Known() bool { return ps.SPS != nil && ps.PPS != nil }
 
-// Normalize copies the NAL units of an access unit, dropping AUDs and
-// empty units, remembers the parameter sets it carries, and puts SPS and
-// PPS in front of an IDR that lacks them. idr reports an IDR slice;
-// changed reports a parameter set that differs from the one known before.
+// Normalize copies the NAL units of an access unit, dropping AUDs, empty
+// units and the types H.264 leaves unspecified (0 and 24 to 31: RTP gives
+// them meanings, so every RTP reader would misread them), remembers the
+// parameter sets it carries, and puts SPS and PPS in front of an IDR slice
+// that they do not both precede. idr reports an IDR slice; changed reports
+// a parameter set that differs from the one known before.
 func (ps *Params) Normalize(au [][]byte) (out [][]byte, idr, changed bool) {
-	hasSPS, hasPPS := false, false
+	spsFirst, ppsFirst := false, false // seen before the first IDR slice
 	out = make([][]byte, 0, len(au)+2)
 	for _, n := range au {
-		switch NALUType(n) {
-		case 0, h264.NALUTypeAccessUnitDelimiter:
+		switch typ := NALUType(n); {
+		case typ == 0 || typ >= 24 || typ == h264.NALUTypeAccessUnitDelimiter:
 			continue
-		case h264.NALUTypeSPS:
-			hasSPS = true
+		case typ == h264.NALUTypeSPS:
+			spsFirst = spsFirst || !idr
 			changed = changed || !bytes.Equal(ps.SPS, n)
 			ps.SPS = bytes.Clone(n)
-		case h264.NALUTypePPS:
-			hasPPS = true
+		case typ == h264.NALUTypePPS:
+			ppsFirst = ppsFirst || !idr
 			changed = changed || !bytes.Equal(ps.PPS, n)
 			ps.PPS = bytes.Clone(n)
-		case h264.NALUTypeIDR:
+		case typ == h264.NALUTypeIDR:
 			idr = true
 		}
 		out = append(out, bytes.Clone(n))
 	}
-	if idr && !(hasSPS && hasPPS) && ps.Known() {
+	if idr && !(spsFirst && ppsFirst) && ps.Known() {
 		params := [][]byte{ps.SPS, ps.PPS}
 		kept := out[:0:0]
 		for _, n := range out {

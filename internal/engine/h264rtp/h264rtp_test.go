@@ -2,6 +2,7 @@ package h264rtp
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,8 +36,9 @@ func TestNormalizeInjectsParams(t *testing.T) {
 	if _, _, changed = ps.Normalize([][]byte{testSPS, testPPS, testIDR}); changed {
 		t.Fatal("the same parameter sets reported as a change")
 	}
-	// an IDR without them gets them in front, AUDs and empty units dropped
-	out, idr, _ = ps.Normalize([][]byte{testAUD, {}, testIDR})
+	// an IDR without them gets them in front; AUDs, empty units and the
+	// types RTP would misread (a STAP-A, 24) dropped
+	out, idr, _ = ps.Normalize([][]byte{testAUD, {}, {0x38, 0x01}, testIDR})
 	if !idr || len(out) != 3 || NALUType(out[0]) != h264.NALUTypeSPS || NALUType(out[1]) != h264.NALUTypePPS || NALUType(out[2]) != h264.NALUTypeIDR {
 		t.Fatalf("injected: idr=%v out=%x", idr, out)
 	}
@@ -45,6 +47,11 @@ func TestNormalizeInjectsParams(t *testing.T) {
 	out, _, changed = ps.Normalize([][]byte{newPPS, testIDR})
 	if !changed || len(out) != 3 || !bytes.Equal(out[0], testSPS) || !bytes.Equal(out[1], newPPS) {
 		t.Fatalf("new PPS: changed=%v out=%x", changed, out)
+	}
+	// parameter sets after the IDR slice move in front of it
+	out, _, _ = ps.Normalize([][]byte{testSPS, testIDR, testPPS})
+	if len(out) != 3 || !bytes.Equal(out[0], testSPS) || !bytes.Equal(out[1], testPPS) || NALUType(out[2]) != h264.NALUTypeIDR {
+		t.Fatalf("PPS after the IDR: out=%x", out)
 	}
 	// non-IDR untouched
 	out, idr, _ = ps.Normalize([][]byte{testP})
@@ -145,4 +152,62 @@ func TestPacketizerSizesAndTimestamps(t *testing.T) {
 	if len(au) != 3 || !bytes.Equal(au[2], big) {
 		t.Fatalf("decoded %d NALUs", len(au))
 	}
+}
+
+// FuzzNormalize: for any access unit (NAL units split at 0xff bytes) the
+// output holds no AUD, empty or unspecified unit, both parameter sets come before an
+// IDR slice once they are known, and the packets decode back to the output.
+func FuzzNormalize(f *testing.F) {
+	f.Add(bytes.Join([][]byte{testAUD, testSPS, testPPS, testIDR}, []byte{0xff}), []byte{0x65, 0x01})
+	f.Add([]byte{0x09, 0xf0, 0xff, 0x41, 0x9a}, []byte{})
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		var ps Params
+		pack, err := NewPacketizer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range [][]byte{first, second} {
+			if bytes.Contains(in, []byte{0, 0, 0}) || bytes.Contains(in, []byte{0, 0, 1}) || bytes.Contains(in, []byte{0, 0, 2}) {
+				t.Skip("not NAL units: they never hold 00 00 00, 00 00 01 or 00 00 02 (emulation prevention)")
+			}
+			out, idr, _ := ps.Normalize(bytes.Split(in, []byte{0xff}))
+			for _, n := range out {
+				if typ := NALUType(n); typ == 0 || typ >= 24 || typ == h264.NALUTypeAccessUnitDelimiter {
+					t.Fatalf("unit of type %d kept: %x", typ, out)
+				}
+			}
+			if idr && ps.Known() {
+				i := slices.IndexFunc(out, func(n []byte) bool { return NALUType(n) == h264.NALUTypeIDR })
+				before := func(typ h264.NALUType) bool {
+					return slices.ContainsFunc(out[:i], func(n []byte) bool { return NALUType(n) == typ })
+				}
+				if !before(h264.NALUTypeSPS) || !before(h264.NALUTypePPS) {
+					t.Fatalf("IDR without its parameter sets before it: %x", out)
+				}
+			}
+			if len(out) == 0 {
+				continue
+			}
+			pkts, err := pack.Packetize(0, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec := &rtph264.Decoder{}
+			if err := dec.Init(); err != nil {
+				t.Fatal(err)
+			}
+			var back [][]byte
+			for _, pkt := range pkts {
+				if len(pkt.Payload) > PayloadMaxSize {
+					t.Fatalf("payload of %d bytes", len(pkt.Payload))
+				}
+				if back, err = dec.Decode(pkt); err != nil && err != rtph264.ErrMorePacketsNeeded {
+					t.Fatal(err)
+				}
+			}
+			if len(back) != len(out) {
+				t.Fatalf("decoded %d units of %d", len(back), len(out))
+			}
+		}
+	})
 }
