@@ -61,8 +61,8 @@ type RunConfig struct {
 }
 
 // Engine is one instance of a media server, made for one RunConfig:
-// publishers push RTSP into its paths, viewers read them over RTSP, HLS and
-// WHEP. An instance is initialized once and closed once; a restart is a new
+// the service publishes into its paths through sinks (and ffmpeg
+// publishers still push RTSP), viewers read them over RTSP, HLS and WHEP. An instance is initialized once and closed once; a restart is a new
 // instance. Methods other than Initialize and Close may be called from any
 // goroutine and never wait on the network.
 type Engine interface {
@@ -85,6 +85,9 @@ type Engine interface {
 	PID() int
 	// LogPath is where the engine logs, if it has a file of its own.
 	LogPath() string
+	// OpenSink makes the service the publisher of path (see VideoSink). A
+	// newer sink of the path closes the older one.
+	OpenSink(path string) (VideoSink, error)
 }
 
 // Supervised is an engine that runs a process of its own and restarts it

@@ -412,3 +412,45 @@ func (k *flakyKind) New(cfg engine.RunConfig) engine.Engine {
 type failingEngine struct{ engine.Engine }
 
 func (failingEngine) Initialize() error { return errors.New("cannot start now") }
+
+// A sink opens on the instance a state describes, and that instance's
+// restart closes it: the caller opens a new one on the next generation.
+func TestStateOpenSinkFollowsTheInstance(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.manager.State().OpenSink(model.TestPath); !errors.Is(err, engine.ErrNotRunning) {
+		t.Fatalf("sink of a stopped engine: %v", err)
+	}
+	if err := f.manager.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st := f.manager.State()
+	if _, err := st.OpenSink("nope"); !errors.Is(err, engine.ErrUnknownPath) {
+		t.Fatalf("sink of an unknown path: %v", err)
+	}
+	sink, err := st.OpenSink(model.TestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	if err := sink.WriteAccessUnit(0, [][]byte{{0x41, 0x9a}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.manager.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.WriteAccessUnit(time.Second, [][]byte{{0x41, 0x9a}}); !errors.Is(err, engine.ErrSinkClosed) {
+		t.Fatalf("sink of the previous instance: %v", err)
+	}
+	next := f.manager.State()
+	if next.Generation == st.Generation {
+		t.Fatal("the restart kept the generation")
+	}
+	again, err := next.OpenSink(model.TestPath)
+	if err != nil {
+		t.Fatalf("sink of the new instance: %v", err)
+	}
+	again.Close()
+	if _, err := st.OpenSink(model.TestPath); !errors.Is(err, engine.ErrNotRunning) {
+		t.Fatalf("sink opened on a stale state: %v", err)
+	}
+}

@@ -1,13 +1,15 @@
 // Package embedded is the in-process media server of toposync-streaming: it
-// accepts H.264 RTSP publishers on loopback and serves each configured path to
-// readers over RTSP (gortsplib), HLS with MPEG-TS segments (gohlslib) and WHEP
-// (pion/webrtc).
+// takes H.264 from in-process sinks of the service ([Server.OpenSink], see
+// sink.go) and from RTSP publishers on loopback, and serves each configured
+// path to readers over RTSP (gortsplib), HLS with MPEG-TS segments
+// (gohlslib) and WHEP (pion/webrtc).
 //
 // What it owns:
 //   - the RTSP, HLS and WHEP listeners given in [Config];
 //   - the set of configured paths ([Server.SetPaths]) and, per path, the
-//     publisher session, the cached current GOP, the reader sessions and the
-//     byte/drop counters;
+//     publisher (a sink, or an RTSP session, refused while a sink is open),
+//     the cached current GOP, the reader sessions and the byte/drop
+//     counters;
 //   - the reader hold: a reader of a configured path without a publisher
 //     raises demand at once ([Server.Demand]) and waits (on a channel, never
 //     polling) up to [Config.ReaderHoldTimeout] for the first keyframe.

@@ -169,6 +169,7 @@ func TestHeldReaders(t *testing.T) {
 		t.Fatalf("demand flapped while readers joined: %v", evs)
 	}
 	wg.Wait()
+	ts.waitDemand(t, "never", 2, 5*time.Second) // the drop is delivered asynchronously
 	if evs := ts.demandEvents("never"); len(evs) != 2 || !evs[0] || evs[1] {
 		t.Fatalf("demand of the never-published path: %v", evs)
 	}

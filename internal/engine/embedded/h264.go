@@ -8,56 +8,14 @@ import (
 )
 
 // accessUnit is one H.264 access unit as it leaves the publisher: NALUs
-// without AUDs, with SPS and PPS in front of every IDR. It is shared by all
-// subscribers and must be treated as read-only.
+// without AUDs, with SPS and PPS in front of every IDR (h264rtp.Normalize).
+// It is shared by all subscribers and must be treated as read-only.
 type accessUnit struct {
 	pts   int64 // 90 kHz
 	ntp   time.Time
 	nalus [][]byte
 	idr   bool
 	size  int // payload bytes, for counters
-}
-
-// naluType returns the type of a NALU (0 for an empty one).
-func naluType(n []byte) h264.NALUType {
-	if len(n) == 0 {
-		return 0
-	}
-	return h264.NALUType(n[0] & 0x1f)
-}
-
-// buildAccessUnit copies the NALUs of a depacketized access unit, drops AUDs,
-// remembers parameter sets seen in-band (updating *sps and *pps) and puts
-// SPS/PPS in front of an IDR that lacks them.
-func buildAccessUnit(nalus [][]byte, sps, pps *[]byte) (out [][]byte, idr bool) {
-	hasSPS, hasPPS := false, false
-	out = make([][]byte, 0, len(nalus)+2)
-	for _, n := range nalus {
-		switch naluType(n) {
-		case h264.NALUTypeAccessUnitDelimiter:
-			continue
-		case h264.NALUTypeSPS:
-			hasSPS = true
-			*sps = append([]byte(nil), n...)
-		case h264.NALUTypePPS:
-			hasPPS = true
-			*pps = append([]byte(nil), n...)
-		case h264.NALUTypeIDR:
-			idr = true
-		}
-		out = append(out, append([]byte(nil), n...))
-	}
-	if idr && !(hasSPS && hasPPS) && *sps != nil && *pps != nil {
-		params := [][]byte{*sps, *pps}
-		kept := out[:0:0]
-		for _, n := range out {
-			if t := naluType(n); t != h264.NALUTypeSPS && t != h264.NALUTypePPS {
-				kept = append(kept, n)
-			}
-		}
-		out = append(params, kept...)
-	}
-	return out, idr
 }
 
 // TrackInfo describes one published track.

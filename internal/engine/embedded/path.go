@@ -13,6 +13,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/pion/rtp"
+
+	"github.com/toposync/toposync-streaming/internal/engine/h264rtp"
 )
 
 var (
@@ -63,17 +65,31 @@ type path struct {
 	bytesSentPrev     uint64 // RTSP bytes of streams that closed
 }
 
-// publisher is the RTSP session publishing on a path.
-type publisher struct {
-	session *gortsplib.ServerSession
-	id      string
-	since   time.Time
-	stream  *gortsplib.ServerStream
-	media   *description.Media // the H.264 media
-	format  *format.H264
-	decoder *rtph264.Decoder // used only by the publisher's read goroutine
+// Source types of PathInfo.Source.
+const (
+	SourceRTSP      = "rtspSession" // an RTSP publisher (ffmpeg), as MediaMTX names it
+	SourceInProcess = "inProcess"   // a sink of the service itself (sink.go)
+)
 
-	// RTSP fast join (rtspjoin.go), guarded by fanMu, which the read
+// publisher is what publishes on a path: an RTSP session, or a sink of the
+// service (in-process, see sink.go). Both feed the same stream, GOP caches
+// and subscribers, so every reader type works the same with either.
+type publisher struct {
+	id     string
+	since  time.Time
+	stream *gortsplib.ServerStream
+	media  *description.Media // the H.264 media
+	format *format.H264
+
+	// An RTSP publisher's session and depacketizer (its read goroutine
+	// only); nil for an in-process one.
+	session *gortsplib.ServerSession
+	decoder *rtph264.Decoder
+	// bytesIn counts the RTP bytes an in-process publisher wrote (an RTSP
+	// session counts its own).
+	bytesIn atomic.Uint64
+
+	// RTSP fast join (rtspjoin.go), guarded by fanMu, which the writing
 	// goroutine holds while it writes a packet to the stream.
 	fanMu   sync.Mutex
 	rtpGOP  rtpGOPCache
@@ -87,6 +103,36 @@ type publisher struct {
 	gopBytes  int
 	armed     bool // recording, SPS/PPS known: RTSP readers can start (they get the first IDR live)
 	ready     bool // armed and an IDR received: every reader can start
+}
+
+// sourceType is the publisher's PathInfo.Source type.
+func (pub *publisher) sourceType() string {
+	if pub.session != nil {
+		return SourceRTSP
+	}
+	return SourceInProcess
+}
+
+// bytesReceived is what the publisher sent us so far.
+func (pub *publisher) bytesReceived() uint64 {
+	if pub.session != nil {
+		return pub.session.Stats().BytesReceived
+	}
+	return pub.bytesIn.Load()
+}
+
+// normalizeLocked prepares an access unit of pub (h264rtp.Normalize) and
+// reports whether it is an IDR that readers can start at (parameter sets
+// known). New parameter sets also go into the stream's SDP, for readers
+// that DESCRIBE from now on; readers that play get them in-band.
+func (pub *publisher) normalizeLocked(nalus [][]byte) (out [][]byte, idr bool) {
+	ps := h264rtp.Params{SPS: pub.sps, PPS: pub.pps}
+	out, idr, changed := ps.Normalize(nalus)
+	pub.sps, pub.pps = ps.SPS, ps.PPS
+	if changed && ps.Known() {
+		pub.format.SafeSetParams(ps.SPS, ps.PPS)
+	}
+	return out, idr && ps.Known()
 }
 
 // subscriber receives the access units of a path through a bounded queue.
@@ -148,11 +194,18 @@ func (p *path) remove() {
 }
 
 // attachPublisher makes pub the publisher of the path, evicting a previous
-// one. It fails when the path was removed.
+// one. It fails when the path was removed, and for an RTSP publisher while
+// the service publishes the path in-process: nobody else takes a stream
+// over from the service.
 func (p *path) attachPublisher(pub *publisher) bool {
 	p.mu.Lock()
 	if p.removed {
 		p.mu.Unlock()
+		return false
+	}
+	if pub.session != nil && p.pub != nil && p.pub.session == nil {
+		p.mu.Unlock()
+		p.s.log.Warn("[RTSP] publish refused: the service publishes this path itself", "path", p.name)
 		return false
 	}
 	cleanup := p.detachLocked(p.pub, true)
@@ -178,7 +231,7 @@ func (p *path) detachLocked(pub *publisher, closeSession bool) func() {
 		return func() {}
 	}
 	p.pub = nil
-	p.bytesReceivedPrev += pub.session.Stats().BytesReceived
+	p.bytesReceivedPrev += pub.bytesReceived()
 	p.bytesSentPrev += pub.stream.Stats().BytesSent
 	if pub.armed {
 		p.armedCh = make(chan struct{})
@@ -194,10 +247,10 @@ func (p *path) detachLocked(pub *publisher, closeSession bool) func() {
 		wheps = append(wheps, w)
 	}
 	clear(p.subs)
-	p.s.log.Info("publisher left", "path", p.name, "id", pub.id)
+	p.s.log.Info("publisher left", "path", p.name, "id", pub.id, "source", pub.sourceType())
 	return func() {
 		pub.stream.Close()
-		if closeSession {
+		if closeSession && pub.session != nil {
 			pub.session.Close()
 		}
 		if hls != nil {
@@ -237,16 +290,21 @@ func (p *path) writeAU(pub *publisher, pts int64, nalus [][]byte) {
 	if p.pub != pub {
 		return
 	}
-	out, idr := buildAccessUnit(nalus, &pub.sps, &pub.pps)
-	if len(out) == 0 {
+	out, idr := pub.normalizeLocked(nalus)
+	p.addAULocked(pub, pts, out, idr)
+}
+
+// addAULocked hands a normalized access unit of pub (the current
+// publisher) to the GOP cache and the subscribers, and makes the path
+// ready at the first IDR.
+func (p *path) addAULocked(pub *publisher, pts int64, nalus [][]byte, idr bool) {
+	if len(nalus) == 0 {
 		return
 	}
-	au := &accessUnit{pts: pts, ntp: time.Now(), nalus: out, idr: idr}
-	for _, n := range out {
+	au := &accessUnit{pts: pts, ntp: time.Now(), nalus: nalus, idr: idr}
+	for _, n := range nalus {
 		au.size += len(n)
 	}
-	idr = idr && pub.sps != nil && pub.pps != nil
-	au.idr = idr
 
 	switch {
 	case idr:
@@ -267,7 +325,7 @@ func (p *path) writeAU(pub *publisher, pts int64, nalus [][]byte) {
 		pub.ready = true
 		p.readyTime = time.Now()
 		close(p.readyCh)
-		p.s.log.Info("path ready", "path", p.name, "publisher", pub.id,
+		p.s.log.Info("path ready", "path", p.name, "publisher", pub.id, "source", pub.sourceType(),
 			"after", time.Since(pub.since).Round(time.Millisecond).String())
 	}
 	for sub := range p.subs {
@@ -492,8 +550,8 @@ func (p *path) info(now time.Time) PathInfo {
 	if pub := p.pub; pub != nil {
 		pi.Ready = pub.ready
 		pi.ReadyTime = p.readyTime
-		pi.Source = &Source{Type: "rtspSession", ID: pub.id, Since: pub.since}
-		pi.BytesReceived += pub.session.Stats().BytesReceived
+		pi.Source = &Source{Type: pub.sourceType(), ID: pub.id, Since: pub.since}
+		pi.BytesReceived += pub.bytesReceived()
 		pi.BytesSent += pub.stream.Stats().BytesSent
 		for _, m := range pub.stream.Desc.Medias {
 			for _, f := range m.Formats {

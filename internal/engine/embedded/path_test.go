@@ -1,12 +1,16 @@
 package embedded
 
 import (
-	"bytes"
 	"context"
-	"github.com/toposync/toposync-streaming/internal/engine"
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"github.com/toposync/toposync-streaming/internal/engine"
+	"github.com/toposync/toposync-streaming/internal/engine/h264rtp"
 )
 
 var (
@@ -16,34 +20,7 @@ var (
 	testPPS = []byte{0x68, 0xce, 0x3c, 0x80}
 	testIDR = []byte{0x65, 0x88, 0x84, 0x00}
 	testP   = []byte{0x41, 0x9a, 0x02}
-	testAUD = []byte{0x09, 0xf0}
 )
-
-func TestBuildAccessUnitInjectsParams(t *testing.T) {
-	var sps, pps []byte
-	// parameters seen in-band are remembered
-	out, idr := buildAccessUnit([][]byte{testAUD, testSPS, testPPS, testIDR}, &sps, &pps)
-	if !idr || len(out) != 3 || !bytes.Equal(sps, testSPS) || !bytes.Equal(pps, testPPS) {
-		t.Fatalf("in-band: idr=%v out=%x", idr, out)
-	}
-	// an IDR without them gets them in front, AUDs dropped
-	out, idr = buildAccessUnit([][]byte{testAUD, testIDR}, &sps, &pps)
-	if !idr || len(out) != 3 || naluType(out[0]) != 7 || naluType(out[1]) != 8 || naluType(out[2]) != 5 {
-		t.Fatalf("injected: idr=%v out=%x", idr, out)
-	}
-	// non-IDR untouched
-	out, idr = buildAccessUnit([][]byte{testP}, &sps, &pps)
-	if idr || len(out) != 1 {
-		t.Fatalf("P frame: idr=%v out=%x", idr, out)
-	}
-	// the input is copied
-	in := [][]byte{append([]byte(nil), testP...)}
-	out, _ = buildAccessUnit(in, &sps, &pps)
-	in[0][1] = 0
-	if out[0][1] == 0 {
-		t.Fatal("access unit shares the decoder's buffer")
-	}
-}
 
 func TestH264TrackInfo(t *testing.T) {
 	ti := h264TrackInfo(testSPS)
@@ -66,7 +43,7 @@ func unitPath(t *testing.T) (*path, *publisher, *Server) {
 	}
 	s.SetReaderHold(s.cfg.ReaderHoldTimeout)
 	p := newPath(s, PathConfig{Name: "u"})
-	pub := &publisher{id: "pub", since: time.Now(), recording: true}
+	pub := &publisher{id: "pub", since: time.Now(), format: &format.H264{}, recording: true}
 	p.pub = pub
 	return p, pub, s
 }
@@ -119,7 +96,7 @@ func TestSlowSubscriberDropsAndResyncs(t *testing.T) {
 		t.Fatal("slow subscriber got a P frame while resyncing")
 	}
 	write([][]byte{testIDR})
-	if au := <-slow.ch; !au.idr || naluType(au.nalus[0]) != 7 {
+	if au := <-slow.ch; !au.idr || h264rtp.NALUType(au.nalus[0]) != h264.NALUTypeSPS {
 		t.Fatalf("resync AU: %+v", au)
 	}
 }

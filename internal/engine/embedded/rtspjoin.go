@@ -155,7 +155,8 @@ func sessionRTPSent(ss *gortsplib.ServerSession) uint64 {
 // writeRTP forwards a packet of the publisher to its RTSP readers: to the
 // stream, and to the joining sessions the stream does not deliver to yet.
 // It also caches the packets of the H.264 track. Called on the publisher's
-// read goroutine only.
+// writing goroutine only (an RTSP session's read goroutine, or the writer of
+// a sink).
 func (p *path) writeRTP(pub *publisher, medi *description.Media, pkt *rtp.Packet, isVideo bool) {
 	pub.fanMu.Lock()
 	defer pub.fanMu.Unlock()

@@ -104,7 +104,7 @@ type Reader struct {
 
 // Source describes the publisher of a path.
 type Source struct {
-	Type  string // "rtspSession"
+	Type  string // SourceRTSP or SourceInProcess
 	ID    string
 	Since time.Time
 }

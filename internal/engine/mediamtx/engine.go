@@ -128,6 +128,7 @@ type Engine struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	wake   chan struct{} // desired settings changed
+	sinks  sinkSet       // the service's publish sessions (sink.go)
 
 	mu      sync.Mutex
 	desired desired                    // what the engine should serve
@@ -244,6 +245,7 @@ func logHint(tail []string) string {
 func (e *Engine) Close() { e.stopAll() }
 
 func (e *Engine) stopAll() {
+	e.sinks.closeUnless(nil)
 	e.kind.setRunning(nil)
 	if e.cancel != nil {
 		e.cancel()
@@ -437,11 +439,15 @@ func (e *Engine) setDemand(path string, held bool) {
 	e.demand.Set(path, held || n > 0)
 }
 
-// SetPaths changes the served paths live.
+// SetPaths changes the served paths live; the sinks of paths no longer
+// served are closed.
 func (e *Engine) SetPaths(paths []engine.Path) {
 	e.mu.Lock()
 	e.desired.paths = slices.Clone(paths)
 	e.mu.Unlock()
+	e.sinks.closeUnless(func(name string) bool {
+		return slices.ContainsFunc(paths, func(p engine.Path) bool { return p.Name == name })
+	})
 	e.poke()
 }
 
