@@ -11,6 +11,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/sdp"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
+
+	"github.com/toposync/toposync-streaming/internal/engine/h264rtp"
 )
 
 // announceSDP is an ANNOUNCE body like ffmpeg's, with the SPS and PPS in
@@ -88,7 +90,7 @@ func FuzzPublisherInput(f *testing.F) {
 			t.Fatalf("one parameter set without the other: %x %x", video.sps, video.pps)
 		}
 		h264TrackInfo(video.sps)
-		sps, pps := video.sps, video.pps
+		ps := h264rtp.Params{SPS: video.sps, PPS: video.pps}
 		for n := 0; len(packets) >= 2 && n < maxFuzzPackets; n++ {
 			size := int(binary.BigEndian.Uint16(packets))
 			packets = packets[2:]
@@ -105,20 +107,20 @@ func FuzzPublisherInput(f *testing.F) {
 			if err != nil || len(nalus) == 0 {
 				continue
 			}
-			out, idr := buildAccessUnit(nalus, &sps, &pps)
-			checkAccessUnit(t, nalus, out, idr, sps, pps)
-			h264TrackInfo(sps)
+			out, idr, _ := ps.Normalize(nalus)
+			checkAccessUnit(t, nalus, out, idr, ps.SPS, ps.PPS)
+			h264TrackInfo(ps.SPS)
 		}
 	})
 }
 
-// checkAccessUnit checks what buildAccessUnit made of nalus: no AUDs, its
+// checkAccessUnit checks what Normalize made of nalus: no AUDs, its
 // own copies of every NALU, and an IDR led by SPS and PPS once both are
 // known.
 func checkAccessUnit(t *testing.T, nalus, out [][]byte, idr bool, sps, pps []byte) {
 	t.Helper()
 	for _, n := range out {
-		if naluType(n) == h264.NALUTypeAccessUnitDelimiter {
+		if h264rtp.NALUType(n) == h264.NALUTypeAccessUnitDelimiter {
 			t.Fatal("an AUD was kept")
 		}
 		for _, in := range nalus {
@@ -130,8 +132,8 @@ func checkAccessUnit(t *testing.T, nalus, out [][]byte, idr bool, sps, pps []byt
 	if idr && sps != nil && pps != nil {
 		hasSPS, hasPPS := false, false
 		for _, n := range out {
-			hasSPS = hasSPS || naluType(n) == h264.NALUTypeSPS
-			hasPPS = hasPPS || naluType(n) == h264.NALUTypePPS
+			hasSPS = hasSPS || h264rtp.NALUType(n) == h264.NALUTypeSPS
+			hasPPS = hasPPS || h264rtp.NALUType(n) == h264.NALUTypePPS
 		}
 		if !hasSPS || !hasPPS {
 			t.Fatalf("an IDR without SPS and PPS: %d NALUs", len(out))

@@ -194,7 +194,7 @@ func (p *publisher_) waitExit(t *testing.T, timeout time.Duration) error {
 	}
 }
 
-func (ts *testServer) waitReady(t *testing.T, path string, timeout time.Duration) time.Duration {
+func (ts *testServer) waitReady(t testing.TB, path string, timeout time.Duration) time.Duration {
 	t.Helper()
 	return testutil.Eventually(t, timeout, "path "+path+" ready", func() bool {
 		pi, ok := ts.pathInfo(path)

@@ -20,24 +20,19 @@ import (
 )
 
 // fakePublisher makes a path of a running server ready with an in-process
-// publisher (no RTSP session, no ffmpeg): enough for WHEP offers to be
-// answered. It detaches itself before the server closes, which would
-// otherwise close its (missing) RTSP session.
+// sink fed one IDR (no RTSP session, no ffmpeg): enough for WHEP offers to
+// be answered.
 func fakePublisher(t testing.TB, ts *testServer, name string) {
 	t.Helper()
-	p := ts.lookup(name)
-	pub := &publisher{id: "fake-" + name, since: time.Now(), recording: true}
-	if p == nil || !p.attachPublisher(pub) {
-		t.Fatalf("path %s not configured", name)
+	sink, err := ts.OpenSink(name)
+	if err != nil {
+		t.Fatalf("path %s: %v", name, err)
 	}
-	p.writeAU(pub, 0, [][]byte{testSPS, testPPS, testIDR})
-	t.Cleanup(func() {
-		p.mu.Lock()
-		if p.pub == pub {
-			p.pub = nil
-		}
-		p.mu.Unlock()
-	})
+	t.Cleanup(sink.Close)
+	if err := sink.WriteAccessUnit(0, [][]byte{testSPS, testPPS, testIDR}); err != nil {
+		t.Fatal(err)
+	}
+	ts.waitReady(t, name, 5*time.Second)
 }
 
 // postOffer sends an offer straight to the WHEP handler.

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,10 +28,8 @@ func startTestEngine(t *testing.T, paths ...engine.Path) (eng *Engine, ports mod
 	k := testKind(t)
 	p := testutil.FreePorts(t, 4)
 	ports = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
-	rtpAddr, _ := testutil.FreeUDPPair(t)
-	_, rtpPort, _ := net.SplitHostPort(rtpAddr)
-	rtp, _ := strconv.Atoi(rtpPort)
-	e := k.New(engine.RunConfig{BindHost: "127.0.0.1", Ports: ports, RTPPort: rtp, Paths: paths, RuntimeDir: k.RuntimeDir, ReaderHoldTimeout: 10 * time.Second})
+	ports.RTP = testutil.FreeRTPPort(t)
+	e := k.New(engine.RunConfig{BindHost: "127.0.0.1", Ports: ports, Paths: paths, RuntimeDir: k.RuntimeDir, ReaderHoldTimeout: 10 * time.Second})
 	if err := e.Initialize(); err != nil {
 		t.Fatal(err)
 	}
