@@ -23,7 +23,7 @@ import (
 // before it answers a WHEP offer without that server-reflexive candidate
 // (a TURN allocation still takes up to about 8 s: MediaMTX has no setting
 // for it). Reachable STUN servers answer within a few hundred ms.
-const STUNGatherTimeout = time.Second
+const STUNGatherTimeout = 500 * time.Millisecond
 
 // Defaults of an on-demand path's hook timing.
 const (
