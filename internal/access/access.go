@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -79,6 +80,7 @@ func (c Config) Check() error {
 type Guard struct {
 	cfg      Config
 	sessions *sessions
+	failures *loginFailures
 	log      *slog.Logger
 }
 
@@ -93,7 +95,7 @@ func New(cfg Config) *Guard {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Guard{cfg: cfg, sessions: newSessions(cfg.Now, cfg.SessionTTL), log: cfg.Logger}
+	return &Guard{cfg: cfg, sessions: newSessions(cfg.Now, cfg.SessionTTL), failures: newLoginFailures(cfg.Now), log: cfg.Logger}
 }
 
 // AuthRequired reports whether API credentials are configured.
@@ -128,7 +130,21 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			writeDetail(w, http.StatusUnsupportedMediaType, msg)
 			return
 		}
+		// Credentials from an address that sent too many wrong ones are
+		// not even checked until its window ends (as failed sign-ins), so
+		// guessing gains nothing on any route.
+		limited := g.AuthRequired() && r.Header.Get("Authorization") != ""
+		if limited {
+			if blocked, left := g.failures.blocked(clientAddr(r)); blocked {
+				w.Header().Set("Retry-After", strconv.Itoa(int(left.Seconds())+1))
+				writeDetail(w, http.StatusTooManyRequests, "Too many requests with wrong credentials from this address: wait a minute and try again")
+				return
+			}
+		}
 		who := g.identify(r)
+		if limited && who == anonymous {
+			g.failures.fail(clientAddr(r))
+		}
 		if who == anonymous {
 			if msg := g.hostProblem(r.Host); msg != "" {
 				writeDetail(w, http.StatusForbidden, msg)

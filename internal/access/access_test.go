@@ -274,3 +274,43 @@ func TestConfigCheck(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Guessing the password through the login form is slowed down: after ten
+// failures in a minute an address gets 429, even with the right password,
+// until the minute is over.
+func TestLoginFailuresAreLimited(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	g := New(Config{APIUsername: "admin", APIPassword: "pa55", Now: func() time.Time { return now }})
+	json := map[string]string{"Content-Type": "application/json"}
+	for i := range maxLoginFailures {
+		if w, _ := g.answer(t, req{method: "POST", path: LoginPath, body: `{"username":"admin","password":"guess"}`, headers: json}); w.Code != 401 {
+			t.Fatalf("failure %d: %d", i+1, w.Code)
+		}
+	}
+	w, _ := g.answer(t, req{method: "POST", path: LoginPath, body: `{"username":"admin","password":"pa55"}`, headers: json})
+	if w.Code != 429 || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("after %d failures: %d (Retry-After %q), want 429", maxLoginFailures, w.Code, w.Header().Get("Retry-After"))
+	}
+	now = now.Add(loginFailureWindow)
+	if w, _ := g.answer(t, req{method: "POST", path: LoginPath, body: `{"username":"admin","password":"pa55"}`, headers: json}); w.Code != 200 {
+		t.Fatalf("after the window: %d", w.Code)
+	}
+}
+
+// Wrong Basic or Bearer credentials on API routes are limited like failed
+// sign-ins: once blocked, even the right token waits out the window (else
+// a guesser would see which guess worked).
+func TestWrongCredentialsAreLimited(t *testing.T) {
+	g := New(Config{APIToken: "tok"})
+	for range maxLoginFailures {
+		if w, _ := g.answer(t, req{method: "GET", path: "/api/streams/settings", headers: map[string]string{"Authorization": "Bearer nope"}}); w.Code != 401 {
+			t.Fatalf("wrong token: %d", w.Code)
+		}
+	}
+	if w, _ := g.answer(t, req{method: "GET", path: "/api/streams/settings", headers: map[string]string{"Authorization": "Bearer nope"}}); w.Code != 429 {
+		t.Fatalf("after %d wrong tokens: %d, want 429", maxLoginFailures, w.Code)
+	}
+	if w, _ := g.answer(t, req{method: "GET", path: "/api/streams/settings", headers: map[string]string{"Authorization": "Bearer tok"}}); w.Code != 429 {
+		t.Errorf("the right token while blocked: %d, want 429", w.Code)
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -69,6 +71,72 @@ func (s *sessions) close(id string) {
 	delete(s.expires, id)
 }
 
+// Failed logins per client address are limited: after maxLoginFailures
+// within loginFailureWindow the address gets 429 until the window ends.
+const (
+	maxLoginFailures   = 10
+	loginFailureWindow = time.Minute
+	maxLoginClients    = 4096 // addresses tracked; beyond, the oldest windows go
+)
+
+// loginFailures counts failed logins per client address.
+type loginFailures struct {
+	now func() time.Time
+
+	mu    sync.Mutex
+	count map[string]int
+	since map[string]time.Time
+}
+
+func newLoginFailures(now func() time.Time) *loginFailures {
+	return &loginFailures{now: now, count: map[string]int{}, since: map[string]time.Time{}}
+}
+
+// blocked reports whether addr used up its failures; retryAfter is when it
+// may try again.
+func (l *loginFailures) blocked(addr string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	since, ok := l.since[addr]
+	if !ok {
+		return false, 0
+	}
+	left := loginFailureWindow - l.now().Sub(since)
+	if left <= 0 {
+		delete(l.since, addr)
+		delete(l.count, addr)
+		return false, 0
+	}
+	return l.count[addr] >= maxLoginFailures, left
+}
+
+func (l *loginFailures) fail(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if since, ok := l.since[addr]; !ok || now.Sub(since) >= loginFailureWindow {
+		if len(l.since) >= maxLoginClients {
+			for a, t := range l.since {
+				if now.Sub(t) >= loginFailureWindow || len(l.since) >= maxLoginClients {
+					delete(l.since, a)
+					delete(l.count, a)
+				}
+			}
+		}
+		l.since[addr], l.count[addr] = now, 0
+	}
+	l.count[addr]++
+}
+
+// clientAddr is the request's remote IP (without port).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
 // loginBody is what POST /api/auth/login takes: a username and password, or
 // a token.
 type loginBody struct {
@@ -89,6 +157,12 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"authenticated": true, "auth_required": false})
 		return
 	}
+	addr := clientAddr(r)
+	if blocked, left := g.failures.blocked(addr); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(left.Seconds())+1))
+		writeDetail(w, http.StatusTooManyRequests, "Too many failed sign-ins from this address: wait a minute and try again")
+		return
+	}
 	var body loginBody
 	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
 	if err := dec.Decode(&body); err != nil {
@@ -103,6 +177,7 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request) {
 		ok = g.cfg.APIPassword != "" && equal(body.Username, g.cfg.APIUsername) && equal(body.Password, g.cfg.APIPassword)
 	}
 	if !ok {
+		g.failures.fail(addr)
 		g.log.Warn("failed login", "remote", r.RemoteAddr)
 		writeDetail(w, http.StatusUnauthorized, "Wrong credentials: use the API username and password, or the API token, the service was started with")
 		return
