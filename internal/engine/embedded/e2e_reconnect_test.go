@@ -61,6 +61,14 @@ func TestPublisherReconnect(t *testing.T) {
 	if res.StatusCode != http.StatusOK || len(body) < 188 || body[0] != 0x47 {
 		t.Fatalf("segment %s: %d, %d bytes", segs[0], res.StatusCode, len(body))
 	}
+	// Playlists are never cached (index.m3u8 was cacheable for 30 s, so
+	// players asked for a gone playlist after an engine restart); segments
+	// may be.
+	for _, name := range []string{"index.m3u8", media[0]} {
+		if res, _ := httpGet(t, base+name, "", ""); res.Header.Get("Cache-Control") != "no-cache" {
+			t.Errorf("%s: Cache-Control %q, want no-cache", name, res.Header.Get("Cache-Control"))
+		}
+	}
 	m1 := currentMuxer()
 
 	wc, err := startWHEP(t, ctx, ts.webrtcAddr, "cam", "", "", false)

@@ -97,7 +97,7 @@ func (h *hlsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.inflight.Add(-1)
 	}()
 
-	tw := &trackingWriter{ResponseWriter: w}
+	tw := &trackingWriter{ResponseWriter: w, playlist: strings.HasSuffix(r.URL.Path, ".m3u8")}
 	m.mux.Handle(tw, r)
 	if !tw.wrote {
 		http.NotFound(w, r) // gohlslib answers unknown names with an empty 200
@@ -108,17 +108,28 @@ func (h *hlsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // trackingWriter records whether a handler wrote anything, and how much.
 type trackingWriter struct {
 	http.ResponseWriter
-	wrote bool
-	n     int64
+	// playlist: the answer is a playlist, which players must never cache
+	// (gohlslib lets them keep index.m3u8 for 30 s, so a player kept asking
+	// for a playlist gone with an engine restart).
+	playlist bool
+	wrote    bool
+	n        int64
+}
+
+func (t *trackingWriter) begin() {
+	if !t.wrote && t.playlist {
+		t.Header().Set("Cache-Control", "no-cache")
+	}
+	t.wrote = true
 }
 
 func (t *trackingWriter) WriteHeader(code int) {
-	t.wrote = true
+	t.begin()
 	t.ResponseWriter.WriteHeader(code)
 }
 
 func (t *trackingWriter) Write(b []byte) (int, error) {
-	t.wrote = true
+	t.begin()
 	n, err := t.ResponseWriter.Write(b)
 	t.n += int64(n)
 	return n, err
