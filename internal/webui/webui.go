@@ -1,6 +1,7 @@
 // Package webui serves the built web UI (Settings panel and Streams
 // dashboard) embedded in the binary: files under dist/ as they are, and
-// index.html for every other path so the app's own routes work on reload.
+// index.html for the app's own routes (AppRoutes) so they work on reload;
+// anything else is 404.
 //
 // dist/ is produced by `npm run build` in web/ (make run and make test
 // rebuild it) and is committed, so `go build` works without Node.
@@ -11,16 +12,22 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 )
 
 //go:embed dist
 var files embed.FS
 
+// AppRoutes are the pages of the app (web/src/main.ts routes): they serve
+// index.html; any other path that is not a file of dist/ is 404.
+var AppRoutes = []string{"/", "/settings"}
+
 // Handler serves the UI.
 //
 //   - index.html (for "/" and every app route) with Cache-Control no-cache,
-//     so a new build is picked up at once;
+//     so a new build is picked up at once, and 404 for any other path that
+//     is not a file;
 //   - assets/* (names carry a content hash) cached for a year, immutable; a
 //     missing asset is 404, never index.html, so a stale page fails loudly;
 //   - api/* paths that reach this handler (an endpoint this server lacks)
@@ -46,8 +53,10 @@ func Handler() http.Handler {
 			return
 		}
 		if st, err := fs.Stat(dist, name); err != nil || st.IsDir() {
-			if strings.HasPrefix(name, "assets/") || path.Ext(name) != "" {
-				http.NotFound(w, r) // a file, not an app route
+			if !slices.Contains(AppRoutes, "/"+strings.TrimSuffix(name, "/")) {
+				// Neither a file nor a page of the app: a health probe or a
+				// scrape must not "succeed" on the dashboard's HTML.
+				http.NotFound(w, r)
 				return
 			}
 			serveIndex(w, r, dist) // an app route such as /settings

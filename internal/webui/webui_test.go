@@ -27,6 +27,18 @@ func TestIndexForAppRoutes(t *testing.T) {
 	}
 }
 
+// Only real routes answer: /metrics, /docs, /healthz and any other path
+// that is neither a page of the app nor a file used to get the dashboard's
+// HTML with 200, so a health probe or a scrape "succeeded" on nothing.
+func TestUnknownPathsAre404(t *testing.T) {
+	for _, p := range []string{"/metrics", "/docs", "/healthz", "/settings/x", "/no/such/page"} {
+		rec := get(t, "GET", p)
+		if rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "<html") {
+			t.Errorf("GET %s: %d %.80q", p, rec.Code, rec.Body.String())
+		}
+	}
+}
+
 func TestAssetsCachedForeverAndMissingOnes404(t *testing.T) {
 	dist, _ := fs.Sub(files, "dist")
 	assets, _ := fs.ReadDir(dist, "assets")
