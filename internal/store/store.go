@@ -16,6 +16,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -92,12 +95,43 @@ func load(path string) (*Document, error) {
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return nil, fmt.Errorf("settings file %s is not valid JSON (%v); fix or move it away, the service will not overwrite it", path, err)
 	}
+	if err := checkTopLevel(raw); err != nil {
+		return nil, fmt.Errorf("settings file %s is invalid: %v; fix or move it away, the service will not overwrite it", path, err)
+	}
 	cfg, err := model.DecodeStored(f.Stored, now())
 	if err != nil {
 		return nil, fmt.Errorf("settings file %s is invalid: %v; fix or move it away, the service will not overwrite it", path, err)
 	}
 	updated, _ := time.Parse(time.RFC3339Nano, f.UpdatedAt)
 	return &Document{Revision: f.Revision, UpdatedAt: updated, Config: cfg}, nil
+}
+
+// topLevel are the members of the settings file.
+var topLevel = []string{"revision", "updated_at", "streams", "cameras", "pipelines", "processing_servers"}
+
+// checkTopLevel refuses members the file format does not have, like every
+// other invalid member: a file in the shape GET /settings answers loaded as
+// "0 transmissions" instead.
+func checkTopLevel(raw []byte) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return fmt.Errorf("the file must be a JSON object with %s", strings.Join(topLevel, ", "))
+	}
+	var unknown []string
+	for k := range members {
+		if !slices.Contains(topLevel, k) {
+			unknown = append(unknown, strconv.Quote(k))
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	hint := ""
+	if _, ok := members["transmissions"]; ok {
+		hint = ` (it looks like the answer of GET /api/streams/settings: put that object under "streams")`
+	}
+	return fmt.Errorf("unknown top-level member %s%s; the file holds %s", strings.Join(unknown, ", "), hint, strings.Join(topLevel, ", "))
 }
 
 // Path is the settings file.

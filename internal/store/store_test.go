@@ -117,6 +117,9 @@ func TestInvalidFileIsRefusedAndKept(t *testing.T) {
 		"not json":       `{"revision": 3, "streams": {`,
 		"invalid value":  `{"revision": 3, "streams": {"engine": {"preferred_ports": {"rtsp": 0}}}}`,
 		"duplicate path": `{"revision": 3, "streams": {"transmissions": [{"id":"a","path":"x"},{"id":"b","path":"x"}]}}`,
+		// The shape GET /settings answers loaded as "0 transmissions".
+		"settings answer at the top": `{"transmissions": [{"id":"a","name":"A","path":"a"}], "engine": {}}`,
+		"misplaced member":           `{"revision": 3, "streams": {}, "engine": {}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -130,6 +133,9 @@ func TestInvalidFileIsRefusedAndKept(t *testing.T) {
 			}
 			if got, _ := os.ReadFile(path); string(got) != content {
 				t.Errorf("the invalid file was overwritten")
+			}
+			if strings.Contains(content, `"engine": {}}`) && (!strings.Contains(err.Error(), `"engine"`) || !strings.Contains(err.Error(), "streams")) {
+				t.Errorf("the error does not name the member and the expected shape: %v", err)
 			}
 		})
 	}
