@@ -163,8 +163,22 @@ func (s *server) routes() {
 	s.mux.HandleFunc("/api/", s.notFound)
 }
 
+// health is GET /health: always 200 while the service serves (liveness);
+// "status" is "degraded", with the reasons in "problems", when video cannot
+// be made here: ffmpeg is missing, or the enabled engine does not run.
 func (s *server) health(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "extension": ExtensionID})
+	problems := []string{}
+	if s.ffmpeg.err != "" {
+		problems = append(problems, "ffmpeg is unavailable, so no output can be encoded: "+s.ffmpeg.err)
+	}
+	if st := s.engine.State(); s.store.Current().Streams.Engine.Enabled && !st.Running && st.LastError != "" {
+		problems = append(problems, "the streaming engine is enabled but not running: "+st.LastError)
+	}
+	answer := map[string]any{"status": "ok", "extension": ExtensionID} // the spec's answer
+	if len(problems) > 0 {
+		answer["status"], answer["problems"] = "degraded", problems
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // notFound answers every other /api request: 405 when the path

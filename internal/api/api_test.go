@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -164,6 +165,17 @@ func TestHealth(t *testing.T) {
 	c := newServer(t, "local")
 	got := c.expect(200, "GET", "/health", nil)
 	if got["status"] != "ok" || got["extension"] != "com.toposync.streaming" || len(got) != 2 {
+		t.Errorf("health = %v", got)
+	}
+}
+
+// Issue 13: with ffmpeg missing the service looked healthy. /health stays
+// 200 (liveness) but says degraded and why.
+func TestHealthDegradedWithoutFFmpeg(t *testing.T) {
+	c := newServerWith(t, "local", func(o *Options) { o.FFmpegPath, o.FFmpegErr = "", errors.New("ffmpeg not found on PATH") })
+	got := c.expect(200, "GET", "/health", nil)
+	problems, _ := got["problems"].([]any)
+	if got["status"] != "degraded" || len(problems) != 1 || !strings.Contains(fmt.Sprint(problems[0]), "ffmpeg not found") {
 		t.Errorf("health = %v", got)
 	}
 }

@@ -222,7 +222,7 @@ func Run(ctx context.Context, cfg Config) error {
 	base := scheme + "://" + ln.Addr().String()
 	log.Info("listening", "addr", base+api.Prefix, "ui", base+"/", "data_dir", cfg.DataDir, "camera_files_dir", cameraInputs.FilesDir, "server_id", cfg.ServerID)
 	if cfg.Demo && cfg.Out != nil {
-		printDemo(cfg.Out, manager, st, base)
+		printDemo(cfg.Out, manager, st, base, ffmpegErr)
 	}
 
 	select {

@@ -80,7 +80,11 @@ func ensureDemo(st *store.Store) error {
 // printDemo tells the user where to watch; base is the API's root URL
 // (http:// or https://). The engine manager has applied the settings by
 // now, so its state says whether the engine runs.
-func printDemo(out io.Writer, m *engine.Manager, st *store.Store, base string) {
+func printDemo(out io.Writer, m *engine.Manager, st *store.Store, base string, ffmpegErr error) {
+	if ffmpegErr != nil {
+		fmt.Fprintf(out, "\nThe demo is configured, but no video can be made: %v\nInstall ffmpeg (apt install ffmpeg) or point TOPOSYNC_STREAMING_FFMPEG_PATH at it, then restart.\n\n", ffmpegErr)
+		return
+	}
 	state := m.State()
 	if !state.Running {
 		fmt.Fprintf(out, "\nThe demo is configured, but the engine did not start: see GET %s/api/streams/engine/status\n\n", base)
