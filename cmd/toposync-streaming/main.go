@@ -4,12 +4,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/toposync/toposync-streaming/internal/app"
@@ -48,6 +50,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return mediamtx.RunHook(args[1:], getenv, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		printVariables(stdout)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
@@ -58,12 +61,25 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if slices.Contains(args, "-h") || slices.Contains(args, "--help") || slices.Contains(args, "-help") {
+		fs.SetOutput(stdout) // asked for: the help is the answer, not an error
+	}
 	listen := fs.String("listen", config.Listen(getenv), "API address (env "+config.EnvListen+")")
 	dataDir := fs.String("data-dir", config.DataDir(getenv), "where settings and runtime files live (env "+config.EnvDataDir+")")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	demo := fs.Bool("demo", false, "create a demo (test-scene camera, transmission, two pipelines) when absent, start the engine, print where to watch")
 	insecure := fs.Bool("insecure-no-api-auth", false, "serve the API and UI without credentials on a non-loopback address (a warning is logged at every start)")
+	logFormat := fs.String("log-format", "text", "text or json")
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprint(out, "Usage: toposync-streaming serve [flags]\n\nRuns the service: the API and UI, the streaming engine, the pipelines.\n\nFlags:\n")
+		fs.PrintDefaults()
+		printVariables(out)
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	var level slog.Level
@@ -71,7 +87,17 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "invalid --log-level %q: use debug, info, warn or error\n", *logLevel)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler
+	switch *logFormat {
+	case "text":
+		handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	case "json":
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	default:
+		fmt.Fprintf(stderr, "invalid --log-format %q: use text or json\n", *logFormat)
+		return 2
+	}
+	log := slog.New(handler)
 
 	serverID, warning := config.ServerID(getenv)
 	if warning != "" {
