@@ -26,6 +26,7 @@ const usage = `toposync-streaming turns pipeline output into live RTSP, HLS and 
 
 Usage:
   toposync-streaming serve [flags]   run the service
+  toposync-streaming check [flags]   check ffmpeg, the data dir, the ports and the engine binary
   toposync-streaming version         print the version
 
 Run "toposync-streaming serve -h" for the flags of serve.
@@ -46,6 +47,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 0
 	case "serve":
 		return serve(args[1:], getenv, stdout, stderr)
+	case "check":
+		return check(args[1:], getenv, stdout, stderr)
 	case mediamtx.HookCommand: // run by MediaMTX's runOnDemand, not by users
 		return mediamtx.RunHook(args[1:], getenv, stderr)
 	case "help", "-h", "--help":
@@ -61,7 +64,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if slices.Contains(args, "-h") || slices.Contains(args, "--help") || slices.Contains(args, "-help") {
+	if wantsHelp(args) {
 		fs.SetOutput(stdout) // asked for: the help is the answer, not an error
 	}
 	listen := fs.String("listen", config.Listen(getenv), "API address (env "+config.EnvListen+")")
@@ -112,4 +115,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return 1
 	}
 	return 0
+}
+
+// wantsHelp reports whether a subcommand's arguments ask for its help.
+func wantsHelp(args []string) bool {
+	return slices.Contains(args, "-h") || slices.Contains(args, "--help") || slices.Contains(args, "-help")
 }

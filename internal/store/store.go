@@ -86,6 +86,13 @@ func Open(dataDir string) (*Store, error) {
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
+// Load reads and checks the settings file of dataDir without opening the
+// store (no lock, nothing written), for `toposync-streaming check`. A
+// missing file is an error wrapping os.ErrNotExist.
+func Load(dataDir string) (*Document, error) {
+	return load(filepath.Join(dataDir, FileName))
+}
+
 func load(path string) (*Document, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
