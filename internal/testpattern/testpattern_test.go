@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,12 +17,60 @@ import (
 
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
+	"github.com/toposync/toposync-streaming/internal/engine/mediamtx"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/store"
 	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// hookEnv marks this test binary run by MediaMTX as its on-demand hook.
+const hookEnv = "TOPOSYNC_TEST_PATTERN_RUN_HOOK"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(hookEnv) == "1" && len(os.Args) > 1 && os.Args[1] == mediamtx.HookCommand {
+		os.Exit(mediamtx.RunHook(os.Args[2:], os.Getenv, os.Stderr))
+	}
+	os.Setenv(hookEnv, "1")
+	goleak.VerifyTestMain(m)
+}
+
+// newManager runs an engine of kind (embedded or mediamtx, installed from
+// the test mirror) on ports with the given reader hold.
+func newManager(t *testing.T, kind string, ports []int, hold int) (*engine.Manager, *store.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	kinds := map[string]engine.Kind{model.EngineEmbedded: embedded.Kind{}}
+	if kind == model.EngineMediaMTX {
+		env := map[string]string{"TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL": "file://" + testutil.MediaMTXMirror(t)}
+		kinds[kind] = &mediamtx.Kind{
+			Version:        func() string { return testutil.MediaMTXMirrorVersion },
+			DataRuntimeDir: filepath.Join(dir, "runtime"),
+			RuntimeDir:     filepath.Join(dir, "runtime", "streaming"),
+			Hook:           []string{os.Args[0], mediamtx.HookCommand},
+			Getenv:         func(k string) string { return env[k] },
+		}
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Update(func(s *model.Settings) error {
+		s.Engine.Enabled = true
+		s.Engine.Kind = kind
+		s.Engine.ReaderHoldSeconds = hold
+		s.Engine.PreferredPorts = model.Ports{RTSP: ports[0], HLS: ports[1], WebRTC: ports[2], API: ports[3], RTP: testutil.FreeRTPPort(t)}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := &engine.Manager{Store: st, Kinds: kinds, ServerID: model.LocalHost, RuntimeDir: filepath.Join(dir, "runtime", "streaming")}
+	if err := m.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m, st
+}
 
 func probe(url string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -47,7 +96,7 @@ func children(t *testing.T, binary string, except ...int) []int {
 	var out []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || containsInt(except, pid) {
+		if err != nil || slices.Contains(except, pid) {
 			continue
 		}
 		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
@@ -67,15 +116,6 @@ func children(t *testing.T, binary string, except ...int) []int {
 	return out
 }
 
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // procStrings reads a NUL-separated file of /proc/<pid> (cmdline, environ).
 func procStrings(pid int, name string) []string {
 	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), name))
@@ -88,31 +128,20 @@ func procStrings(pid int, name string) []string {
 // The pattern plays at the test URL while watched, from an ffmpeg that is
 // only a codec (no URL, no credential in its argv or environment), stops
 // when nobody watches, follows the engine to a new port (a new engine
-// generation), gives the path up to a transmission that takes it over,
-// and stops with the engine.
+// generation) and gives the path up to a transmission that takes it over,
+// on both engine kinds.
 func TestPatternFollowsTheEngineState(t *testing.T) {
 	testutil.RequireFFmpegAndFFprobe(t)
+	for _, kind := range []string{model.EngineEmbedded, model.EngineMediaMTX} {
+		t.Run(kind, func(t *testing.T) { patternFollowsTheEngineState(t, kind) })
+	}
+}
+
+func patternFollowsTheEngineState(t *testing.T, kind string) {
 	ffmpeg, _ := exec.LookPath("ffmpeg")
-	dir := t.TempDir()
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	p := testutil.FreePorts(t, 5)
-	if _, err := st.Update(func(s *model.Settings) error {
-		s.Engine.Enabled = true
-		s.Engine.ReaderHoldSeconds = 2 // the last probe finds no publisher
-		s.Engine.PreferredPorts = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3], RTP: testutil.FreeRTPPort(t)}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	m := &engine.Manager{Store: st, Kinds: map[string]engine.Kind{model.EngineEmbedded: embedded.Kind{Logger: nil}}, ServerID: model.LocalHost, RuntimeDir: filepath.Join(dir, "runtime")}
-	if err := m.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, st := newManager(t, kind, p, 2) // hold: the last probe finds no publisher
+	testutil.Eventually(t, 30*time.Second, "the engine running", func() bool { return m.State().Running })
 	pattern := &Pattern{Engine: m, FFmpeg: ffmpeg, LogLevel: "error"}
 	if err := pattern.Initialize(); err != nil {
 		t.Fatal(err)
@@ -191,25 +220,8 @@ func TestPatternFollowsTheEngineState(t *testing.T) {
 func TestPatternStopsWithTheEngine(t *testing.T) {
 	testutil.RequireFFmpegAndFFprobe(t)
 	ffmpeg, _ := exec.LookPath("ffmpeg")
-	dir := t.TempDir()
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	p := testutil.FreePorts(t, 4)
-	if _, err := st.Update(func(s *model.Settings) error {
-		s.Engine.Enabled = true
-		s.Engine.PreferredPorts = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3], RTP: testutil.FreeRTPPort(t)}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	m := &engine.Manager{Store: st, Kinds: map[string]engine.Kind{model.EngineEmbedded: embedded.Kind{Logger: nil}}, ServerID: model.LocalHost, RuntimeDir: filepath.Join(dir, "runtime")}
-	if err := m.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, _ := newManager(t, model.EngineEmbedded, p, 5)
 	pattern := &Pattern{Engine: m, FFmpeg: ffmpeg, LogLevel: "error"}
 	if err := pattern.Initialize(); err != nil {
 		t.Fatal(err)
