@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -153,7 +154,9 @@ func (p *Prober) once(ctx context.Context, key probeKey, fn func(context.Context
 }
 
 func listEncoders(ctx context.Context, binary string) (map[string]bool, error) {
-	out, err := exec.CommandContext(ctx, binary, "-hide_banner", "-encoders").Output()
+	list := exec.CommandContext(ctx, binary, "-hide_banner", "-encoders")
+	list.Env = publisher.ChildEnv(os.Environ())
+	out, err := list.Output()
 	if err != nil {
 		return nil, fmt.Errorf("%s -encoders: %w", binary, err)
 	}
@@ -182,6 +185,7 @@ var logAddress = regexp.MustCompile(` @ 0x[0-9a-f]+\]`)
 // ones its consequences.
 func run(ctx context.Context, binary string, args []string) error {
 	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = publisher.ChildEnv(os.Environ())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

@@ -23,6 +23,9 @@ type Spec struct {
 	Binary string   // the program (ffmpeg)
 	Args   []string // its arguments
 	Dir    string   // its working directory; empty: ours
+	// Env are variables ("K=V") the process gets besides the few it
+	// inherits (see ChildEnv): never the service's whole environment.
+	Env []string
 	// StdoutAsStderr sends stdout where stderr goes (log file, tail,
 	// OnStderrLine), for programs that log to stdout. Not with Stdout.
 	StdoutAsStderr bool
@@ -237,6 +240,7 @@ func (p *Process) runProcess() error {
 	}
 	cmd := exec.Command(p.Spec.Binary, p.Spec.Args...)
 	cmd.Dir = p.Spec.Dir
+	cmd.Env = childEnv(p.Spec.Env)
 	cmd.SysProcAttr = procAttr()
 	logFile := p.openLog()
 	if logFile != nil {

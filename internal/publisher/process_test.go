@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -295,5 +296,44 @@ func TestBeforeStartRunsBeforeEachStart(t *testing.T) {
 	p.Close()
 	if st := p.Status(); st.Restarts < 2 {
 		t.Errorf("restarts %d", st.Restarts)
+	}
+}
+
+// Issue 12: children inherited the service's whole environment, API and
+// sync credentials included. They get only what programs need (PATH,
+// locale, hardware-encoder variables) and what their Spec adds.
+func TestChildrenGetAMinimalEnvironment(t *testing.T) {
+	t.Setenv("TOPOSYNC_STREAMING_API_PASSWORD", "api-s3cret")
+	t.Setenv("MTX_RTSPADDRESS", ":1")
+	t.Setenv("LIBVA_DRIVER_NAME", "iHD")
+	got := make(chan string, 1)
+	p := start(t, Spec{
+		Name: "env", Binary: "sh", Args: []string{"-c", "env; exec sleep 30"}, Env: []string{"EXTRA=1"},
+		Stdout: func(r io.Reader) {
+			b, _ := io.ReadAll(r)
+			got <- string(b)
+		},
+	}, Supervision{})
+	var env string
+	testutil.Eventually(t, 5*time.Second, "the child's environment", func() bool {
+		pid := p.Status().PID
+		raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		if err != nil || pid == 0 {
+			return false
+		}
+		env = strings.ReplaceAll(string(raw), "\x00", "\n")
+		return strings.Contains(env, "EXTRA=1")
+	})
+	p.Close()
+	<-got
+	for _, bad := range []string{"api-s3cret", "MTX_RTSPADDRESS"} {
+		if strings.Contains(env, bad) {
+			t.Errorf("the child's environment has %s:\n%s", bad, env)
+		}
+	}
+	for _, want := range []string{"PATH=", "LIBVA_DRIVER_NAME=iHD"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("the child's environment lacks %s:\n%s", want, env)
+		}
 	}
 }

@@ -23,14 +23,13 @@ import (
 	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
-// hookEnv marks this test binary run by MediaMTX as its on-demand hook.
-const hookEnv = "TOPOSYNC_TEST_PATTERN_RUN_HOOK"
-
+// TestMain runs this test binary as MediaMTX's on-demand hook when MediaMTX
+// starts it so (its first argument is the hook command; go test never
+// passes one), else the tests.
 func TestMain(m *testing.M) {
-	if os.Getenv(hookEnv) == "1" && len(os.Args) > 1 && os.Args[1] == mediamtx.HookCommand {
+	if len(os.Args) > 1 && os.Args[1] == mediamtx.HookCommand {
 		os.Exit(mediamtx.RunHook(os.Args[2:], os.Getenv, os.Stderr))
 	}
-	os.Setenv(hookEnv, "1")
 	goleak.VerifyTestMain(m)
 }
 

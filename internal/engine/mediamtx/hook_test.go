@@ -15,14 +15,12 @@ import (
 	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
-// hookHelperEnv makes this test binary act as the hook (see TestMain), so
-// the hook runs as the separate process MediaMTX would start.
-const hookHelperEnv = "TOPOSYNC_TEST_RUN_HOOK"
-
 func startHook(t *testing.T, socket, path string) *exec.Cmd {
 	t.Helper()
+	// This test binary acts as the hook (see TestMain), a separate process
+	// as the one MediaMTX would start.
 	cmd := exec.Command(os.Args[0], HookCommand, "--socket", socket)
-	cmd.Env = append(os.Environ(), hookHelperEnv+"=1", "MTX_PATH="+path)
+	cmd.Env = append(os.Environ(), "MTX_PATH="+path)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
