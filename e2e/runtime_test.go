@@ -188,6 +188,18 @@ func TestRuntimeWriterToViewer(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "320,240,10/1" {
 		t.Errorf("ffprobe: %q %v, want 320,240,10/1", out, err)
 	}
+	// engine.h264_encoder is auto and this machine has no GPU: libx264
+	// runs, and the diagnostics say why.
+	if o := f.output(); o["publisher_active_codec"] != "libx264" || o["publisher_hardware_accelerated"] != false {
+		t.Errorf("codec %v, hardware %v: want libx264 without hardware", o["publisher_active_codec"], o["publisher_hardware_accelerated"])
+	}
+	_, d := f.call("GET", "/runtime/diagnostics", "")
+	for key, p := range d.(map[string]any)["publisher"].(map[string]any)["outputs"].(map[string]any) {
+		enc, _ := p.(map[string]any)["encoder"].(map[string]any)
+		if enc["requested"] != "auto" || enc["codec"] != "libx264" || enc["warning"] == nil {
+			t.Errorf("%s: encoder %v, want auto falling back to libx264 with a warning", key, enc)
+		}
+	}
 
 	// The publisher stops ~3 s (the debounce) after the last viewer left.
 	left := time.Now()

@@ -72,4 +72,3 @@ func TestCheck(t *testing.T) {
 		t.Errorf("MediaMTX not downloaded yet: exit %d\n%s", code, out)
 	}
 }
-

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/bridge"
+	"github.com/toposync/toposync-streaming/internal/encoder"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
 )
@@ -35,9 +36,12 @@ func toRuntimeOutput(o bridge.OutputStatus) runtimeOutput {
 		ResolvedEnginePath: o.Path, ViewerCount: o.ViewerCount, DemandSignal: o.DemandSignal, PrimedUntilUnix: o.PrimedUntilUnix,
 		PublisherRunning: o.PublisherRunning, FramesSent: o.FramesSent, FramesDropped: o.FramesDropped, LastError: o.LastError,
 	}
+	if e := o.Encoder; e != nil {
+		codec := string(e.Codec) // what runs, after any fallback
+		out.ActiveCodec, out.HardwareAccel = &codec, e.Hardware
+	}
 	if p := o.Publisher; p != nil {
-		codec := "libx264"
-		out.ActiveCodec, out.RestartCount = &codec, p.Restarts
+		out.RestartCount = p.Restarts
 		if p.PID > 0 {
 			pid := p.PID
 			out.PublisherPID = &pid
@@ -70,6 +74,9 @@ type publisherDiagnostics struct {
 	LastError       *string         `json:"last_error"`
 	LogPath         string          `json:"log_path"`
 	StderrTail      []string        `json:"stderr_tail"`
+	// Encoder is the H.264 encoder asked for and the one that runs, with
+	// the reason when they differ (a hardware encoder that failed its probe).
+	Encoder *encoder.Selection `json:"encoder"`
 }
 
 func (s *server) runtimeDiagnostics(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +91,7 @@ func (s *server) runtimeDiagnostics(w http.ResponseWriter, r *http.Request) {
 		d := publisherDiagnostics{
 			Target: o.Target, Running: p.Running, InputMode: o.InputMode, InputReason: o.InputReason, FramesSent: o.FramesSent, FramesDropped: o.FramesDropped,
 			LastFrameAtUnix: o.LastFrameAtUnix, RestartCount: p.Restarts, BudgetExhausted: p.BudgetPaused, LastError: o.LastError,
-			LogPath: p.LogPath, StderrTail: p.StderrTail,
+			LogPath: p.LogPath, StderrTail: p.StderrTail, Encoder: o.Encoder,
 		}
 		if p.PID > 0 {
 			pid := p.PID

@@ -21,6 +21,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/cluster"
 	"github.com/toposync/toposync-streaming/internal/config"
+	"github.com/toposync/toposync-streaming/internal/encoder"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
 	"github.com/toposync/toposync-streaming/internal/engine/mediamtx"
@@ -185,9 +186,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	logLevel := publisher.LogLevel(cfg.Getenv)
 	arb := arbiter.New(arbiter.DefaultConfig(), nil, log.With("component", "arbiter"))
+	// One probe per encoder for the whole service (see encoder.Prober).
+	encoders := &encoder.Prober{}
 	runtimeBridge := &bridge.Bridge{
 		Engine: manager, Arbiter: arb, FFmpeg: ffmpeg, FFmpegErr: ffmpegErr, LogLevel: logLevel,
-		LogDir: logDir, Logger: log.With("component", "bridge"),
+		LogDir: logDir, Logger: log.With("component", "bridge"), Prober: encoders,
 	}
 	if err := p.start("bridge", runtimeBridge); err != nil {
 		return err

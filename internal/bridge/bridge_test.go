@@ -3,10 +3,12 @@ package bridge_test
 import (
 	"context"
 	"fmt"
-	"github.com/toposync/toposync-streaming/internal/testutil"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/store"
 	"github.com/toposync/toposync-streaming/internal/streamwriter"
 	"github.com/toposync/toposync-streaming/internal/testpattern"
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 // fixture is the real chain: store -> engine manager (embedded engine) ->
@@ -285,4 +288,130 @@ func TestPublisherMovesToARestartedEngine(t *testing.T) {
 	if got := publisherPID(f.output(key)); got != moved {
 		t.Errorf("the returning viewer got its publisher replaced (pid %d -> %d)", moved, got)
 	}
+}
+
+// watch starts an RTSP/TCP reader of path that decodes what it gets.
+func (f *fixture) watch(path string) *testutil.Decoder {
+	return testutil.StartDecoder(f.t, fmt.Sprintf("rtsp://127.0.0.1:%d/%s", f.manager.State().Ports.RTSP, path), "-rtsp_transport", "tcp")
+}
+
+func requireWatching(t *testing.T, dec *testutil.Decoder) {
+	t.Helper()
+	select {
+	case <-dec.Exited():
+		t.Fatalf("the reader was disconnected: %s", dec.Output())
+	default:
+	}
+}
+
+// The encoder's ffmpeg is only a codec: the path's sink, held by the
+// service, is the publisher. kill -9 of the encoder leaves the reader
+// connected (it used to lose the stream with ffmpeg's RTSP session) and it
+// decodes the new encoder's frames within 1.5 s.
+func TestReaderSurvivesAKilledEncoder(t *testing.T) {
+	f := newFixture(t, false)
+	tr := f.addTransmission(`{"id":"t5","path":"kiln","outputs":[{"id":"rtsp","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":15}]}`)
+	key := tr.ID + ":rtsp"
+	dec := f.watch("kiln")
+	testutil.Eventually(t, 15*time.Second, "the reader decoding", func() bool { return dec.Frames() >= 15 })
+
+	for range 2 {
+		pid := publisherPID(f.output(key))
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		base := -1 // frames decoded when the new encoder runs
+		took := testutil.Eventually(t, 1500*time.Millisecond, "new frames at the reader after kill -9 of the encoder", func() bool {
+			if now := publisherPID(f.output(key)); base < 0 && now > 0 && now != pid {
+				base = dec.Frames()
+			}
+			return base >= 0 && dec.Frames() >= base+3
+		})
+		t.Logf("decoding the new encoder %v after kill -9", took)
+		requireWatching(t, dec)
+	}
+	if o := f.output(key); o.Publisher.Restarts != 2 {
+		t.Errorf("encoder restarts %d, want 2 (restarted in place, not replaced)", o.Publisher.Restarts)
+	}
+}
+
+// An encoding change replaces the encoder but keeps the path's sink: the
+// reader stays connected and decodes the new size.
+func TestEncodingChangeKeepsTheReader(t *testing.T) {
+	f := newFixture(t, false)
+	tr := f.addTransmission(`{"id":"t6","path":"mill","outputs":[{"id":"rtsp","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":15}]}`)
+	key := tr.ID + ":rtsp"
+	dec := f.watch("mill")
+	testutil.Eventually(t, 15*time.Second, "the reader decoding", func() bool { return dec.Frames() >= 10 && dec.Size() == "320x240" })
+	pid := publisherPID(f.output(key))
+	f.update(func(s *model.Settings) error {
+		o := &s.Transmissions[s.Find(tr.ID)].Outputs[0]
+		o.Resolution = &model.Resolution{Width: 480, Height: 272}
+		return nil
+	})
+	testutil.Eventually(t, 10*time.Second, "the reader decoding the new size", func() bool {
+		return dec.Size() == "480x272" && publisherPID(f.output(key)) != pid
+	})
+	requireWatching(t, dec)
+}
+
+// The encoder's command line names no network address and holds no
+// credential (the engine's publish credentials stay in the service).
+func TestEncoderArgvHoldsNoSecret(t *testing.T) {
+	f := newFixture(t, false)
+	tr := f.addTransmission(`{"id":"t7","path":"quay","outputs":[{"id":"rtsp","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10}]}`)
+	if n := f.bridge.Prime(tr.ID); n != 1 {
+		t.Fatalf("primed %d", n)
+	}
+	key := tr.ID + ":rtsp"
+	testutil.Eventually(t, 10*time.Second, "the encoder", func() bool { return publisherPID(f.output(key)) > 0 })
+	if err := decodes(fmt.Sprintf("rtsp://127.0.0.1:%d/quay", f.manager.State().Ports.RTSP), 3); err != nil {
+		t.Fatalf("the output does not play: %v", err)
+	}
+	pid := publisherPID(f.output(key))
+	user, pass := f.manager.PublishSecretFor("quay")
+	for _, file := range []string{"cmdline", "environ"} {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(raw), "\x00", " ")
+		if file == "cmdline" && !strings.Contains(text, "-i pipe:0") {
+			t.Fatalf("pid %d is not the encoder: %s", pid, text)
+		}
+		for _, bad := range []string{"rtsp://", "rtsps://", user, pass} {
+			if strings.Contains(text, bad) {
+				t.Errorf("the encoder's %s holds %q: %s", file, bad, text)
+			}
+		}
+	}
+}
+
+// A hardware encoder that does not work here (no GPU) falls back to
+// libx264, and the output says so: what runs, and why.
+func TestOutputReportsTheEncoderThatRuns(t *testing.T) {
+	f := newFixture(t, false)
+	f.update(func(s *model.Settings) error {
+		s.Engine.H264Encoder = model.H264EncoderNVENC
+		return nil
+	})
+	tr := f.addTransmission(`{"id":"t8","path":"weir","outputs":[{"id":"rtsp","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10}]}`)
+	if n := f.bridge.Prime(tr.ID); n != 1 {
+		t.Fatalf("primed %d", n)
+	}
+	key := tr.ID + ":rtsp"
+	testutil.Eventually(t, 30*time.Second, "the encoder", func() bool { return publisherPID(f.output(key)) > 0 })
+	e := f.output(key).Encoder
+	if e == nil || e.Requested != model.H264EncoderNVENC || e.Codec != model.H264EncoderLibx264 || e.Hardware || e.Warning == "" {
+		t.Fatalf("encoder %+v, want h264_nvenc requested, libx264 running, with a warning", e)
+	}
+	pid := publisherPID(f.output(key))
+	f.update(func(s *model.Settings) error {
+		s.Engine.H264Encoder = model.H264EncoderLibx264
+		return nil
+	})
+	testutil.Eventually(t, 10*time.Second, "an encoder for the new setting", func() bool {
+		o := f.output(key)
+		return publisherPID(o) > 0 && publisherPID(o) != pid && o.Encoder.Requested == model.H264EncoderLibx264 && o.Encoder.Warning == ""
+	})
 }

@@ -2,8 +2,7 @@ package bridge
 
 import (
 	"context"
-	"io"
-	"sync"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -12,63 +11,55 @@ import (
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
-// pump feeds one publisher: at exactly the output's frame rate, paced by the
+// frameWriter is what a pump feeds (an encoder.Encoder): it takes a frame
+// without waiting, or refuses it while it is still busy.
+type frameWriter interface {
+	WriteFrame(pts time.Duration, f *frame.Frame) error
+}
+
+// pump feeds one encoder: at exactly the output's frame rate, paced by the
 // wall clock, it takes the transmission's selected frame (or the
-// placeholder), brings it to the output size and hands it to a writer
-// goroutine that writes it to ffmpeg's stdin. When ffmpeg is slow the
-// writer is still busy at the next tick and that frame is dropped
-// (counted); nothing waits on ffmpeg but the writer.
+// placeholder), brings it to the output size and hands it to the encoder
+// with the tick's time as its pts. The encoder never makes it wait: a
+// frame it refuses (still busy with earlier ones) is dropped and counted.
 type pump struct {
 	target      model.Target
 	arb         *arbiter.Arbiter
+	out         frameWriter
+	epoch       time.Time // pts 0: when the path's sink opened, so pts go on across encoders
 	resizer     *frame.Resizer
 	placeholder *frame.Frame
-	buf         []byte // the last resized frame
-	bufSeq      uint64 // its source frame (0: none)
 
-	writeReq chan []byte
-	idle     chan struct{} // holds a token while the writer waits for work
-
-	stdinMu sync.Mutex
-	stdin   io.WriteCloser // of the current ffmpeg process; nil between processes
+	// Resized frames. The encoder may still read the last two frames it
+	// took (one being written to ffmpeg, one waiting: see
+	// encoder.WriteFrame), so a new resize goes into the third.
+	ring    [3]*frame.Frame
+	resized *frame.Frame // the resize of source frame resizedSeq, nil: none
+	// resizedSeq is the source frame in resized.
+	resizedSeq uint64
+	handed     [2]*frame.Frame // the last two frames the encoder took, newest first
 
 	sent, dropped atomic.Uint64
-	lastFrameAt   atomic.Int64 // unix microseconds of the last frame written
+	lastFrameAt   atomic.Int64 // unix microseconds of the last frame the encoder took
 }
 
-func newPump(t model.Target, arb *arbiter.Arbiter) *pump {
+func newPump(t model.Target, arb *arbiter.Arbiter, out frameWriter, epoch time.Time) *pump {
 	p := &pump{
 		target:      t,
 		arb:         arb,
+		out:         out,
+		epoch:       epoch,
 		resizer:     frame.NewResizer(t.Width, t.Height),
 		placeholder: frame.Placeholder(t.Width, t.Height, t.Placeholder),
-		buf:         make([]byte, t.Width*t.Height*3),
-		writeReq:    make(chan []byte),
-		idle:        make(chan struct{}, 1),
 	}
-	p.idle <- struct{}{}
+	for i := range p.ring {
+		p.ring[i] = &frame.Frame{Width: t.Width, Height: t.Height, Data: make([]byte, t.Width*t.Height*3)}
+	}
 	return p
-}
-
-// setStdin gives the pump the stdin of a newly started ffmpeg.
-func (p *pump) setStdin(w io.WriteCloser) {
-	p.stdinMu.Lock()
-	p.stdin = w
-	p.stdinMu.Unlock()
-}
-
-func (p *pump) currentStdin() io.WriteCloser {
-	p.stdinMu.Lock()
-	defer p.stdinMu.Unlock()
-	return p.stdin
 }
 
 // run paces frames until ctx ends.
 func (p *pump) run(ctx context.Context) {
-	var wg sync.WaitGroup
-	wg.Go(func() { p.write(ctx) })
-	defer wg.Wait()
-
 	fps := int64(p.target.FPS)
 	start := time.Now()
 	timer := time.NewTimer(0)
@@ -89,60 +80,37 @@ func (p *pump) run(ctx context.Context) {
 			return
 		case <-timer.C:
 		}
-		p.tick(ctx)
+		p.tick(due.Sub(p.epoch))
 	}
 }
 
-func (p *pump) tick(ctx context.Context) {
-	select {
-	case <-p.idle:
-	default:
-		p.dropped.Add(1) // ffmpeg has not taken the previous frame yet
+func (p *pump) tick(pts time.Duration) {
+	f := p.frame()
+	if err := p.out.WriteFrame(pts, f); err != nil {
+		p.dropped.Add(1) // the encoder is busy, between processes, or closing
 		return
 	}
-	data := p.frameBytes()
-	select {
-	case p.writeReq <- data:
-	case <-ctx.Done():
-	}
+	p.handed = [2]*frame.Frame{f, p.handed[0]}
+	p.sent.Add(1)
+	p.lastFrameAt.Store(time.Now().UnixMicro())
 }
 
-// frameBytes returns the bytes to send now. Frames already at the output
-// size (and the placeholder) are sent as they are, since they never change;
-// others are resized once into buf and reused while they stay selected.
-func (p *pump) frameBytes() []byte {
+// frame returns the frame to send now. Frames already at the output size
+// (and the placeholder) are sent as they are, since they never change;
+// others are resized once and reused while they stay selected.
+func (p *pump) frame() *frame.Frame {
 	sel := p.arb.Select(p.target.TransmissionID)
 	src := sel.Frame
 	if src == nil {
 		src = p.placeholder
 	}
 	if src.Width == p.target.Width && src.Height == p.target.Height {
-		return src.Data
+		return src
 	}
-	if sel.Seq != p.bufSeq {
-		p.resizer.Contain(p.buf, src)
-		p.bufSeq = sel.Seq
+	if p.resized == nil || sel.Seq != p.resizedSeq {
+		i := slices.IndexFunc(p.ring[:], func(f *frame.Frame) bool { return f != p.handed[0] && f != p.handed[1] })
+		p.resizer.Contain(p.ring[i].Data, src)
+		p.resized, p.resizedSeq = p.ring[i], sel.Seq
 	}
-	return p.buf
-}
-
-// write writes handed-over frames to the current ffmpeg, one at a time.
-func (p *pump) write(ctx context.Context) {
-	for {
-		var data []byte
-		select {
-		case <-ctx.Done():
-			return
-		case data = <-p.writeReq:
-		}
-		if w := p.currentStdin(); w == nil {
-			p.dropped.Add(1)
-		} else if _, err := w.Write(data); err != nil {
-			p.dropped.Add(1) // ffmpeg went away; the supervisor starts a new one
-		} else {
-			p.sent.Add(1)
-			p.lastFrameAt.Store(time.Now().UnixMicro())
-		}
-		p.idle <- struct{}{}
-	}
+	return p.resized
 }

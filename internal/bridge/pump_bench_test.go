@@ -3,6 +3,7 @@ package bridge
 import (
 	"io"
 	"testing"
+	"time"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/frame"
@@ -11,7 +12,7 @@ import (
 
 // BenchmarkPumpFrame is the per-frame work of a running publisher when every
 // tick brings a new 1920x1080 source frame for a 1280x720 output: select,
-// contain resize into the reused buffer, write (to io.Discard here).
+// contain resize into a reused buffer, hand over (to io.Discard here).
 //
 //	go test -run '^$' -bench PumpFrame -benchmem ./internal/bridge/
 func BenchmarkPumpFrame(b *testing.B) {
@@ -24,13 +25,18 @@ func BenchmarkPumpFrame(b *testing.B) {
 		}
 		src[i] = &frame.Frame{Width: 1920, Height: 1080, Data: data}
 	}
-	p := newPump(model.Target{TransmissionID: "t", Width: 1280, Height: 720, FPS: 30, Placeholder: "gray"}, arb)
+	p := newPump(model.Target{TransmissionID: "t", Width: 1280, Height: 720, FPS: 30, Placeholder: "gray"}, arb, discard{}, time.Now())
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		arb.Publish("t", "w", arbiter.Update, 0, src[i%2])
-		if _, err := io.Discard.Write(p.frameBytes()); err != nil {
-			b.Fatal(err)
-		}
+		p.tick(time.Duration(i))
 	}
+}
+
+type discard struct{}
+
+func (discard) WriteFrame(_ time.Duration, f *frame.Frame) error {
+	_, err := io.Discard.Write(f.Data)
+	return err
 }

@@ -167,6 +167,8 @@ type State struct {
 	// Runtime are the arbitration and on-demand windows of the settings
 	// this state was made from.
 	Runtime model.RuntimeSettings
+	// H264Encoder is engine.h264_encoder: the encoder outputs ask for.
+	H264Encoder model.H264Encoder
 
 	StartedAt time.Time
 	Warnings  []string // port remaps of the last start

@@ -277,7 +277,7 @@ func (m *Manager) apply(doc *store.Document, restart bool) error {
 	settings := doc.Streams
 	es := settings.Engine
 	defer m.publish()
-	m.current.Revision, m.current.Runtime = doc.Revision, settings.Runtime
+	m.current.Revision, m.current.Runtime, m.current.H264Encoder = doc.Revision, settings.Runtime, es.H264Encoder
 	m.current.Paths = m.pathsFor(settings)
 	if !es.Enabled {
 		m.stopEngine()

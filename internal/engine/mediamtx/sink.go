@@ -2,6 +2,9 @@ package mediamtx
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -56,7 +59,8 @@ type queuedAU struct {
 type sink struct {
 	set  *sinkSet
 	path string
-	url  *base.URL // with the publish credentials: never log it
+	url  *base.URL   // with the publish credentials: never log it
+	tls  *tls.Config // RTSPS when MediaMTX serves TLS; nil: plain RTSP
 	log  *slog.Logger
 
 	aus      chan queuedAU
@@ -107,11 +111,18 @@ func (e *Engine) OpenSink(path string) (engine.VideoSink, error) {
 	if err != nil {
 		return nil, err
 	}
+	scheme, tlsConfig := "rtsp", (*tls.Config)(nil)
+	if c := e.Config.TLS; c != nil {
+		// With TLS, MediaMTX's RTSP port speaks RTSPS only (rtspEncryption
+		// strict).
+		scheme, tlsConfig = "rtsps", pinned(c.Certificate.Leaf)
+	}
 	k := &sink{
 		set:  &e.sinks,
 		path: path,
-		url: &base.URL{Scheme: "rtsp", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(e.Config.Ports.RTSP)),
+		url: &base.URL{Scheme: scheme, Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(e.Config.Ports.RTSP)),
 			Path: "/" + path, User: url.UserPassword(p.PublishUser, p.PublishPass)},
+		tls:       tlsConfig,
 		log:       e.log.With("path", path),
 		aus:       make(chan queuedAU, sinkQueue),
 		done:      make(chan struct{}),
@@ -253,7 +264,7 @@ func (k *sink) maybeConnect() {
 func (k *sink) connect(desc *description.Session) (*gortsplib.Client, error) {
 	tcp := gortsplib.ProtocolTCP
 	c := &gortsplib.Client{
-		Scheme: k.url.Scheme, Host: k.url.Host, Protocol: &tcp,
+		Scheme: k.url.Scheme, Host: k.url.Host, Protocol: &tcp, TLSConfig: k.tls,
 		ReadTimeout: sinkRTSPTimeout, WriteTimeout: sinkRTSPTimeout, WriteQueueSize: sinkWriteQueue,
 		UserAgent:         "toposync-streaming",
 		OnTransportSwitch: func(err error) { k.log.Debug("RTSP transport switch", "err", err) },
@@ -319,6 +330,24 @@ func (k *sink) backoff() {
 	k.delay = min(max(sinkBackoffMin, 2*k.delay), sinkBackoffMax)
 	k.retry.Reset(k.delay)
 	k.retrying = true
+}
+
+// pinned is the TLS client configuration of a session to our own MediaMTX:
+// it accepts exactly the certificate MediaMTX was given. Its names need not
+// cover 127.0.0.1, so name checks are replaced by the pin (which also keeps
+// another local process listening on the port from getting the
+// credentials).
+func pinned(leaf *x509.Certificate) *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // verified by VerifyConnection
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if leaf == nil || len(cs.PeerCertificates) == 0 || !cs.PeerCertificates[0].Equal(leaf) {
+				return errors.New("MediaMTX presented a certificate other than the service's")
+			}
+			return nil
+		},
+	}
 }
 
 // sinkSet is the open sinks of one engine instance: a newer sink of a path

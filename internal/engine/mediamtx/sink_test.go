@@ -2,6 +2,8 @@ package mediamtx
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/testutil"
@@ -24,12 +27,17 @@ import (
 // startTestEngine runs MediaMTX (from the mirror) serving paths on free
 // ports; close closes it, at the end of the test at the latest.
 func startTestEngine(t *testing.T, paths ...engine.Path) (eng *Engine, ports model.Ports, close func()) {
+	return startTestEngineTLS(t, nil, paths...)
+}
+
+// startTestEngineTLS is startTestEngine serving TLS when c is not nil.
+func startTestEngineTLS(t *testing.T, c *config.TLS, paths ...engine.Path) (eng *Engine, ports model.Ports, close func()) {
 	t.Helper()
 	k := testKind(t)
 	p := testutil.FreePorts(t, 4)
 	ports = model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3]}
 	ports.RTP = testutil.FreeRTPPort(t)
-	e := k.New(engine.RunConfig{BindHost: "127.0.0.1", Ports: ports, Paths: paths, RuntimeDir: k.RuntimeDir, ReaderHoldTimeout: 10 * time.Second})
+	e := k.New(engine.RunConfig{BindHost: "127.0.0.1", Ports: ports, Paths: paths, RuntimeDir: k.RuntimeDir, ReaderHoldTimeout: 10 * time.Second, TLS: c})
 	if err := e.Initialize(); err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +179,53 @@ func TestSinkPublishesIntoMediaMTX(t *testing.T) {
 		t.Fatalf("write after Close: %v", err)
 	}
 	testutil.Eventually(t, 10*time.Second, "the path without publisher", func() bool { return apiSource(t, ports.API, "cam") == "" })
+}
+
+// With TLS, MediaMTX's RTSP port speaks RTSPS only: the sink must publish
+// over RTSPS (it used to try plain RTSP and never got a session).
+func TestSinkPublishesOverRTSPS(t *testing.T) {
+	testutil.RequireFFmpegAndFFprobe(t)
+	cert := testutil.SelfSignedCert(t)
+	c, err := config.LoadTLS(func(k string) string {
+		return map[string]string{config.EnvTLSCertFile: cert.CertFile, config.EnvTLSKeyFile: cert.KeyFile}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, ports, _ := startTestEngineTLS(t, c, testPath("cam"))
+	sink, err := eng.OpenSink("cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	f := testutil.NewFeeder(t, sink.WriteAccessUnit)
+	f.Start("testsrc=size=320x240:rate=15")
+	defer f.Kill()
+	testutil.Eventually(t, 20*time.Second, "the path published", func() bool {
+		return strings.HasPrefix(apiSource(t, ports.API, "cam"), "rtspsSession ")
+	})
+	if out, err := probeVideo(t, fmt.Sprintf("rtsps://127.0.0.1:%d/cam", ports.RTSP), "-rtsp_transport", "tcp"); err != nil || out != "h264,320,240" {
+		t.Fatalf("ffprobe RTSPS: %q %v", out, err)
+	}
+}
+
+// The pin refuses any certificate but the service's own.
+func TestPinnedRefusesAnotherCertificate(t *testing.T) {
+	mine, other := testutil.SelfSignedCert(t), testutil.SelfSignedCert(t)
+	leaf := func(c testutil.TestCert) *x509.Certificate {
+		kp, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kp.Leaf
+	}
+	cfg := pinned(leaf(mine))
+	if err := cfg.VerifyConnection(tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf(mine)}}); err != nil {
+		t.Fatalf("own certificate refused: %v", err)
+	}
+	if err := cfg.VerifyConnection(tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf(other)}}); err == nil {
+		t.Fatal("another certificate accepted")
+	}
 }
 
 // TestSinksFollowTheEngine: a sink needs a served path; a newer sink of a
