@@ -8,7 +8,9 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -127,23 +129,30 @@ func TestDecodeBudgetBusy(t *testing.T) {
 func TestIngestPerClientCap(t *testing.T) {
 	c := newServerWith(t, "local", func(o *Options) { o.Ingest.PerClient = 2 })
 	id := c.expect(200, "POST", "/transmissions", `{"name":"t","path":"t"}`)["id"].(string)
-	var streams sync.WaitGroup
-	var uploads []*io.PipeWriter
+	// Two streams in progress: raw connections that sent their headers (a
+	// Go client would keep them in its buffer until body bytes come).
+	u, err := url.Parse(c.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uploads []net.Conn
 	for i := range 2 {
-		body, upload := io.Pipe()
-		uploads = append(uploads, upload)
-		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/transmissions/%s/writers/s%d/stream?width=4&height=2", c.base, id, i), body)
-		streams.Go(func() {
-			if resp, err := http.DefaultClient.Do(req); err == nil {
-				resp.Body.Close()
-			}
-		})
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uploads = append(uploads, conn)
+		fmt.Fprintf(conn, "POST %s/transmissions/%s/writers/s%d/stream?width=4&height=2 HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n", u.Path, id, i, u.Host)
+		// One frame (4-byte length, 4x2 BGR) in one chunk: the stream is
+		// inside the handler once its writer shows up.
+		fmt.Fprintf(conn, "1c\r\n\x00\x00\x00\x18%s\r\n", strings.Repeat("\x00", 24))
+		wid := fmt.Sprintf("s%d", i)
+		testutil.Eventually(t, 5*time.Second, "stream "+wid+" in progress", func() bool { _, ok := writerLifecycle(c, id, wid); return ok })
 	}
 	defer func() {
 		for _, u := range uploads {
 			u.Close()
 		}
-		streams.Wait()
 	}()
 	frame := func() (int, string) {
 		status, out := c.send("PUT", "/transmissions/"+id+"/writers/w/frame?width=4&height=2", "application/octet-stream", bytes.NewReader(make([]byte, 24)))
@@ -224,7 +233,8 @@ func jpegOf(t *testing.T, w, h int) []byte {
 func writerLifecycle(c *client, tid, wid string) (string, bool) {
 	diag := c.expect(200, "GET", "/runtime/diagnostics", nil)
 	ts, _ := diag["runtime_state"].(map[string]any)["transmissions"].(map[string]any)[tid].(map[string]any)
-	w, ok := ts["writers"].(map[string]any)[wid].(map[string]any)
+	writers, _ := ts["writers"].(map[string]any)
+	w, ok := writers[wid].(map[string]any)
 	if !ok {
 		return "", false
 	}
