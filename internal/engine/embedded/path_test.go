@@ -11,16 +11,16 @@ import (
 
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/h264rtp"
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
+// NAL units of a real stream (see testutil).
 var (
-	// SPS of ffmpeg testsrc 640x360, libx264 ultrafast, yuv420p
-	testSPS = []byte{0x67, 0x42, 0xc0, 0x16, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0xc0, 0x44, 0x00, 0x00, 0x03,
-		0x00, 0x04, 0x00, 0x00, 0x03, 0x00, 0x7a, 0x3c, 0x58, 0xba, 0x80}
-	testPPS = []byte{0x68, 0xce, 0x3c, 0x80}
-	testIDR = []byte{0x65, 0x88, 0x84, 0x00}
-	testP   = []byte{0x41, 0x9a, 0x02}
-	testAUD = []byte{0x09, 0xf0}
+	testSPS = testutil.H264SPS
+	testPPS = testutil.H264PPS
+	testIDR = testutil.H264IDR
+	testP   = testutil.H264P
+	testAUD = testutil.H264AUD
 )
 
 func TestH264TrackInfo(t *testing.T) {

@@ -193,25 +193,30 @@ func (w *whepServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // handleOptions advertises the ICE servers to a client of a path, behind
 // the same read credentials as the offer: TURN credentials are for viewers.
 func (w *whepServer) handleOptions(rw http.ResponseWriter, r *http.Request, name string) {
-	p := w.s.lookup(name)
-	if name == "" || p == nil {
-		http.NotFound(rw, r)
-		return
-	}
-	if !checkBasic(rw, r, p.config()) {
+	if w.authorizedPath(rw, r, name) == nil {
 		return
 	}
 	setICELinks(rw.Header(), w.s.currentICEServers())
 	rw.WriteHeader(http.StatusNoContent)
 }
 
-func (w *whepServer) handleSession(rw http.ResponseWriter, r *http.Request, name, id string) {
+// authorizedPath is the configured path name when the request carries its
+// read credentials; else it answers (404 or 401) and returns nil.
+func (w *whepServer) authorizedPath(rw http.ResponseWriter, r *http.Request, name string) *path {
 	p := w.s.lookup(name)
-	if p == nil {
+	if name == "" || p == nil {
 		http.NotFound(rw, r)
-		return
+		return nil
 	}
 	if !checkBasic(rw, r, p.config()) {
+		return nil
+	}
+	return p
+}
+
+func (w *whepServer) handleSession(rw http.ResponseWriter, r *http.Request, name, id string) {
+	p := w.authorizedPath(rw, r, name)
+	if p == nil {
 		return
 	}
 	w.mu.Lock()
@@ -223,7 +228,9 @@ func (w *whepServer) handleSession(rw http.ResponseWriter, r *http.Request, name
 	}
 	switch r.Method {
 	case http.MethodPatch:
-		rw.WriteHeader(http.StatusNoContent) // trickle ICE not needed: the answer has all candidates
+		// Client candidates sent late are not needed: the offer has them,
+		// and pion learns any other address from the checks themselves.
+		rw.WriteHeader(http.StatusNoContent)
 	case http.MethodDelete:
 		sess.close()
 		rw.WriteHeader(http.StatusOK)
@@ -233,12 +240,8 @@ func (w *whepServer) handleSession(rw http.ResponseWriter, r *http.Request, name
 }
 
 func (w *whepServer) handleOffer(rw http.ResponseWriter, r *http.Request, name string) {
-	p := w.s.lookup(name)
-	if name == "" || p == nil {
-		http.NotFound(rw, r)
-		return
-	}
-	if !checkBasic(rw, r, p.config()) {
+	p := w.authorizedPath(rw, r, name)
+	if p == nil {
 		return
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/sdp" {
