@@ -30,7 +30,14 @@ type frameReader struct {
 
 func startReader(t *testing.T, url string, w, h int) *frameReader {
 	t.Helper()
-	cmd := exec.Command("ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", url, "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
+	return startDecoder(t, []string{"-rtsp_transport", "tcp", "-i", url}, w, h)
+}
+
+// startDecoder is startReader for any input (input: ffmpeg's input
+// options and -i).
+func startDecoder(t *testing.T, input []string, w, h int) *frameReader {
+	t.Helper()
+	cmd := exec.Command("ffmpeg", append(append([]string{"-v", "error"}, input...), "-f", "rawvideo", "-pix_fmt", "rgb24", "-")...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +75,29 @@ func (r *frameReader) frames() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.at)
+}
+
+// framesSince counts the frames decoded from since on.
+func (r *frameReader) framesSince(since time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, at := range r.at {
+		if !at.Before(since) {
+			n++
+		}
+	}
+	return n
+}
+
+// ended reports whether the reader's ffmpeg stopped (its session ended).
+func (r *frameReader) ended() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // longestGapSince is the longest time between two frames (or since the
