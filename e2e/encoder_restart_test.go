@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -72,5 +77,90 @@ func readersSurviveAKilledEncoder(t *testing.T, kind string, env []string) {
 	}
 	if c := f.centre(f.current()); !c.near(red, 40) {
 		t.Errorf("after the restart: %v, want red", c)
+	}
+}
+
+// descendants are the processes below pid (children, their children...).
+func descendants(t *testing.T, pid int) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := map[int]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so cut at the last ')'.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 {
+			parent[p], _ = strconv.Atoi(fields[1])
+		}
+	}
+	var out []int
+	var walk func(int)
+	walk = func(p int) {
+		for c, pp := range parent {
+			if pp == p {
+				out = append(out, c)
+				walk(c)
+			}
+		}
+	}
+	walk(pid)
+	return out
+}
+
+// Issue 12: publish credentials and viewer passwords sat in ffmpeg's argv
+// (/proc/<pid>/cmdline), and children inherited the service's environment
+// with its API credentials. While outputs with a read password play on
+// both engines, no child's argv or environment holds a secret.
+func TestNoSecretInChildren(t *testing.T) {
+	testutil.RequireFFmpegAndFFprobe(t)
+	for kind, env := range conformanceKinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			env = append(env, "TOPOSYNC_STREAMING_API_TOKEN=api-secret-token", "TOPOSYNC_STREAMING_SYNC_BEARER_TOKEN=sync-secret-token")
+			s := startService(t, t.TempDir(), env...)
+			st := s.runEngine(kind, testutil.FreePorts(t, 4))
+			f := s.fixtureFor(`{"name":"V","path":"vault","outputs":[{"id":"main","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10,"latency_profile":"ultra_low","authentication":{"enabled":true,"username":"viewer","password":"viewer-secret-pw"}}]}`)
+			stop := f.keepWriting("pipe:red", red, "")
+			defer stop()
+			u, err := url.Parse(f.rtspURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.User = url.UserPassword("viewer", "viewer-secret-pw")
+			rtsp := startReader(t, u.String(), f.w, f.h)
+			testutil.Eventually(t, 30*time.Second, "the protected output playing", func() bool { return rtsp.frames() > 3 })
+			// The engine's test pattern runs too.
+			pattern := startReader(t, st["urls"].(map[string]any)["rtsp_url"].(string), 640, 360)
+			testutil.Eventually(t, 30*time.Second, "the test pattern playing", func() bool { return pattern.frames() > 3 })
+
+			secrets := []string{"api-secret-token", "sync-secret-token", "viewer-secret-pw", "rtsp://", "rtsps://"}
+			children := descendants(t, s.cmd.Process.Pid)
+			if len(children) < 2 {
+				t.Fatalf("only %d child processes found (encoders, test pattern, engine)", len(children))
+			}
+			for _, pid := range children {
+				for _, file := range []string{"cmdline", "environ"} {
+					raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + file)
+					if err != nil {
+						continue // exited meanwhile
+					}
+					text := strings.ReplaceAll(string(raw), "\x00", " ")
+					for _, secret := range secrets {
+						if strings.Contains(text, secret) {
+							t.Errorf("process %d's %s holds %q: %.300s", pid, file, secret, text)
+						}
+					}
+				}
+			}
+		})
 	}
 }

@@ -78,7 +78,10 @@ func (f *runtimeFixture) putFrame(writer string, w, h int, c rgb, query string) 
 	url := fmt.Sprintf("%s/transmissions/%s/writers/%s/frame?width=%d&height=%d&%s", f.base, f.id, writer, w, h, query)
 	req, _ := http.NewRequest("PUT", url, bytes.NewReader(bgrFrame(w, h, c)))
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := http.DefaultClient.Do(req)
+	if f.authorization != "" {
+		req.Header.Set("Authorization", f.authorization)
+	}
+	resp, err := f.http.Do(req)
 	if err != nil {
 		f.t.Error(err)
 		return
