@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 func TestUISettingsPanel(t *testing.T) {
@@ -92,6 +94,16 @@ func TestUISettingsPanel(t *testing.T) {
 	if evalJS[bool](b, `!!document.querySelector('[data-field="engine.preferred_ports.rtsp"].invalid')`) {
 		t.Error("the RTSP port error stayed after the field was edited")
 	}
+	// The H.264 encoder is chosen here too (auto by default).
+	if got := b.value("[data-testid=engine-h264-encoder]"); got != "auto" {
+		t.Errorf("encoder choice %q, want auto", got)
+	}
+	b.setSelect("[data-testid=engine-h264-encoder]", "libx264")
+	b.do(10*time.Second, chromedp.Click(chromedp.CSS(`[data-testid=engine-form] button[type=submit]`)))
+	testutil.Eventually(t, 10*time.Second, "the encoder choice saved", func() bool {
+		_, out := s.call("GET", "/settings", "")
+		return jget(out, "engine", "h264_encoder") == "libx264"
+	})
 
 	// Stop and start from the engine card.
 	b.do(10*time.Second, chromedp.Click(chromedp.CSS("[data-testid=engine-stop]")))

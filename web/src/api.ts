@@ -44,6 +44,7 @@ export interface EngineSettings {
   mediamtx_version: string;
   webrtc_ice_servers: string[];
   reader_hold_seconds: number;
+  h264_encoder?: string;
 }
 
 export interface Settings { transmissions: Transmission[]; engine: EngineSettings; runtime: Record<string, number> }

@@ -270,6 +270,8 @@ export function engineForm(initial: EngineSettings, onSaved: (e: EngineSettings)
   const lan = checkbox("Expose to LAN (readers listen on 0.0.0.0)", draft.expose_to_lan, "engine.expose_to_lan", (v) => { draft.expose_to_lan = v });
   const ice = h("textarea", { rows: 3, placeholder: "stun:stun.example.org:3478\nturn:user:pass@turn.example.org:3478", spellcheck: false }, (draft.webrtc_ice_servers ?? []).join("\n"));
   const hold = h("input", { type: "number", min: "1", max: "60", value: String(draft.reader_hold_seconds ?? 10) });
+  const encoderChoice = select(draft.h264_encoder ?? "auto", [["auto", "Auto (hardware when it works, else libx264)"], ["libx264", "libx264 (CPU)"], ["h264_nvenc", "NVIDIA NVENC"], ["h264_vaapi", "VA-API (Intel/AMD)"], ["h264_qsv", "Intel Quick Sync"]], (v) => { draft.h264_encoder = v });
+  encoderChoice.dataset.testid = "engine-h264-encoder";
   const save = h("button.btn.primary", { type: "submit" }, "Save engine settings");
 
   const form = h("form.card.engine-form", { dataset: { testid: "engine-form" }, novalidate: true },
@@ -285,6 +287,7 @@ export function engineForm(initial: EngineSettings, onSaved: (e: EngineSettings)
     ),
     field("ICE servers (one per line)", ice, "engine.webrtc_ice_servers", "stun:, turn: or turns: URLs; the dashboard passes them to the browser too."),
     field("Reader hold (seconds)", hold, "engine.reader_hold_seconds", "How long a viewer waits for a stream that is starting."),
+    field("H.264 encoder", encoderChoice, "engine.h264_encoder", "Probed once; an encoder that does not work here falls back to libx264 (the warning and what runs are in /api/streams/runtime/diagnostics)."),
     h("div.actions", null, save),
   );
   const errors = new FormErrors(form, banner);
@@ -298,6 +301,7 @@ export function engineForm(initial: EngineSettings, onSaved: (e: EngineSettings)
         preferred_ports: { rtsp: optInt(ports.rtsp.value), hls: optInt(ports.hls.value), webrtc: optInt(ports.webrtc.value), api: optInt(ports.api.value), rtp: optInt(ports.rtp.value) },
         webrtc_ice_servers: ice.value.split(/\r?\n/).map((s) => s.trim()).filter(Boolean),
         reader_hold_seconds: optInt(hold.value),
+        h264_encoder: draft.h264_encoder ?? "auto",
       },
     };
     try {
