@@ -121,6 +121,12 @@ func launch(t *testing.T, dataDir string, client *http.Client, args, env []strin
 		}
 		if t.Failed() {
 			t.Logf("service log:\n%s", s.log.String())
+			logs, _ := filepath.Glob(filepath.Join(dataDir, "runtime", "streaming", "logs", "mediamtx-*.log"))
+			for _, name := range logs {
+				if b, err := os.ReadFile(name); err == nil {
+					t.Logf("%s:\n%s", filepath.Base(name), tail(b, 64<<10))
+				}
+			}
 		}
 	})
 	select {
@@ -271,4 +277,12 @@ func (s *service) waitEngineRunning(what string) {
 		_, out := s.call("GET", "/engine/status", "")
 		return out.(map[string]any)["running"] == true
 	})
+}
+
+// tail is the last n bytes of b, for logs in failure messages.
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }
