@@ -1,23 +1,25 @@
 // Package bridge turns demand into publishers. It acts on the engine state
 // alone (the paths the engine serves, their outputs and publish URLs): it
-// starts a publisher for an output the moment its engine path gains a
-// viewer (or is primed), replaces it when its engine instance, its input
-// or its encoding changed, and stops it a debounce after the last viewer
-// left.
+// starts publishing an output the moment its engine path gains a viewer
+// (or is primed), follows its engine instance, input and encoding, and
+// stops a debounce after the last viewer left.
 //
-// For raw frames a publisher is the path's engine sink (the service
-// publishes into the engine itself) fed by an encoder (ffmpeg as a pure
-// codec) fed by a pump from the arbiter. The sink outlives encoders: an
-// encoding change or a dead ffmpeg changes the encoder under it, and the
-// path's readers stay connected. For bypass a publisher is an ffmpeg that
-// pulls the camera and publishes over RTSP itself (until the camera hub).
-// One goroutine owns every publisher; it never waits for a process to
-// exit, and it never polls.
+// For raw frames the outputs of one transmission that encode identically
+// (see encoding) share one encoder group: one encoder (ffmpeg as a pure
+// codec) fed by one pump from the arbiter, writing into the engine sink of
+// each of their paths. A group runs while any of its paths is wanted
+// (demanded, primed, or within its debounce); while it runs every one of
+// its paths has a sink, so a viewer of another output of the group finds
+// the stream already there. Sinks outlive encoders: an encoding change
+// moves a path's sink to another group, a dead ffmpeg is restarted under
+// it, and the path's readers stay connected. For bypass a publisher is an
+// ffmpeg that pulls the camera and publishes over RTSP itself (until the
+// camera hub). One goroutine owns every publisher; it never waits for a
+// process to exit, and it never polls.
 package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -53,37 +55,49 @@ type Bridge struct {
 	// the service's one so each encoder is probed once. Nil: a private one.
 	Prober *encoder.Prober
 
-	log     *slog.Logger
-	wake    chan struct{} // a transmission's selected writer changed, or a sink was lost
-	outputs chan chan []OutputStatus
-	primes  chan primeRequest
-	stopped chan string // a publisher being stopped has exited
-	probed  chan probeResult
-	done    chan struct{}
-	ended   chan struct{}
-	ctx     context.Context // cancelled by Close
-	cancel  context.CancelFunc
-	bg      sync.WaitGroup // probes and sink closes
+	log      *slog.Logger
+	wake     chan struct{} // a transmission's selected writer changed, or a sink was lost
+	outputs  chan chan []OutputStatus
+	primes   chan primeRequest
+	released chan string // a path's bypass publisher or sink, let go in the background, is gone
+	probed   chan probeResult
+	done     chan struct{}
+	ended    chan struct{}
+	ctx      context.Context // cancelled by Close
+	cancel   context.CancelFunc
+	bg       sync.WaitGroup // probes and group stops
 
 	lostMu sync.Mutex
-	lost   []lostSink // sinks their encoders found closed, for the run goroutine
+	lost   []lostSink // sinks their groups found closed, for the run goroutine
 
 	// Owned by the run goroutine.
 	state      *engine.State
-	pubs       map[string]*running                // by engine path
-	stopping   map[string]*running                // stopped, not exited yet
-	sinks      map[string]*pathSink               // by engine path: raw publishers' sinks, kept across encoders
+	inputs     map[string]pathInput               // by engine path: what the last reconcile chose
+	groups     map[encoding]*group                // running encoder groups
+	bypasses   map[string]*bypass                 // by engine path
+	sinks      map[string]*pathSink               // by engine path: raw-frame paths' sinks, kept across groups
+	releasing  map[string]int                     // by engine path: its bypass publishers and sinks still being let go
+	active     map[string]bool                    // paths demanded or primed at the last reconcile
 	primed     map[string]time.Time               // path -> primed until
-	stopDue    map[string]time.Time               // path -> stop at (debounce after demand ended)
-	failures   map[string]string                  // path -> why its publisher could not start
-	selections map[model.H264Encoder]*probeResult // by requested encoder; Done false while probing
+	stopDue    map[string]time.Time               // path -> it stops being wanted (a debounce after it lost its demand)
+	failures   map[string]string                  // path -> why it cannot be published
+	selections map[model.H264Encoder]*probeResult // by requested encoder; done false while probing
+}
+
+// pathInput is how a path is published.
+type pathInput struct {
+	mode   model.InputMode
+	reason string     // why this input
+	enc    encoding   // raw frames: the group that feeds the path
+	bypass bypassSpec // bypass
 }
 
 // pathSink is the engine sink of one path.
 type pathSink struct {
 	sink       engine.VideoSink
 	generation uint64    // the engine instance it publishes into
-	epoch      time.Time // pts 0 of every encoder that feeds it, so pts go on across encoders
+	epoch      time.Time // pts 0 on the sink: pts go on across the groups that feed it
+	group      *group    // the group writing into it; nil: none
 }
 
 // lostSink is a sink that refused an access unit: the engine closed it (its
@@ -107,36 +121,6 @@ type primeRequest struct {
 	result         chan int
 }
 
-// running is one publisher: for raw frames an encoder and its pump (the
-// sink is in Bridge.sinks), for bypass an ffmpeg that publishes itself.
-type running struct {
-	spec      publisherSpec
-	reason    string // why this input
-	startedAt time.Time
-	enc       *encoder.Encoder   // raw frames
-	pump      *pump              // raw frames
-	proc      *publisher.Process // bypass
-	cancel    context.CancelFunc
-	done      chan struct{} // the pump ended
-}
-
-// publisherSpec is everything a running publisher was made from: when any
-// of it changes, the publisher is replaced (see keepsSink for its sink).
-type publisherSpec struct {
-	target     model.Target
-	generation uint64 // the engine instance it publishes into
-	mode       model.InputMode
-	encoder    model.H264Encoder // raw frames: engine.h264_encoder
-	publishURL string            // bypass only: ffmpeg publishes itself
-	source     arbiter.Forward   // bypass only
-}
-
-// keepsSink reports whether a replacement for a publisher made from a can
-// write into a's sink: both take raw frames into the same engine instance.
-func keepsSink(a, b publisherSpec) bool {
-	return a.mode == model.InputRawVideo && b.mode == model.InputRawVideo && a.generation == b.generation
-}
-
 // Initialize subscribes to the engine state and demand and starts the
 // goroutine that owns the publishers.
 func (b *Bridge) Initialize() error {
@@ -148,11 +132,12 @@ func (b *Bridge) Initialize() error {
 	if b.Prober == nil {
 		b.Prober = &encoder.Prober{}
 	}
-	b.outputs, b.primes, b.stopped = make(chan chan []OutputStatus), make(chan primeRequest), make(chan string)
+	b.outputs, b.primes, b.released = make(chan chan []OutputStatus), make(chan primeRequest), make(chan string)
 	b.probed = make(chan probeResult)
 	b.done, b.ended = make(chan struct{}), make(chan struct{})
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	b.pubs, b.stopping, b.sinks = map[string]*running{}, map[string]*running{}, map[string]*pathSink{}
+	b.inputs, b.groups, b.bypasses, b.sinks = map[string]pathInput{}, map[encoding]*group{}, map[string]*bypass{}, map[string]*pathSink{}
+	b.releasing, b.active = map[string]int{}, map[string]bool{}
 	b.selections = map[model.H264Encoder]*probeResult{}
 	b.primed, b.stopDue, b.failures = map[string]time.Time{}, map[string]time.Time{}, map[string]string{}
 	b.Arbiter.OnActiveChange(func(string) {
@@ -166,7 +151,7 @@ func (b *Bridge) Initialize() error {
 	b.state = <-states // SubscribeState delivers the current state at once
 	b.applyArbitration()
 	if b.FFmpeg != "" {
-		b.selection(b.state.H264Encoder) // probe now, not when the first viewer comes
+		b.selection(requested(b.state.H264Encoder)) // probe now, not when the first viewer comes
 	}
 	go func() {
 		defer close(b.ended)
@@ -188,43 +173,52 @@ func (b *Bridge) Close() {
 func (b *Bridge) run(states <-chan *engine.State, demand <-chan engine.DemandEvent) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	b.reconcileAll()
+	b.reconcile()
 	for {
 		b.resetTimer(timer)
 		select {
 		case st := <-states:
 			b.state = st
 			b.applyArbitration()
-			b.reconcileAll()
-		case ev := <-demand:
-			b.reconcile(ev.Path)
+			b.reconcile()
+		case <-demand:
+			b.reconcile()
 		case <-b.wake:
 			b.dropLostSinks()
-			b.reconcileAll() // bypass may apply or end
+			b.reconcile() // bypass may apply or end
 		case r := <-b.probed:
 			b.selections[r.requested] = &r
-			b.reconcileAll()
+			b.reconcile()
 		case <-timer.C:
-			b.reconcileAll() // a debounce or a prime ran out
-		case path := <-b.stopped:
-			delete(b.stopping, path)
-			b.reconcile(path) // a replacement may be waiting for the path
+			b.reconcile() // a debounce or a prime ran out
+		case path := <-b.released:
+			b.release(path)
+			b.reconcile() // the path may be published again
 		case res := <-b.outputs:
 			res <- b.outputStatuses()
 		case req := <-b.primes:
 			req.result <- b.prime(req.transmissionID)
 		case <-b.done:
-			for path := range b.pubs {
-				b.stopPublisher(path, "shutting down", true)
+			for _, g := range b.groups {
+				b.stopGroup(g, "shutting down")
+			}
+			for path := range b.bypasses {
+				b.stopBypass(path, "shutting down")
 			}
 			for path := range b.sinks {
 				b.closeSink(path)
 			}
-			for len(b.stopping) > 0 {
-				delete(b.stopping, <-b.stopped)
+			for len(b.releasing) > 0 {
+				b.release(<-b.released)
 			}
 			return
 		}
+	}
+}
+
+func (b *Bridge) release(path string) {
+	if b.releasing[path]--; b.releasing[path] <= 0 {
+		delete(b.releasing, path)
 	}
 }
 
@@ -260,126 +254,248 @@ func (b *Bridge) applyArbitration() {
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// reconcileAll reconciles every path that has a publisher or an output.
-func (b *Bridge) reconcileAll() {
-	for path := range b.pubs {
-		b.reconcile(path)
+func (b *Bridge) supervision() publisher.Supervision {
+	return publisher.Supervision{LogDir: b.LogDir, Logger: b.log}
+}
+
+// reconcile brings every publisher in line with the engine state, demand
+// and primes. Groups are kept current while a path of theirs waits out
+// its debounce: after an engine restart the viewers that just lost their
+// sessions come back to a group already in the new engine, instead of one
+// that is replaced the moment they return.
+func (b *Bridge) reconcile() {
+	now := time.Now()
+	b.inputs = b.chooseInputs()
+	b.trackDemand(now)
+	wanted := map[encoding]bool{}
+	for path, in := range b.inputs {
+		if in.mode == model.InputRawVideo && b.wants(path) {
+			wanted[in.enc] = true
+		}
+	}
+
+	for e, g := range b.groups {
+		if !wanted[e] {
+			b.stopGroup(g, "no path of its encoding is wanted")
+		}
+	}
+	for path, r := range b.bypasses {
+		switch in, ok := b.inputs[path]; {
+		case !ok || in.mode != model.InputRTSPPull:
+			b.stopBypass(path, "raw frames or no output")
+		case in.bypass != r.spec:
+			b.stopBypass(path, "replaced: new engine instance, camera or encoding")
+		case !b.wants(path):
+			b.stopBypass(path, "no viewers")
+		default:
+			r.reason = in.reason // same input, maybe for another reason
+		}
+	}
+	for e := range wanted {
+		if b.groups[e] == nil {
+			b.tryStartGroup(e)
+		}
+	}
+	// Sinks follow the groups: every path of a running group has one, and
+	// no other path does.
+	for path, in := range b.inputs {
+		if g := b.groups[in.enc]; in.mode == model.InputRawVideo && g != nil {
+			b.feed(path, g)
+		}
+	}
+	for path := range b.sinks {
+		if in, ok := b.inputs[path]; !ok || in.mode != model.InputRawVideo || b.groups[in.enc] == nil {
+			b.closeSink(path)
+		}
+	}
+	for path, in := range b.inputs {
+		if in.mode == model.InputRTSPPull && b.wants(path) && b.bypasses[path] == nil && b.sinks[path] == nil && b.releasing[path] == 0 {
+			b.startBypass(in.bypass, in.reason)
+		}
+	}
+	for path := range b.failures {
+		if _, ok := b.inputs[path]; !ok {
+			delete(b.failures, path)
+		}
+	}
+}
+
+// chooseInputs decides how each path of the running engine is published.
+func (b *Bridge) chooseInputs() map[string]pathInput {
+	inputs := map[string]pathInput{}
+	if !b.state.Running {
+		return inputs
+	}
+	outputs := map[string]int{} // by transmission
+	for _, t := range b.state.Targets() {
+		outputs[t.TransmissionID]++
 	}
 	for _, p := range b.state.Paths {
 		if p.Target != nil {
-			b.reconcile(p.Name)
+			inputs[p.Name] = b.inputFor(p, outputs[p.Target.TransmissionID])
 		}
 	}
+	return inputs
 }
 
-// reconcile starts, restarts or (after the debounce) stops the publisher of
-// path to match its output and demand. A publisher waiting out its debounce
-// is kept current too: after an engine restart the viewers that just lost
-// their sessions come back to a publisher already in the new engine,
-// instead of one that is replaced the moment they return.
-func (b *Bridge) reconcile(path string) {
-	now := time.Now()
-	ps, _ := b.state.Path(path)
-	target := ps.Target
-	primed := now.Before(b.primed[path])
-	if !primed {
-		delete(b.primed, path)
-	}
-	r := b.pubs[path]
-	_, busy := b.stopping[path]
-	if target == nil || !b.state.Running {
-		if r != nil {
-			b.stopPublisher(path, "output no longer published", true)
-		}
-		b.closeSink(path)
-		delete(b.stopDue, path)
-		return
-	}
-	want := b.Engine.Demanded(path) || primed
-	if _, debouncing := b.stopDue[path]; !want && r == nil && !debouncing {
-		if !busy {
-			b.closeSink(path) // left by a replacement that did not start
-		}
-		return // (a replaced publisher keeps its debounce while the old one exits)
-	}
-
-	spec, reason := b.specFor(ps)
-	if r != nil && r.spec != spec {
-		keep := keepsSink(r.spec, spec)
-		b.log.Info("publisher changes; replacing it", "path", path, "input", spec.mode, "reason", reason,
-			"new_engine", r.spec.generation != spec.generation, "new_url", r.spec.publishURL != spec.publishURL,
-			"new_encoding", r.spec.target != spec.target || r.spec.encoder != spec.encoder, "keeps_sink", keep)
-		due, pending := b.stopDue[path]
-		b.stopPublisher(path, "replaced", !keep)
-		if pending {
-			b.stopDue[path] = due // the replacement keeps the debounce
-		}
-		r, busy = nil, true
-	}
+// inputFor decides a path's input: the camera itself when the shown writer
+// only forwards an RTSP camera and the transmission has one output, else
+// raw frames from its encoding's group.
+func (b *Bridge) inputFor(ps engine.PathState, outputs int) pathInput {
+	t := *ps.Target
+	in := pathInput{mode: model.InputRawVideo, enc: encodingOf(t, b.state.Generation, b.state.H264Encoder)}
+	sel := b.Arbiter.Select(t.TransmissionID)
 	switch {
-	case r != nil:
-		r.reason = reason // same input, maybe for another reason
-	case !busy:
-		b.start(spec, reason)
+	case sel.WriterID == "":
+		in.reason = "no writer shown: placeholder"
+	case sel.Forward == nil:
+		in.reason = "the shown writer is not a camera-only pipeline (camera.source [-> core.fps_reducer] -> stream.publish_video on an RTSP camera, bypass_mode auto or force_on)"
+	case outputs != 1:
+		in.reason = "the transmission has several outputs: frames are shared through the pump"
+	default:
+		return pathInput{mode: model.InputRTSPPull, reason: "bypass: writer " + sel.WriterID + " only forwards camera " + sel.Forward.RedactedURL,
+			bypass: bypassSpec{target: t, generation: b.state.Generation, publishURL: ps.PublishURL, source: *sel.Forward}}
 	}
-	// else: started once the previous publisher has exited
+	return in
+}
 
-	if want {
-		delete(b.stopDue, path)
-		return
-	}
-	due, pending := b.stopDue[path]
-	if !pending {
-		b.stopDue[path] = now.Add(seconds(b.state.Runtime.StopDebounceSeconds))
-		return
-	}
-	if !now.Before(due) {
-		if b.pubs[path] != nil {
-			b.stopPublisher(path, "no viewers", true)
-		} else if !busy {
-			b.closeSink(path)
+// trackDemand updates which paths are wanted: a path is wanted while it is
+// demanded or primed, and for the debounce after that ended.
+func (b *Bridge) trackDemand(now time.Time) {
+	for path := range b.inputs {
+		primed := now.Before(b.primed[path])
+		if !primed {
+			delete(b.primed, path)
 		}
-		delete(b.stopDue, path)
+		switch {
+		case primed || b.Engine.Demanded(path):
+			b.active[path] = true
+			delete(b.stopDue, path)
+		case b.active[path]:
+			delete(b.active, path)
+			b.stopDue[path] = now.Add(seconds(b.state.Runtime.StopDebounceSeconds))
+		}
+		if due, ok := b.stopDue[path]; ok && !now.Before(due) {
+			delete(b.stopDue, path)
+		}
+	}
+	for _, m := range []map[string]time.Time{b.primed, b.stopDue} {
+		for path := range m {
+			if _, ok := b.inputs[path]; !ok {
+				delete(m, path)
+			}
+		}
+	}
+	for path := range b.active {
+		if _, ok := b.inputs[path]; !ok {
+			delete(b.active, path)
+		}
 	}
 }
 
-// stopPublisher stops path's publisher in the background, then closes the
-// path's sink unless keepSink (its replacement writes into it); the run
-// loop learns from b.stopped when both are done.
-func (b *Bridge) stopPublisher(path, why string, closeSink bool) {
-	r := b.pubs[path]
-	b.log.Info("stopping publisher", "path", path, "reason", why, "closes_sink", closeSink && b.sinks[path] != nil)
-	delete(b.pubs, path)
-	delete(b.stopDue, path)
-	b.stopping[path] = r
-	var sink engine.VideoSink
-	if ps := b.sinks[path]; closeSink && ps != nil {
-		sink = ps.sink
-		delete(b.sinks, path)
-	}
-	go func() {
-		r.stop()
-		if sink != nil {
-			sink.Close() // after the encoder: nothing writes into it any more
-		}
-		b.stopped <- path // the run loop drains every stop, even when closing
-	}()
+func (b *Bridge) wants(path string) bool {
+	_, debouncing := b.stopDue[path]
+	return b.active[path] || debouncing
 }
 
-// closeSink closes path's sink, if it has one, in the background. Only for
-// a path whose encoder no longer runs.
+func (b *Bridge) fail(path string, err error) {
+	b.failures[path] = err.Error()
+	b.log.Error("cannot publish", "path", path, "err", err)
+}
+
+// tryStartGroup starts the group of an encoding once its encoder choice is
+// probed.
+func (b *Bridge) tryStartGroup(e encoding) {
+	err := b.FFmpegErr
+	if b.FFmpeg != "" {
+		probe, done := b.selection(e.encoder)
+		if !done {
+			return // reconciled again once the probe is done
+		}
+		err = probe.err
+	}
+	var g *group
+	if err == nil {
+		g, err = b.startGroup(e)
+	}
+	if err != nil {
+		for path, in := range b.inputs {
+			if in.mode == model.InputRawVideo && in.enc == e {
+				b.fail(path, err)
+			}
+		}
+		return
+	}
+	b.groups[e] = g
+	b.log.Info("encoder group started", "group", e.name(), "codec", g.encoder.Status().Codec, "engine_generation", e.generation)
+}
+
+// stopGroup stops a group in the background, after detaching its sinks
+// (which stay with their paths: another group may take them over).
+func (b *Bridge) stopGroup(g *group, why string) {
+	delete(b.groups, g.enc)
+	b.log.Info("stopping encoder group", "group", g.enc.name(), "reason", why)
+	for _, ps := range b.sinks {
+		if ps.group == g {
+			g.detach(ps)
+		}
+	}
+	b.bg.Go(g.stop)
+}
+
+// feed makes g write into path's sink, opening one unless the path has
+// one of g's engine instance. A path still being let go by a bypass
+// publisher or an older sink waits (b.released reconciles again).
+func (b *Bridge) feed(path string, g *group) {
+	ps := b.sinks[path]
+	switch {
+	case ps != nil && ps.group == g:
+		return
+	case ps != nil && ps.generation != g.enc.generation:
+		b.closeSink(path) // of an engine instance that is gone
+		return
+	case ps == nil && (b.releasing[path] > 0 || b.bypasses[path] != nil):
+		return
+	case ps == nil:
+		sink, err := b.state.OpenSink(path)
+		if err != nil {
+			b.fail(path, fmt.Errorf("open the path's sink: %w", err))
+			return
+		}
+		// The group's epoch: pts of the first access units on the sink
+		// are never before 0.
+		ps = &pathSink{sink: sink, generation: g.enc.generation, epoch: g.epoch}
+		b.sinks[path] = ps
+	}
+	if ps.group != nil {
+		ps.group.detach(ps) // before g writes: never two encoders' access units on one path
+	}
+	g.attach(path, ps)
+	delete(b.failures, path)
+	b.log.Info("publishing path", "path", path, "group", g.enc.name())
+}
+
+// closeSink closes path's sink, if it has one, in the background (after
+// detaching it from its group); b.released says when it is closed.
 func (b *Bridge) closeSink(path string) {
 	ps := b.sinks[path]
 	if ps == nil {
 		return
 	}
+	if ps.group != nil {
+		ps.group.detach(ps)
+	}
 	delete(b.sinks, path)
+	b.releasing[path]++
 	b.log.Info("closing the path's sink", "path", path)
-	b.bg.Go(ps.sink.Close)
+	go func() {
+		ps.sink.Close()
+		b.released <- path
+	}()
 }
 
-// sinkLost is called by an encoder's access-unit callback when its sink
-// refused an access unit as closed.
+// sinkLost is called by a group's access-unit callback when a sink refused
+// an access unit as closed.
 func (b *Bridge) sinkLost(path string, sink engine.VideoSink) {
 	b.lostMu.Lock()
 	known := false
@@ -396,27 +512,16 @@ func (b *Bridge) sinkLost(path string, sink engine.VideoSink) {
 	}
 }
 
-// dropLostSinks replaces the publishers whose sinks the engine closed
-// (reconcile then opens new ones). Reports of sinks already replaced are
-// ignored.
+// dropLostSinks closes the sinks the engine closed (reconcile then opens
+// new ones). Reports of sinks already replaced are ignored.
 func (b *Bridge) dropLostSinks() {
 	b.lostMu.Lock()
 	lost := b.lost
 	b.lost = nil
 	b.lostMu.Unlock()
 	for _, l := range lost {
-		ps := b.sinks[l.path]
-		if ps == nil || ps.sink != l.sink {
-			continue
-		}
-		b.log.Warn("the engine closed the path's sink; opening a new one", "path", l.path)
-		if b.pubs[l.path] != nil {
-			due, pending := b.stopDue[l.path]
-			b.stopPublisher(l.path, "sink closed by the engine", true)
-			if pending {
-				b.stopDue[l.path] = due
-			}
-		} else {
+		if ps := b.sinks[l.path]; ps != nil && ps.sink == l.sink {
+			b.log.Warn("the engine closed the path's sink; opening a new one", "path", l.path)
 			b.closeSink(l.path)
 		}
 	}
@@ -437,156 +542,6 @@ func (b *Bridge) selection(requested model.H264Encoder) (*probeResult, bool) {
 		}
 	})
 	return nil, false
-}
-
-// specFor decides a path's publisher: the camera itself when the shown
-// writer only forwards an RTSP camera and the transmission has one output,
-// else raw frames from the pump.
-func (b *Bridge) specFor(ps engine.PathState) (publisherSpec, string) {
-	t := *ps.Target
-	spec := publisherSpec{target: t, generation: b.state.Generation, mode: model.InputRawVideo, encoder: b.state.H264Encoder}
-	sel := b.Arbiter.Select(t.TransmissionID)
-	switch {
-	case sel.WriterID == "":
-		return spec, "no writer shown: placeholder"
-	case sel.Forward == nil:
-		return spec, "the shown writer is not a camera-only pipeline (camera.source [-> core.fps_reducer] -> stream.publish_video on an RTSP camera, bypass_mode auto or force_on)"
-	}
-	outputs := 0
-	for _, other := range b.state.Targets() {
-		if other.TransmissionID == t.TransmissionID {
-			outputs++
-		}
-	}
-	if outputs != 1 {
-		return spec, "the transmission has several outputs: frames are shared through the pump"
-	}
-	spec.mode, spec.encoder, spec.publishURL, spec.source = model.InputRTSPPull, "", ps.PublishURL, *sel.Forward
-	return spec, "bypass: writer " + sel.WriterID + " only forwards camera " + sel.Forward.RedactedURL
-}
-
-func (b *Bridge) start(spec publisherSpec, reason string) {
-	t := spec.target
-	if b.FFmpeg == "" {
-		b.failures[t.Path] = b.FFmpegErr.Error()
-		b.log.Error("cannot start publisher", "path", t.Path, "err", b.FFmpegErr)
-		return
-	}
-	r := &running{spec: spec, reason: reason, startedAt: time.Now()}
-	var err error
-	if spec.mode == model.InputRTSPPull {
-		err = b.startBypass(r)
-	} else {
-		var waiting bool
-		if waiting, err = b.startEncoder(r); waiting {
-			return // reconciled again once the probe is done
-		}
-	}
-	if err != nil {
-		b.failures[t.Path] = err.Error()
-		b.log.Error("cannot start publisher", "path", t.Path, "err", err)
-		return
-	}
-	delete(b.failures, t.Path)
-	b.pubs[t.Path] = r
-	b.log.Info("publisher started", "path", t.Path, "output", t.OutputKey, "input", spec.mode, "size", []int{t.Width, t.Height},
-		"fps", t.FPS, "profile", t.LatencyProfile, "codec", r.selection().Codec, "engine_generation", spec.generation)
-}
-
-// startBypass starts an ffmpeg that pulls the camera and publishes the path
-// over RTSP with the path's publish credentials (the one publisher that is
-// still a network client; the camera hub will end that).
-func (b *Bridge) startBypass(r *running) error {
-	b.closeSink(r.spec.target.Path) // the engine takes one publisher per path
-	t, src := r.spec.target, r.spec.source
-	user, pass := b.Engine.PublishSecretFor(t.Path)
-	enc := publisher.Encoding{Width: t.Width, Height: t.Height, FPS: t.FPS, BitrateKbps: t.BitrateKbps, LatencyProfile: t.LatencyProfile}
-	if src.FPS > 0 {
-		enc.FPS = min(enc.FPS, src.FPS)
-	}
-	ps := publisher.Spec{
-		Name: t.OutputKey, Binary: b.FFmpeg, Secrets: []string{user + ":" + pass, pass, src.SourceURL},
-		Args: publisher.Args(b.LogLevel, publisher.Input{Mode: model.InputRTSPPull, SourceURL: src.SourceURL}, enc, r.spec.publishURL),
-	}
-	r.proc = &publisher.Process{Spec: ps, Supervision: publisher.Supervision{LogDir: b.LogDir, Logger: b.log}}
-	return r.proc.Initialize()
-}
-
-// startEncoder starts the encoder of a raw-frame publisher, writing into
-// the path's sink (opened now unless a publisher before left it open), and
-// its pump. waiting: the encoder choice is still being probed.
-func (b *Bridge) startEncoder(r *running) (waiting bool, err error) {
-	t := r.spec.target
-	probe, done := b.selection(r.spec.encoder)
-	switch {
-	case !done:
-		return true, nil
-	case probe.err != nil:
-		return false, probe.err
-	}
-	ps := b.sinks[t.Path]
-	if ps != nil && ps.generation != r.spec.generation {
-		b.closeSink(t.Path) // of an engine instance that is gone
-		ps = nil
-	}
-	if ps == nil {
-		sink, err := b.state.OpenSink(t.Path)
-		if err != nil {
-			return false, fmt.Errorf("open the path's sink: %w", err)
-		}
-		ps = &pathSink{sink: sink, generation: r.spec.generation, epoch: time.Now()}
-		b.sinks[t.Path] = ps
-	}
-	r.enc = &encoder.Encoder{
-		Name: t.OutputKey, FFmpeg: b.FFmpeg, Requested: r.spec.encoder, Prober: b.Prober,
-		Width: t.Width, Height: t.Height, FPS: t.FPS, BitrateKbps: t.BitrateKbps, Profile: t.LatencyProfile,
-		LogLevel:    b.LogLevel,
-		Supervision: publisher.Supervision{LogDir: b.LogDir, Logger: b.log},
-		OnAccessUnit: func(au encoder.AccessUnit) {
-			if err := ps.sink.WriteAccessUnit(au.PTS, au.NALUs); errors.Is(err, engine.ErrSinkClosed) {
-				b.sinkLost(t.Path, ps.sink)
-			}
-		},
-	}
-	if err := r.enc.Initialize(); err != nil {
-		b.closeSink(t.Path) // its readers would wait for a stream that does not come
-		return false, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel, r.done = cancel, make(chan struct{})
-	r.pump = newPump(t, b.Arbiter, r.enc, ps.epoch)
-	go func() {
-		defer close(r.done)
-		r.pump.run(ctx)
-	}()
-	return false, nil
-}
-
-func (r *running) stop() {
-	if r.proc != nil {
-		r.proc.Close()
-		return
-	}
-	r.cancel()
-	<-r.done
-	r.enc.Close()
-}
-
-// process is the status of the publisher's ffmpeg.
-func (r *running) process() publisher.Status {
-	if r.enc != nil {
-		return r.enc.Status().Process
-	}
-	return r.proc.Status()
-}
-
-// selection is the H.264 encoder that runs.
-func (r *running) selection() encoder.Selection {
-	if r.enc != nil {
-		return r.enc.Status().Selection
-	}
-	// bypass: publisher.Args encodes with libx264
-	return encoder.Selection{Requested: model.H264EncoderLibx264, Codec: model.H264EncoderLibx264}
 }
 
 // Prime makes the publishers of a transmission run without viewers for the
@@ -612,8 +567,8 @@ func (b *Bridge) prime(transmissionID string) int {
 		if until.After(b.primed[t.Path]) {
 			b.primed[t.Path] = until
 		}
-		b.reconcile(t.Path)
 	}
+	b.reconcile()
 	return n
 }
 
@@ -625,6 +580,10 @@ type OutputStatus struct {
 	PrimedUntilUnix  *float64          `json:"primed_until_unix"`
 	PublisherRunning bool              `json:"publisher_running"`
 	Publisher        *publisher.Status `json:"-"` // its ffmpeg
+	// EncoderGroup names the encoding of a raw-frame output: outputs with
+	// the same one share one encoder (and so report the same process and
+	// counters). Empty for bypass.
+	EncoderGroup string `json:"encoder_group,omitempty"`
 	// Encoder is the H.264 encoder that runs (with a warning when it is
 	// not the one asked for); nil without a publisher.
 	Encoder         *encoder.Selection `json:"-"`
@@ -659,22 +618,11 @@ func (b *Bridge) outputStatuses() []OutputStatus {
 		if msg, ok := b.failures[t.Path]; ok {
 			st.LastError = &msg
 		}
-		if r := b.pubs[t.Path]; r != nil {
-			ps, sel := r.process(), r.selection()
-			st.Publisher, st.Encoder = &ps, &sel
-			st.PublisherRunning = ps.Running
-			st.InputMode, st.InputReason = r.spec.mode, r.reason
-			if r.pump != nil {
-				st.FramesSent, st.FramesDropped = r.pump.sent.Load(), r.pump.dropped.Load()
-				if at := r.pump.lastFrameAt.Load(); at > 0 {
-					u := float64(at) / 1e6
-					st.LastFrameAtUnix = &u
-				}
-			}
-			if ps.LastError != "" {
-				st.LastError = &ps.LastError
-			}
+		in := b.inputs[t.Path]
+		if in.mode == model.InputRawVideo {
+			st.EncoderGroup = in.enc.name()
 		}
+		b.publisherStatus(&st, in)
 		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -684,4 +632,34 @@ func (b *Bridge) outputStatuses() []OutputStatus {
 		return out[i].OutputID < out[j].OutputID
 	})
 	return out
+}
+
+// publisherStatus fills in what publishes st's path, if anything does: its
+// bypass publisher, or the group that writes into its sink.
+func (b *Bridge) publisherStatus(st *OutputStatus, in pathInput) {
+	var proc publisher.Status
+	var sel encoder.Selection
+	if r := b.bypasses[st.Path]; r != nil {
+		proc = r.proc.Status()
+		// publisher.Args encodes with libx264
+		sel = encoder.Selection{Requested: model.H264EncoderLibx264, Codec: model.H264EncoderLibx264}
+		st.InputMode, st.InputReason = model.InputRTSPPull, r.reason
+	} else if ps := b.sinks[st.Path]; ps != nil && ps.group != nil {
+		g := ps.group
+		es := g.encoder.Status()
+		proc, sel = es.Process, es.Selection
+		st.InputMode, st.InputReason = model.InputRawVideo, in.reason
+		st.FramesSent, st.FramesDropped = g.pump.sent.Load(), g.pump.dropped.Load()
+		if at := g.pump.lastFrameAt.Load(); at > 0 {
+			u := float64(at) / 1e6
+			st.LastFrameAtUnix = &u
+		}
+	} else {
+		return
+	}
+	st.Publisher, st.Encoder = &proc, &sel
+	st.PublisherRunning = proc.Running
+	if proc.LastError != "" {
+		st.LastError = &proc.LastError
+	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/frame"
-	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // frameWriter is what a pump feeds (an encoder.Encoder): it takes a frame
@@ -17,16 +16,16 @@ type frameWriter interface {
 	WriteFrame(pts time.Duration, f *frame.Frame) error
 }
 
-// pump feeds one encoder: at exactly the output's frame rate, paced by the
-// wall clock, it takes the transmission's selected frame (or the
-// placeholder), brings it to the output size and hands it to the encoder
-// with the tick's time as its pts. The encoder never makes it wait: a
+// pump feeds one encoder: at exactly the encoding's frame rate, paced by
+// the wall clock, it takes the transmission's selected frame (or the
+// placeholder), brings it to the encoding's size and hands it to the
+// encoder with the tick's time as its pts. The encoder never makes it wait: a
 // frame it refuses (still busy with earlier ones) is dropped and counted.
 type pump struct {
-	target      model.Target
+	enc         encoding
 	arb         *arbiter.Arbiter
 	out         frameWriter
-	epoch       time.Time // pts 0: when the path's sink opened, so pts go on across encoders
+	epoch       time.Time // pts 0
 	resizer     *frame.Resizer
 	placeholder *frame.Frame
 
@@ -43,24 +42,24 @@ type pump struct {
 	lastFrameAt   atomic.Int64 // unix microseconds of the last frame the encoder took
 }
 
-func newPump(t model.Target, arb *arbiter.Arbiter, out frameWriter, epoch time.Time) *pump {
+func newPump(e encoding, arb *arbiter.Arbiter, out frameWriter, epoch time.Time) *pump {
 	p := &pump{
-		target:      t,
+		enc:         e,
 		arb:         arb,
 		out:         out,
 		epoch:       epoch,
-		resizer:     frame.NewResizer(t.Width, t.Height),
-		placeholder: frame.Placeholder(t.Width, t.Height, t.Placeholder),
+		resizer:     frame.NewResizer(e.width, e.height),
+		placeholder: frame.Placeholder(e.width, e.height, e.placeholder),
 	}
 	for i := range p.ring {
-		p.ring[i] = &frame.Frame{Width: t.Width, Height: t.Height, Data: make([]byte, t.Width*t.Height*3)}
+		p.ring[i] = &frame.Frame{Width: e.width, Height: e.height, Data: make([]byte, e.width*e.height*3)}
 	}
 	return p
 }
 
 // run paces frames until ctx ends.
 func (p *pump) run(ctx context.Context) {
-	fps := int64(p.target.FPS)
+	fps := int64(p.enc.fps)
 	start := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -95,16 +94,16 @@ func (p *pump) tick(pts time.Duration) {
 	p.lastFrameAt.Store(time.Now().UnixMicro())
 }
 
-// frame returns the frame to send now. Frames already at the output size
+// frame returns the frame to send now. Frames already at the encoding's size
 // (and the placeholder) are sent as they are, since they never change;
 // others are resized once and reused while they stay selected.
 func (p *pump) frame() *frame.Frame {
-	sel := p.arb.Select(p.target.TransmissionID)
+	sel := p.arb.Select(p.enc.transmissionID)
 	src := sel.Frame
 	if src == nil {
 		src = p.placeholder
 	}
-	if src.Width == p.target.Width && src.Height == p.target.Height {
+	if src.Width == p.enc.width && src.Height == p.enc.height {
 		return src
 	}
 	if p.resized == nil || sel.Seq != p.resizedSeq {
