@@ -415,3 +415,210 @@ func TestOutputReportsTheEncoderThatRuns(t *testing.T) {
 		return publisherPID(o) > 0 && publisherPID(o) != pid && o.Encoder.Requested == model.H264EncoderLibx264 && o.Encoder.Warning == ""
 	})
 }
+
+// encoderPIDs are this test process's children that are encoders (raw
+// frames on stdin).
+func encoderPIDs(t *testing.T) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if strings.Contains(string(cmdline), "bgr24\x00") && strings.Contains(string(cmdline), "pipe:0") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// keepShowing keeps a writer of colour bgr fresh on the transmission.
+func (f *fixture) keepShowing(transmissionID string, w, h int, bgr [3]byte) {
+	f.t.Helper()
+	data := make([]byte, w*h*3)
+	for i := 0; i < len(data); i += 3 {
+		copy(data[i:], bgr[:])
+	}
+	wr := streamwriter.Open(f.arb, transmissionID, "test:publish", 0)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if _, err := wr.WriteBGR(w, h, data); err != nil {
+				f.t.Errorf("write: %v", err)
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	f.t.Cleanup(func() { close(stop); <-done })
+}
+
+// centre decodes one frame of path, which must be w x h, and returns the
+// colour (RGB) at its centre.
+func (f *fixture) centre(path string, w, h int) [3]int {
+	f.t.Helper()
+	url := fmt.Sprintf("rtsp://127.0.0.1:%d/%s", f.manager.State().Ports.RTSP, path)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
+		"-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-").Output()
+	if err != nil {
+		f.t.Fatalf("decode a frame of %s: %v", path, err)
+	}
+	if len(out) != w*h*3 {
+		f.t.Fatalf("%s: a frame of %d bytes, want %dx%d", path, len(out), w, h)
+	}
+	i := (h/2*w + w/2) * 3
+	return [3]int{int(out[i]), int(out[i+1]), int(out[i+2])}
+}
+
+func nearRed(c [3]int) bool { return c[0] > 200 && c[1] < 50 && c[2] < 50 }
+
+// Issue 12 item 2: two outputs of one transmission that encode
+// identically run one encoder (they used to run one each), and both
+// paths' readers decode its picture. A third output of another size gets
+// an encoder of its own.
+func TestIdenticalOutputsShareOneEncoder(t *testing.T) {
+	f := newFixture(t, false)
+	tr := f.addTransmission(`{"id":"t9","path":"pier","outputs":[
+		{"id":"a","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10,"bitrate_kbps":400,"latency_profile":"low"},
+		{"id":"b","protocol":"hls","resolution":{"width":320,"height":240},"fps_limit":10,"bitrate_kbps":400,"latency_profile":"low"},
+		{"id":"c","protocol":"webrtc","resolution":{"width":480,"height":272},"fps_limit":10,"bitrate_kbps":400,"latency_profile":"low"}]}`)
+	f.keepShowing(tr.ID, 320, 240, [3]byte{0, 0, 255})
+	a, b, c := tr.ID+":a", tr.ID+":b", tr.ID+":c"
+	if ga, gb, gc := f.output(a).EncoderGroup, f.output(b).EncoderGroup, f.output(c).EncoderGroup; ga == "" || ga != gb || gc == ga || gc == "" {
+		t.Fatalf("encoder groups %q, %q, %q: want a and b equal, c its own", ga, gb, gc)
+	}
+
+	decA := f.watch("pier-a")
+	decB := f.watch("pier-b")
+	testutil.Eventually(t, 15*time.Second, "both readers decoding", func() bool { return decA.Frames() >= 10 && decB.Frames() >= 10 })
+	pid := publisherPID(f.output(a))
+	if got := publisherPID(f.output(b)); got != pid || pid == 0 {
+		t.Fatalf("outputs a and b run encoders %d and %d, want one shared", pid, got)
+	}
+	if pids := encoderPIDs(t); len(pids) != 1 || pids[0] != pid {
+		t.Fatalf("encoder processes %v, want just %d", pids, pid)
+	}
+	if o := f.output(c); o.PublisherRunning {
+		t.Errorf("output c runs an encoder (pid %d) without a viewer", publisherPID(o))
+	}
+	for _, path := range []string{"pier-a", "pier-b"} {
+		if rgb := f.centre(path, 320, 240); !nearRed(rgb) {
+			t.Errorf("%s: centre %v, want red", path, rgb)
+		}
+	}
+
+	decC := f.watch("pier-c")
+	testutil.Eventually(t, 15*time.Second, "output c decoding", func() bool { return decC.Frames() >= 5 && decC.Size() == "480x272" })
+	if pc := publisherPID(f.output(c)); pc == 0 || pc == pid || len(encoderPIDs(t)) != 2 {
+		t.Fatalf("output c runs encoder %d (a and b: %d), encoders %v: want a second one", pc, pid, encoderPIDs(t))
+	}
+	if rgb := f.centre("pier-c", 480, 272); !nearRed(rgb) {
+		t.Errorf("pier-c: centre %v, want red (the frame fitted)", rgb)
+	}
+	requireWatching(t, decA)
+	requireWatching(t, decB)
+}
+
+// A change of one output's encoding moves just that output: it leaves its
+// group for one of its own, its reader stays connected and decodes the new
+// size, and the other output's encoder goes on untouched. Changed back, it
+// joins the running encoder again.
+func TestEncodingChangeMovesOneOutput(t *testing.T) {
+	f := newFixture(t, false)
+	tr := f.addTransmission(`{"id":"t10","path":"lock","outputs":[
+		{"id":"a","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10},
+		{"id":"b","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10}]}`)
+	a, b := tr.ID+":a", tr.ID+":b"
+	decA := f.watch("lock-a")
+	decB := f.watch("lock-b")
+	testutil.Eventually(t, 15*time.Second, "both readers decoding", func() bool { return decA.Frames() >= 5 && decB.Frames() >= 5 })
+	shared := publisherPID(f.output(a))
+	if publisherPID(f.output(b)) != shared {
+		t.Fatalf("a and b run encoders %d and %d", shared, publisherPID(f.output(b)))
+	}
+	resize := func(w, h int) {
+		f.update(func(s *model.Settings) error {
+			s.Transmissions[s.Find(tr.ID)].Outputs[1].Resolution = &model.Resolution{Width: w, Height: h}
+			return nil
+		})
+	}
+	resize(480, 272)
+	testutil.Eventually(t, 10*time.Second, "b decoding its new size from an encoder of its own", func() bool {
+		pb := publisherPID(f.output(b))
+		return decB.Size() == "480x272" && pb != 0 && pb != shared
+	})
+	if got := publisherPID(f.output(a)); got != shared || len(encoderPIDs(t)) != 2 {
+		t.Fatalf("a's encoder %d -> %d, encoders %v: want a untouched and two encoders", shared, got, encoderPIDs(t))
+	}
+	resize(320, 240)
+	testutil.Eventually(t, 10*time.Second, "b back in a's encoder", func() bool {
+		return decB.Size() == "320x240" && publisherPID(f.output(b)) == shared && len(encoderPIDs(t)) == 1
+	})
+	before := decB.Frames()
+	testutil.Eventually(t, 5*time.Second, "b decoding the shared encoder", func() bool { return decB.Frames() >= before+5 })
+	requireWatching(t, decA)
+	requireWatching(t, decB)
+}
+
+// A group runs while any of its paths is watched: the first reader
+// leaving does not stop it (nor the other reader's frames); the last one
+// leaving stops it after the debounce, and its encoder exits.
+func TestGroupStopsWithItsLastViewer(t *testing.T) {
+	f := newFixture(t, false)
+	tr := f.addTransmission(`{"id":"t11","path":"slip","outputs":[
+		{"id":"a","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10},
+		{"id":"b","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10}]}`)
+	a, b := tr.ID+":a", tr.ID+":b"
+	readerA := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
+		"-i", fmt.Sprintf("rtsp://127.0.0.1:%d/slip-a", f.manager.State().Ports.RTSP), "-f", "null", "-")
+	if err := readerA.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = readerA.Process.Kill(); _ = readerA.Wait() }()
+	decB := f.watch("slip-b")
+	testutil.Eventually(t, 15*time.Second, "b decoding", func() bool { return decB.Frames() >= 5 })
+	pid := publisherPID(f.output(a))
+
+	_ = readerA.Process.Kill()
+	_ = readerA.Wait()
+	testutil.Eventually(t, 5*time.Second, "a without viewers", func() bool { return f.output(a).ViewerCount == 0 })
+	since := decB.Frames()
+	testutil.Eventually(t, 5*time.Second, "b decoding past a's debounce", func() bool { return decB.Frames() >= since+25 }) // 2.5 s at 10 fps
+	if got := publisherPID(f.output(b)); got != pid || publisherPID(f.output(a)) != pid {
+		t.Fatalf("encoder %d -> a %d, b %d: want it kept while b is watched (a keeps its sink)", pid, publisherPID(f.output(a)), got)
+	}
+
+	decB.Kill()
+	left := time.Now()
+	testutil.Eventually(t, 10*time.Second, "the group to stop after the last viewer left", func() bool {
+		return publisherPID(f.output(a)) == 0 && publisherPID(f.output(b)) == 0
+	})
+	if held := time.Since(left); held < 900*time.Millisecond {
+		t.Errorf("the group stopped %v after its last viewer left, before the 1 s debounce", held)
+	}
+	testutil.Eventually(t, 5*time.Second, "the encoder process to exit", func() bool { return len(encoderPIDs(t)) == 0 })
+}

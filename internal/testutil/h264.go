@@ -212,6 +212,12 @@ func (d *Decoder) Size() string {
 // Exited is closed when ffmpeg ended (its input ended or failed).
 func (d *Decoder) Exited() <-chan struct{} { return d.exited }
 
+// Kill ends the decoder (its reader session with it) and waits for it.
+func (d *Decoder) Kill() {
+	_ = d.cmd.Process.Kill()
+	<-d.exited
+}
+
 // Output is what ffmpeg said apart from the frame lines.
 func (d *Decoder) Output() string { return d.out.String() }
 
