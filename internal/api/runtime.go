@@ -27,7 +27,13 @@ type runtimeOutput struct {
 	LastError          *string        `json:"publisher_last_error"`
 	ActiveCodec        *string        `json:"publisher_active_codec"`
 	HardwareAccel      bool           `json:"publisher_hardware_accelerated"`
-	RestartCount       int            `json:"publisher_restart_count"`
+	// EncoderWarning says why the encoder that runs is not the one
+	// engine.h264_encoder asked for.
+	EncoderWarning *string `json:"publisher_encoder_warning"`
+	// EncoderGroup names the output's encoding: outputs with the same one
+	// share one encoder (same publisher_pid and counters). Null for bypass.
+	EncoderGroup *string `json:"encoder_group"`
+	RestartCount int     `json:"publisher_restart_count"`
 }
 
 func toRuntimeOutput(o bridge.OutputStatus) runtimeOutput {
@@ -39,6 +45,12 @@ func toRuntimeOutput(o bridge.OutputStatus) runtimeOutput {
 	if e := o.Encoder; e != nil {
 		codec := string(e.Codec) // what runs, after any fallback
 		out.ActiveCodec, out.HardwareAccel = &codec, e.Hardware
+		if e.Warning != "" {
+			out.EncoderWarning = &e.Warning
+		}
+	}
+	if g := o.EncoderGroup; g != "" {
+		out.EncoderGroup = &g
 	}
 	if p := o.Publisher; p != nil {
 		out.RestartCount = p.Restarts
