@@ -93,6 +93,24 @@ export interface Pipeline { name: string; enabled: boolean; processing_server_id
 export interface PipelineStatus { name: string; running: boolean; fps_in: number | null; fps_out: number | null; last_error: string | null; restarts: number }
 export interface WizardResult { pipeline_name: string; transmission_id: string; camera_id: string; preset_id: string; engine_running: boolean; warnings: string[] }
 
+/** One output in GET /runtime/outputs. Outputs with the same encoder_group share one encoder (null: bypass). */
+export interface RuntimeOutput {
+  output_key: string;
+  output_id: string;
+  transmission_id: string;
+  protocol: "hls" | "rtsp" | "webrtc";
+  viewer_count: number;
+  publisher_running: boolean;
+  publisher_pid: number | null;
+  publisher_last_error: string | null;
+  /** What really runs, after any fallback. */
+  publisher_active_codec: string | null;
+  publisher_hardware_accelerated: boolean;
+  /** Why what runs is not what engine.h264_encoder asked for. */
+  publisher_encoder_warning: string | null;
+  encoder_group: string | null;
+}
+
 /** One FastAPI-style validation error. */
 export interface FieldError { loc: (string | number)[]; msg: string; type: string }
 
@@ -154,6 +172,7 @@ export const api = {
   updateTransmission: (id: string, t: unknown) => request<Transmission>("PUT", `${API}/transmissions/${enc(id)}`, t),
   deleteTransmission: (id: string) => request<{ deleted: boolean }>("DELETE", `${API}/transmissions/${enc(id)}`),
   urls: (id: string, signal?: AbortSignal) => request<TransmissionURLs>("GET", `${API}/transmissions/${enc(id)}/urls`, undefined, signal),
+  runtimeOutputs: (signal?: AbortSignal) => request<{ outputs: RuntimeOutput[] }>("GET", `${API}/runtime/outputs`, undefined, signal),
   prime: (id: string) => request<{ primed: boolean; primed_outputs: number }>("POST", `${API}/transmissions/${enc(id)}/demand/prime`),
   cameras: () => request<Camera[]>("GET", "/api/cameras"),
   pipelines: () => request<Pipeline[]>("GET", "/api/pipelines"),

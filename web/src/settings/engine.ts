@@ -287,7 +287,7 @@ export function engineForm(initial: EngineSettings, onSaved: (e: EngineSettings)
     ),
     field("ICE servers (one per line)", ice, "engine.webrtc_ice_servers", "stun:, turn: or turns: URLs; the dashboard passes them to the browser too."),
     field("Reader hold (seconds)", hold, "engine.reader_hold_seconds", "How long a viewer waits for a stream that is starting."),
-    field("H.264 encoder", encoderChoice, "engine.h264_encoder", "Probed once; an encoder that does not work here falls back to libx264 (the warning and what runs are in /api/streams/runtime/diagnostics)."),
+    field("H.264 encoder", encoderChoice, "engine.h264_encoder", "Probed once; an encoder that does not work here falls back to libx264 (the Encoders card shows what runs and the warning)."),
     h("div.actions", null, save),
   );
   const errors = new FormErrors(form, banner);
