@@ -152,13 +152,13 @@ func TestOneSessionForManyConsumers(t *testing.T) {
 	if pids := decoderPIDs(t); len(pids) != 2 {
 		t.Errorf("%d decoders run (%v), want 2: one per size", len(pids), pids)
 	}
-	testutil.Eventually(t, 5*time.Second, "the rates measured", func() bool { return h.Status(src).FPS > 0 })
+	testutil.Eventually(t, 5*time.Second, "the camera's rate measured", func() bool { return h.Status(src).FPS >= 10 })
 	st := h.Status(src)
 	if !st.Connected || st.SessionsOpened != 1 || len(st.Consumers) != 4 || len(st.Decoders) != 2 || st.Width != 320 || st.Height != 240 {
 		t.Fatalf("status %+v", st)
 	}
-	if st.FPS < 10 || st.BitrateKbps <= 0 {
-		t.Errorf("rates: %v fps, %v kbps", st.FPS, st.BitrateKbps)
+	if st.BitrateKbps <= 0 {
+		t.Errorf("bitrate %v kbps", st.BitrateKbps)
 	}
 	small, own := st.Decoders[0], st.Decoders[1]
 	if small.Width != 160 || small.Consumers != 2 || own.Width != 320 || !own.OwnSize || own.Consumers != 1 || !small.Running || !own.Running {
