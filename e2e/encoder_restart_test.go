@@ -117,12 +117,15 @@ func descendants(t *testing.T, pid int) []int {
 	return out
 }
 
-// Issue 12: publish credentials and viewer passwords sat in ffmpeg's argv
-// (/proc/<pid>/cmdline), and children inherited the service's environment
-// with its API credentials. While outputs with a read password play on
-// both engines, no child's argv or environment holds a secret.
+// Issue 12: publish credentials, viewer passwords and camera passwords sat
+// in ffmpeg's argv (/proc/<pid>/cmdline), and children inherited the
+// service's environment with its API credentials. While outputs with a
+// read password play on both engines and a pipeline reads a
+// password-protected RTSP camera, no child's argv or environment holds a
+// secret.
 func TestNoSecretInChildren(t *testing.T) {
 	testutil.RequireFFmpegAndFFprobe(t)
+	cam := testutil.StartRTSPCamera(t, testutil.RTSPCameraOptions{Username: "camuser", Password: "cam-secret-pw"})
 	for kind, env := range conformanceKinds(t) {
 		t.Run(kind, func(t *testing.T) {
 			env = append(env, "TOPOSYNC_STREAMING_API_TOKEN=api-secret-token", "TOPOSYNC_STREAMING_SYNC_BEARER_TOKEN=sync-secret-token")
@@ -141,11 +144,20 @@ func TestNoSecretInChildren(t *testing.T) {
 			// The engine's test pattern runs too.
 			pattern := startReader(t, st["urls"].(map[string]any)["rtsp_url"].(string), 640, 360)
 			testutil.Eventually(t, 30*time.Second, "the test pattern playing", func() bool { return pattern.frames() > 3 })
+			// And a pipeline decoding a password-protected camera.
+			if status, out := s.call("POST", "/../cameras", fmt.Sprintf(`{"id":"ipcam","url":%q,"username":"camuser","password":"cam-secret-pw"}`, cam.URL)); status != 200 {
+				t.Fatalf("camera: %d %v", status, out)
+			}
+			s.addCameraPipeline("camera_reader", "ipcam", f.id, 160, 120)
+			testutil.Eventually(t, 30*time.Second, "the camera pipeline delivering frames", func() bool {
+				fps, _ := s.pipelineStatus("camera_reader")["fps_in"].(float64)
+				return fps > 0 && len(s.decoders()) == 1
+			})
 
-			secrets := []string{"api-secret-token", "sync-secret-token", "viewer-secret-pw", "rtsp://", "rtsps://"}
+			secrets := []string{"api-secret-token", "sync-secret-token", "viewer-secret-pw", "cam-secret-pw", "camuser", "rtsp://", "rtsps://"}
 			children := descendants(t, s.cmd.Process.Pid)
-			if len(children) < 2 {
-				t.Fatalf("only %d child processes found (encoders, test pattern, engine)", len(children))
+			if len(children) < 3 {
+				t.Fatalf("only %d child processes found (encoders, test pattern, engine, camera decoder)", len(children))
 			}
 			for _, pid := range children {
 				for _, file := range []string{"cmdline", "environ"} {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
 // jget walks a decoded JSON value by object keys and list indexes.
@@ -228,9 +230,11 @@ func TestUISettingsEditAndDelete(t *testing.T) {
 func TestUISettingsWizard(t *testing.T) {
 	s := uiService(t)
 	tx := s.create(`{"name":"Scene Watch","path":"scene-watch","outputs":[{"id":"hls","protocol":"hls","resolution":{"width":320,"height":240},"fps_limit":10}]}`)
+	yard := testutil.StartRTSPCamera(t, testutil.RTSPCameraOptions{Username: "viewer", Password: "yard-secret"})
 	for _, cam := range []string{
 		`{"id":"scene","name":"Scene","url":"testsrc","fps":10}`,
 		`{"id":"door","name":"Door","url":"rtsp://192.0.2.9:554/stream1","username":"admin","password":"hunter2-secret"}`, // never read: no pipeline uses it
+		fmt.Sprintf(`{"id":"yard","name":"Yard","url":%q,"username":"viewer","password":"yard-secret"}`, yard.URL),
 	} {
 		if status, out := s.callRoot("POST", "/api/cameras", cam); status != 200 && status != 201 {
 			t.Fatalf("create camera: %d %v", status, out)
@@ -240,9 +244,16 @@ func TestUISettingsWizard(t *testing.T) {
 	b := newBrowser(t, "")
 	b.do(20*time.Second, chromedp.Navigate(s.uiRoot()+"/settings"))
 
-	// The cameras list shows both cameras, the login without its password.
-	b.waitJS(10*time.Second, "both cameras listed",
-		`document.querySelectorAll("[data-testid=camera-row]").length === 2`, `document.querySelector("[data-testid=cameras]")?.innerText ?? "none"`)
+	// The cameras list shows the cameras, the login without its password,
+	// and each camera's status: RTSP cameras idle while nothing reads them.
+	b.waitJS(10*time.Second, "the cameras listed",
+		`document.querySelectorAll("[data-testid=camera-row]").length === 3`, `document.querySelector("[data-testid=cameras]")?.innerText ?? "none"`)
+	if state := evalJS[string](b, `document.querySelector("[data-testid=camera-row][data-id=door] [data-testid=camera-status]").dataset.state`); state != "idle" {
+		t.Errorf("door camera state %q, want idle", state)
+	}
+	if state := evalJS[string](b, `document.querySelector("[data-testid=camera-row][data-id=scene] [data-testid=camera-status]").dataset.state`); state != "testsrc" {
+		t.Errorf("scene camera state %q, want testsrc", state)
+	}
 	scene := evalJS[string](b, `document.querySelector("[data-testid=camera-row][data-id=scene]").innerText`)
 	if !strings.Contains(scene, "Scene") || !strings.Contains(scene, "testsrc") || !strings.Contains(scene, "10") {
 		t.Errorf("scene camera row: %q", scene)
@@ -319,10 +330,21 @@ func TestUISettingsWizard(t *testing.T) {
 		t.Errorf("pipeline row %q does not name its server", row)
 	}
 	// Cameras: still listed, still no password, in the page or the API.
-	if evalJS[int](b, `document.querySelectorAll("[data-testid=camera-row]").length`) != 2 || evalJS[bool](b, `document.documentElement.outerHTML.includes("hunter2")`) {
+	if evalJS[int](b, `document.querySelectorAll("[data-testid=camera-row]").length`) != 3 || evalJS[bool](b, `document.documentElement.outerHTML.includes("hunter2")`) || evalJS[bool](b, `document.documentElement.outerHTML.includes("yard-secret")`) {
 		t.Error("cameras list changed or shows a password")
 	}
-	if _, cams := s.callRoot("GET", "/api/cameras", ""); strings.Contains(fmt.Sprint(cams), "hunter2") {
+	if _, cams := s.callRoot("GET", "/api/cameras", ""); strings.Contains(fmt.Sprint(cams), "hunter2") || strings.Contains(fmt.Sprint(cams), "yard-secret") {
 		t.Errorf("camera listing shows a password: %v", cams)
 	}
+
+	// A pipeline reading the yard camera: the row shows it connected
+	// through the camera hub, with its size and the pipeline as consumer.
+	s.addCameraPipeline("yard_reader", "yard", tx, 160, 120)
+	b.waitJS(20*time.Second, "the yard camera connected (the list polls)",
+		`document.querySelector("[data-testid=camera-row][data-id=yard] [data-testid=camera-status]")?.dataset.state === "connected"`,
+		`document.querySelector("[data-testid=cameras]")?.innerText ?? "none"`)
+	b.waitJS(10*time.Second, "the yard camera's consumer and size",
+		`(r => r.includes("1 consumer") && r.includes("pipeline yard_reader") && r.includes("320x240"))(document.querySelector("[data-testid=camera-row][data-id=yard]").innerText)`,
+		`document.querySelector("[data-testid=camera-row][data-id=yard]").innerText`)
+	b.screenshot("settings-cameras.png")
 }

@@ -72,6 +72,9 @@ type Options struct {
 	// CameraInputs is what camera URLs (and camera.source urls) may be;
 	// the zero Policy accepts no local files.
 	CameraInputs camerainput.Policy
+	// Cameras reports the RTSP cameras' sessions in camera answers; nil:
+	// camera answers carry only the input kind.
+	Cameras CameraHub
 	// Ingest bounds the frame ingest (zero: the defaults).
 	Ingest IngestLimits
 	Logger *slog.Logger
@@ -89,6 +92,7 @@ type server struct {
 	remote    *http.Client
 	// cameraInputs is Options.CameraInputs.
 	cameraInputs camerainput.Policy
+	cameras      CameraHub
 	ingest       IngestLimits
 	clients      *clientSlots // ingest requests in progress per client
 	log          *slog.Logger
@@ -98,7 +102,7 @@ type server struct {
 
 // Handler returns the API's HTTP handler.
 func Handler(opts Options) http.Handler {
-	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, cameraInputs: opts.CameraInputs, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, cameraInputs: opts.CameraInputs, cameras: opts.Cameras, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
 	if s.now == nil {
 		s.now = time.Now
 	}

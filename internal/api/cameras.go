@@ -6,15 +6,76 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/toposync/toposync-streaming/internal/camerahub"
+	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
-func (s *server) listCameras(w http.ResponseWriter, _ *http.Request) {
-	cams := s.store.Current().Cameras
-	if cams == nil {
-		cams = []model.Camera{}
+// CameraHub is what the cameras API reads from the camera hub
+// (camerahub.Hub): the state of the RTSP cameras it pulls.
+type CameraHub interface {
+	Status(src camerahub.Source) camerahub.Status
+}
+
+// cameraAnswer is a camera as the API shows it: the stored fields (never
+// the password, see model.Camera.MarshalJSON) and its live status.
+type cameraAnswer struct {
+	cam    model.Camera
+	status cameraStatus
+}
+
+// cameraStatus is a camera's "status": the kind of input, and for an RTSP
+// camera the hub's state (files and the test scene are read by each
+// pipeline's own ffmpeg: there is no shared session to report).
+type cameraStatus struct {
+	Input string `json:"input"` // "rtsp", "file" or "testsrc"
+	*camerahub.Status
+}
+
+func (a cameraAnswer) MarshalJSON() ([]byte, error) {
+	cam, err := json.Marshal(a.cam)
+	if err != nil {
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, cams)
+	status, err := json.Marshal(a.status)
+	if err != nil {
+		return nil, err
+	}
+	out := append(cam[:len(cam)-1], `,"status":`...) // cam is an object: drop its '}'
+	return append(append(out, status...), '}'), nil
+}
+
+// answer is cam with its status.
+func (s *server) answer(cam model.Camera) cameraAnswer {
+	in, err := s.cameraInputs.Check(cam.URL)
+	st := cameraStatus{Input: "rtsp"}
+	switch {
+	case err != nil:
+		st.Input = "refused" // hand-edited settings: camera.source refuses it too
+	case in.Kind == camerainput.TestScene:
+		st.Input = "testsrc"
+	case in.Kind == camerainput.File:
+		st.Input = "file"
+	case s.cameras != nil:
+		src := camerahub.Source{URL: cam.URL}
+		if cam.Username != nil {
+			src.Username = *cam.Username
+		}
+		if cam.Password != nil {
+			src.Password = *cam.Password
+		}
+		hub := s.cameras.Status(src)
+		st.Status = &hub
+	}
+	return cameraAnswer{cam, st}
+}
+
+func (s *server) listCameras(w http.ResponseWriter, _ *http.Request) {
+	out := []cameraAnswer{}
+	for _, c := range s.store.Current().Cameras {
+		out = append(out, s.answer(c))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *server) getCamera(w http.ResponseWriter, r *http.Request) {
@@ -24,12 +85,22 @@ func (s *server) getCamera(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, "Camera not found"))
 		return
 	}
-	writeJSON(w, http.StatusOK, doc.Cameras[i])
+	writeJSON(w, http.StatusOK, s.answer(doc.Cameras[i]))
 }
 
 // decodeCamera reads a camera body and refuses (422 at body.url) a URL
-// that names an input cameras may not open.
+// that names an input cameras may not open. The read-only members of an
+// answer (password_set, status) are ignored, so what was read can be
+// sent back.
 func (s *server) decodeCamera(body []byte) (model.Camera, error) {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) == nil && members != nil {
+		delete(members, "password_set")
+		delete(members, "status")
+		if stripped, err := json.Marshal(members); err == nil {
+			body = stripped
+		}
+	}
 	cam, err := model.DecodeCamera(body, "body")
 	if err != nil {
 		return cam, err
@@ -63,7 +134,7 @@ func (s *server) createCamera(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, doc.Cameras[doc.FindCamera(cam.ID)])
+	writeJSON(w, http.StatusOK, s.answer(doc.Cameras[doc.FindCamera(cam.ID)]))
 }
 
 // putCamera replaces a camera. A body without "password" keeps the stored
@@ -95,7 +166,7 @@ func (s *server) putCamera(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, doc.Cameras[doc.FindCamera(id)])
+	writeJSON(w, http.StatusOK, s.answer(doc.Cameras[doc.FindCamera(id)]))
 }
 
 // deleteCamera removes a camera no pipeline reads.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
@@ -66,6 +67,10 @@ func (v configServices) Camera(id string) (model.Camera, bool) {
 func (configServices) FFmpeg() (string, error) { return "", errors.New("not running") }
 
 func (configServices) FFmpegLogs() (string, string) { return "", "" }
+
+func (configServices) CameraFrames(camerahub.Source, string, camerahub.FrameOptions) (*camerahub.Frames, error) {
+	return nil, errors.New("not running")
+}
 
 func (configServices) Writer(string, string, int, *arbiter.Forward) *streamwriter.Writer {
 	return nil

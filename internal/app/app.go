@@ -18,6 +18,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/api"
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/bridge"
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/cluster"
 	"github.com/toposync/toposync-streaming/internal/config"
@@ -93,8 +94,8 @@ func (p *parts) closeAll() {
 // Run serves until ctx is cancelled. Parts start in dependency order: the
 // settings store, the settings sync (one pull first), the engine manager,
 // the bridge and the test pattern (which act on the engine state), the
-// pipelines (which write frames), and last the HTTP server; they close in
-// reverse order.
+// camera hub, the pipelines (which read cameras through it and write
+// frames), and last the HTTP server; they close in reverse order.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
 	if cfg.Getenv == nil {
@@ -203,7 +204,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(cameraInputs.FilesDir, 0o750); err != nil { // so users find where clips go
 		log.Warn("cannot create the camera files directory", "dir", cameraInputs.FilesDir, "err", err)
 	}
-	pipelines := &pipeline.Host{Store: st, ServerID: cfg.ServerID, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv, LogDir: logDir, Inputs: cameraInputs}, Logger: log.With("component", "pipelines")}
+	cameras := &camerahub.Hub{FFmpeg: ffmpeg, FFmpegErr: ffmpegErr, LogDir: logDir, LogLevel: logLevel, Logger: log.With("component", "camerahub")}
+	if err := p.start("camera hub", cameras); err != nil {
+		return err
+	}
+	pipelines := &pipeline.Host{Store: st, ServerID: cfg.ServerID, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv, LogDir: logDir, Inputs: cameraInputs, Cameras: cameras}, Logger: log.With("component", "pipelines")}
 	if err := p.start("pipelines", pipelines); err != nil {
 		return err
 	}
@@ -212,7 +217,7 @@ func Run(ctx context.Context, cfg Config) error {
 	mux.Handle("/api/", api.Handler(api.Options{
 		Store: st, Engine: manager, Bridge: runtimeBridge, Arbiter: arb, Pipelines: pipelines, ServerID: cfg.ServerID,
 		FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr, Logger: log.With("component", "api"),
-		CameraInputs: cameraInputs,
+		CameraInputs: cameraInputs, Cameras: cameras,
 	}))
 	mux.Handle("/", webui.Handler())
 	server := &httpServer{Listener: ln, Handler: guard.Wrap(mux), Logger: log.With("component", "http"), Grace: shutdownGrace}

@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"bytes"
+	"errors"
 	"io"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/publisher"
@@ -18,6 +20,10 @@ type Services interface {
 	Camera(id string) (model.Camera, bool)
 	// CameraPolicy says which camera inputs sources may open.
 	CameraPolicy() camerainput.Policy
+	// CameraFrames subscribes consumer to the decoded frames of an RTSP
+	// camera through the service's camera hub, which holds one session per
+	// camera and one decoder per camera and size.
+	CameraFrames(src camerahub.Source, consumer string, opts camerahub.FrameOptions) (*camerahub.Frames, error)
 	// FFmpeg returns the ffmpeg binary, or why there is none.
 	FFmpeg() (string, error)
 	// FFmpegLogs is where per-run ffmpeg log files go (empty: none) and
@@ -39,6 +45,8 @@ type StoreServices struct {
 	LogDir  string // per-run ffmpeg log files
 	// Inputs is what cameras may open (files from Inputs.FilesDir only).
 	Inputs camerainput.Policy
+	// Cameras pulls the RTSP cameras.
+	Cameras *camerahub.Hub
 }
 
 // Camera returns a stored camera.
@@ -52,6 +60,14 @@ func (s StoreServices) Camera(id string) (model.Camera, bool) {
 
 // CameraPolicy is Inputs.
 func (s StoreServices) CameraPolicy() camerainput.Policy { return s.Inputs }
+
+// CameraFrames subscribes to the hub.
+func (s StoreServices) CameraFrames(src camerahub.Source, consumer string, opts camerahub.FrameOptions) (*camerahub.Frames, error) {
+	if s.Cameras == nil {
+		return nil, errors.New("no camera hub in this service")
+	}
+	return s.Cameras.Frames(src, consumer, opts)
+}
 
 // FFmpeg finds ffmpeg as publishers do.
 func (s StoreServices) FFmpeg() (string, error) { return publisher.FindFFmpeg(s.Getenv) }

@@ -88,7 +88,15 @@ export interface OutputURL {
 
 export interface TransmissionURLs { transmission_id: string; engine_running: boolean; outputs: OutputURL[]; warnings: string[] }
 
-export interface Camera { id: string; name: string; url: string; username: string | null; password_set: boolean; fps: number | null }
+export interface CameraConsumer { name: string; kind: "frames" | "access_units"; width?: number; height?: number; fps_limit?: number; delivered: number; dropped: number }
+export interface CameraDecoder { width: number; height: number; own_size: boolean; consumers: number; running: boolean; restarts: number; last_error?: string; frames: number; dropped_access_units: number; latency_ms: number }
+/** A camera's live state; the hub's fields only for RTSP cameras (files and testsrc are read by each pipeline's own ffmpeg). */
+export interface CameraStatus {
+  input: "rtsp" | "file" | "testsrc" | "refused";
+  connected?: boolean; width?: number; height?: number; fps?: number; bitrate_kbps?: number; last_error?: string | null;
+  sessions_opened?: number; consumers?: CameraConsumer[]; decoders?: CameraDecoder[];
+}
+export interface Camera { id: string; name: string; url: string; username: string | null; password_set: boolean; fps: number | null; status?: CameraStatus }
 export interface Pipeline { name: string; enabled: boolean; processing_server_id: string | null; graph: unknown }
 export interface PipelineStatus { name: string; running: boolean; fps_in: number | null; fps_out: number | null; last_error: string | null; restarts: number }
 export interface WizardResult { pipeline_name: string; transmission_id: string; camera_id: string; preset_id: string; engine_running: boolean; warnings: string[] }

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/frame"
 	"github.com/toposync/toposync-streaming/internal/model"
@@ -40,16 +40,23 @@ type CameraSourceConfig struct {
 	Height   int    `json:"height"`
 }
 
-// cameraSource decodes a camera with an ffmpeg subprocess into BGR24
-// frames. Its publisher.Process restarts ffmpeg when it ends (camera gone,
-// network down) with a growing backoff inside a restart budget; Run returns
-// only when the pipeline stops or ffmpeg cannot be found.
+// cameraSource emits a camera's frames as BGR24. An RTSP camera's come
+// from the service's camera hub (one session per camera, one decoder per
+// size, shared with the other sources of that camera; the hub reconnects
+// when the camera goes away). A file or the test scene is decoded by the
+// source's own ffmpeg, whose publisher.Process restarts it when it ends
+// with a growing backoff inside a restart budget. Run returns only when the
+// pipeline stops or the camera cannot be opened at all (no ffmpeg, a URL
+// refused).
 type cameraSource struct {
 	cfg      CameraSourceConfig
 	services pipeline.Services
+	pipeline string
+	node     string
 	name     string // names the process in logs and log files
 	log      *slog.Logger
-	proc     atomic.Pointer[publisher.Process] // the latest Run's
+	proc     atomic.Pointer[publisher.Process] // the latest Run's, for a file or the test scene
+	frames   atomic.Pointer[camerahub.Frames]  // the latest Run's, for an RTSP camera
 }
 
 func newCameraSource(raw json.RawMessage, env pipeline.Env) (any, error) {
@@ -80,7 +87,7 @@ func newCameraSource(raw json.RawMessage, env pipeline.Env) (any, error) {
 			return nil, fmt.Errorf("url: %w", err)
 		}
 	}
-	return &cameraSource{cfg: cfg, services: env.Services, name: "camera-" + env.Pipeline + "-" + env.Node, log: env.Logger}, nil
+	return &cameraSource{cfg: cfg, services: env.Services, pipeline: env.Pipeline, node: env.Node, name: "camera-" + env.Pipeline + "-" + env.Node, log: env.Logger}, nil
 }
 
 // camera is the source as a camera record, credentials included, and
@@ -139,12 +146,12 @@ func TestScene(width, height, fps int) string {
 		width/5, width-box, height/2-box/2, height/4)
 }
 
-// inputArgs are ffmpeg's input options for the camera. Each kind of input
-// may use only its own protocols, and a file is named "file:<absolute
-// path>", so nothing in a name makes ffmpeg open something else.
+// inputArgs are ffmpeg's input options for a file or the test scene (RTSP
+// cameras come from the hub: ffmpeg never opens a network URL). A file
+// may use only the file protocol and is named "file:<absolute path>", so
+// nothing in a name makes ffmpeg open something else.
 func (s *cameraSource) inputArgs(c model.Camera, in camerainput.Input) []string {
-	switch in.Kind {
-	case camerainput.TestScene:
+	if in.Kind == camerainput.TestScene {
 		w, h, fps := testWidth, testHeight, testFPS
 		if s.cfg.Width > 0 {
 			w, h = s.cfg.Width, s.cfg.Height
@@ -153,11 +160,8 @@ func (s *cameraSource) inputArgs(c model.Camera, in camerainput.Input) []string 
 			fps = s.fps(c)
 		}
 		return []string{"-re", "-f", "lavfi", "-i", TestScene(w, h, fps)}
-	case camerainput.RTSP:
-		return []string{"-rtsp_transport", "tcp", "-protocol_whitelist", camerainput.RTSPProtocols, "-i", c.SourceURL()}
-	default:
-		return []string{"-protocol_whitelist", camerainput.FileProtocols, "-stream_loop", "-1", "-re", "-i", "file:" + in.Path}
 	}
+	return []string{"-protocol_whitelist", camerainput.FileProtocols, "-stream_loop", "-1", "-re", "-i", "file:" + in.Path}
 }
 
 func (s *cameraSource) fps(c model.Camera) int {
@@ -204,13 +208,16 @@ var outputSize = regexp.MustCompile(`Video: rawvideo .*bgr24.*?, (\d+)x(\d+)`)
 // printed it before the first frame, only our stderr reader may lag.
 const sizeWait = 5 * time.Second
 
-// Run keeps ffmpeg decoding the camera until ctx is cancelled.
+// Run emits the camera's frames until ctx is cancelled.
 func (s *cameraSource) Run(ctx context.Context, emit func(*pipeline.Packet)) error {
-	bin, err := s.services.FFmpeg()
+	c, in, err := s.camera()
 	if err != nil {
 		return err
 	}
-	c, in, err := s.camera()
+	if in.Kind == camerainput.RTSP {
+		return s.runHub(ctx, c, emit)
+	}
+	bin, err := s.services.FFmpeg()
 	if err != nil {
 		return err
 	}
@@ -218,7 +225,7 @@ func (s *cameraSource) Run(ctx context.Context, emit func(*pipeline.Packet)) err
 	sizes := make(chan [2]int, 1) // the running ffmpeg's frame size
 	proc := &publisher.Process{
 		Spec: publisher.Spec{
-			Name: s.name, Binary: bin, Args: s.args(c, in, logLevel), Secrets: secrets(c),
+			Name: s.name, Binary: bin, Args: s.args(c, in, logLevel),
 			OnStderrLine: func(line string) {
 				if m := outputSize.FindStringSubmatch(line); m != nil {
 					w, _ := strconv.Atoi(m[1])
@@ -243,8 +250,44 @@ func (s *cameraSource) Run(ctx context.Context, emit func(*pipeline.Packet)) err
 	return ctx.Err()
 }
 
-// SourceStatus reports the camera's ffmpeg supervision.
+// runHub emits an RTSP camera's frames from the camera hub at the
+// configured size, limited to the configured rate (the hub drops the rest).
+// The subscription outlives the camera going away: the hub reconnects and
+// frames resume, without the source (or the pipeline) restarting.
+func (s *cameraSource) runHub(ctx context.Context, c model.Camera, emit func(*pipeline.Packet)) error {
+	src := camerahub.Source{URL: c.URL}
+	if c.Username != nil {
+		src.Username = *c.Username
+	}
+	if c.Password != nil {
+		src.Password = *c.Password
+	}
+	consumer := "pipeline " + s.pipeline + " node " + s.node
+	frames, err := s.services.CameraFrames(src, consumer, camerahub.FrameOptions{Width: s.cfg.Width, Height: s.cfg.Height, FPS: s.fps(c)})
+	if err != nil {
+		return err
+	}
+	defer frames.Close()
+	s.frames.Store(frames)
+	lifecycle := pipeline.Open
+	for {
+		f, err := frames.Next(ctx)
+		if err != nil {
+			return err // ctx's when the pipeline stops
+		}
+		emit(&pipeline.Packet{Artifacts: map[string]*frame.Frame{"frame": f.Frame}, Time: f.Time, Lifecycle: lifecycle})
+		lifecycle = pipeline.Update
+	}
+}
+
+// SourceStatus reports why no frame comes and how often the decoding
+// ffmpeg restarted: the hub's view for an RTSP camera (a camera that went
+// away and came back is not a restart), the own ffmpeg's supervision for a
+// file or the test scene.
 func (s *cameraSource) SourceStatus() (lastError string, restarts int) {
+	if f := s.frames.Load(); f != nil {
+		return f.Health()
+	}
 	if p := s.proc.Load(); p != nil {
 		st := p.Status()
 		return st.LastError, st.Restarts
@@ -284,25 +327,6 @@ func (s *cameraSource) readFrames(r io.Reader, sizes chan [2]int, emit func(*pip
 		})
 		lifecycle = pipeline.Update
 	}
-}
-
-// secrets are what never appears in logs or status: the camera's password,
-// as given and as escaped in a URL, also when it is part of the URL.
-func secrets(c model.Camera) []string {
-	var out []string
-	add := func(pw string) {
-		if pw != "" {
-			out = append(out, strings.TrimPrefix(url.UserPassword("", pw).String(), ":"), pw)
-		}
-	}
-	if c.Password != nil {
-		add(*c.Password)
-	}
-	if u, err := url.Parse(c.URL); err == nil {
-		pw, _ := u.User.Password()
-		add(pw)
-	}
-	return out
 }
 
 // redactedURL is the camera's URL for logs: never with credentials.

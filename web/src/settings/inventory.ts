@@ -1,6 +1,6 @@
 // Cameras and pipelines lists with status. Either list says "not available"
 // when the server lacks the endpoint, without affecting the rest of the page.
-import { api, errorText, isMissing, type Camera, type Pipeline, type PipelineStatus } from "../api";
+import { api, errorText, isMissing, type Camera, type CameraStatus, type Pipeline, type PipelineStatus } from "../api";
 import { h, render } from "../dom";
 import { poll } from "../poll";
 import { PIPELINES_CHANGED } from "./wizard";
@@ -16,6 +16,27 @@ function asList<T>(v: unknown, key: string): T[] {
   return Array.isArray(inner) ? (inner as T[]) : [];
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** The camera hub's view of a camera: its session, rates, consumers and decoders. */
+function cameraStatus(st: CameraStatus | undefined): HTMLElement {
+  if (!st || st.input !== "rtsp") {
+    const why = st?.input === "refused" ? "URL refused: pipelines cannot open it" : "read by each pipeline's own ffmpeg";
+    return h("td.small", { dataset: { testid: "camera-status", state: st?.input ?? "unknown" } }, h("span.muted", null, why));
+  }
+  const consumers = st.consumers ?? [];
+  const decoders = st.decoders ?? [];
+  const state = st.connected ? ["ok", "connected"] : consumers.length ? ["bad", "disconnected"] : ["off", "idle"];
+  const size = st.width ? ` · ${st.width}x${st.height}` : "";
+  return h("td.small", { dataset: { testid: "camera-status", state: state[1] } },
+    h("span.pill", { class: state[0] }, state[1]),
+    st.connected ? h("div", null, `${(st.fps ?? 0).toFixed(1)} fps · ${Math.round(st.bitrate_kbps ?? 0)} kbps${size}`) : null,
+    h("div.muted", null, `${plural(consumers.length, "consumer")} · ${plural(decoders.length, "decoder")} · ${plural(st.sessions_opened ?? 0, "session")} opened`),
+    consumers.length ? h("div.muted", { title: consumers.map((c) => `${c.name}: ${c.delivered} delivered, ${c.dropped} dropped`).join("\n") },
+      consumers.map((c) => c.name).join(", ")) : null,
+    st.last_error ? h("div", { dataset: { testid: "camera-error" } }, `Last error: ${st.last_error}`) : null);
+}
+
 export function inventory(): { el: HTMLElement; stop: () => void } {
   const camsEl = h("div.inv-body", { dataset: { testid: "cameras" } }, h("p.muted", null, "Loading…"));
   const pipesEl = h("div.inv-body", { dataset: { testid: "pipelines" } }, h("p.muted", null, "Loading…"));
@@ -24,12 +45,13 @@ export function inventory(): { el: HTMLElement; stop: () => void } {
     try {
       const cams = asList<Camera>(await api.cameras(), "cameras");
       render(camsEl, cams.length ? h("table.table", null,
-        h("thead", null, h("tr", null, h("th", null, "Camera"), h("th", null, "Source"), h("th", null, "FPS"), h("th", null, "Login"))),
+        h("thead", null, h("tr", null, h("th", null, "Camera"), h("th", null, "Source"), h("th", null, "FPS"), h("th", null, "Login"), h("th", null, "Status"))),
         h("tbody", null, cams.map((c) => h("tr", { dataset: { testid: "camera-row", id: c.id } },
           h("td", null, h("strong", null, c.name || c.id), h("div.muted.small", null, c.id)),
           h("td", null, h("code.small", null, c.url)),
           h("td", null, c.fps ? String(c.fps) : "—"),
-          h("td", null, c.username ? `${c.username}${c.password_set ? " · password set" : ""}` : "—"))))) : h("p.muted", null, "No cameras configured."));
+          h("td", null, c.username ? `${c.username}${c.password_set ? " · password set" : ""}` : "—"),
+          cameraStatus(c.status))))) : h("p.muted", null, "No cameras configured."));
     } catch (err) {
       render(camsEl, unavailable("cameras", err));
     }
@@ -63,12 +85,12 @@ export function inventory(): { el: HTMLElement; stop: () => void } {
       }))));
   };
 
-  void loadCameras();
   // Every 5 s, and at once when the wizard creates a pipeline (its camera
   // list may have changed too).
+  const camPoll = poll(loadCameras, 5000);
   const pipePoll = poll(loadPipelines, 5000);
   const changed = () => {
-    void loadCameras();
+    camPoll.now();
     pipePoll.now();
   };
   document.addEventListener(PIPELINES_CHANGED, changed);
@@ -80,6 +102,7 @@ export function inventory(): { el: HTMLElement; stop: () => void } {
   return {
     el,
     stop: () => {
+      camPoll.stop();
       pipePoll.stop();
       document.removeEventListener(PIPELINES_CHANGED, changed);
     },
