@@ -141,6 +141,9 @@ func Handler(opts Options) http.Handler {
 
 func (s *server) routes() {
 	s.mux.HandleFunc("GET "+Prefix+"/health", s.health)
+	for _, p := range OpenAPIPaths {
+		s.mux.HandleFunc("GET "+p, s.openAPIDocument)
+	}
 	s.mux.HandleFunc("GET "+Prefix+"/settings", s.getSettings)
 	s.mux.HandleFunc("PATCH "+Prefix+"/settings", s.patchSettings)
 	s.mux.HandleFunc("GET "+Prefix+"/engine/status", s.engineStatus)
