@@ -46,6 +46,10 @@ type Config struct {
 	SyncUsername, SyncPassword string
 	SyncToken                  string
 	SyncPrefix                 string
+	// MachinePaths are paths outside /api/ that programs call (/metrics):
+	// without credentials they get the API's JSON 401 and Basic
+	// challenge, not the UI's sign-in page.
+	MachinePaths []string
 	// AllowedHosts are host names (without port) accepted besides loopback
 	// names, IP literals and this machine's name: exact names, "*.example.com"
 	// or ".example.com" for a domain and its subdomains, "*" for any.
@@ -351,7 +355,7 @@ const uiHeader = "X-Requested-With"
 // on API routes, the login page on UI routes.
 func (g *Guard) challenge(w http.ResponseWriter, r *http.Request) {
 	var schemes []string
-	api := strings.HasPrefix(r.URL.Path, "/api/")
+	api := strings.HasPrefix(r.URL.Path, "/api/") || slices.Contains(g.cfg.MachinePaths, r.URL.Path)
 	basic := g.cfg.APIPassword != "" || (g.isSyncRoute(r.URL.Path) && g.cfg.SyncPassword != "")
 	// A Basic challenge makes browsers show their own dialog instead of the
 	// page: only API clients other than the UI get one.

@@ -314,3 +314,24 @@ func TestWrongCredentialsAreLimited(t *testing.T) {
 		t.Errorf("the right token while blocked: %d, want 429", w.Code)
 	}
 }
+
+// Issue 13: a Prometheus scrape of /metrics without credentials got the
+// UI's sign-in page. Machine paths are answered as the API is: a JSON 401
+// with a Basic challenge; with credentials they pass.
+func TestMachinePathsAreAnsweredLikeTheAPI(t *testing.T) {
+	g := New(Config{APIUsername: "admin", APIPassword: "pa55", APIToken: "tok3n", MachinePaths: []string{"/metrics"}})
+	w, reached := g.answer(t, req{method: "GET", path: "/metrics"})
+	if reached || w.Code != http.StatusUnauthorized || !strings.Contains(w.Header().Get("WWW-Authenticate"), "Basic") ||
+		!strings.Contains(detail(t, w), "Authentication required") {
+		t.Errorf("/metrics without credentials: reached %v, %d %q %q", reached, w.Code, w.Header().Get("WWW-Authenticate"), w.Body.String())
+	}
+	for _, auth := range []string{basic("admin", "pa55"), "Bearer tok3n"} {
+		if w, reached := g.answer(t, req{method: "GET", path: "/metrics", headers: map[string]string{"Authorization": auth}}); !reached {
+			t.Errorf("/metrics with %s: %d %s", auth[:6], w.Code, w.Body.String())
+		}
+	}
+	// Other pages keep the sign-in page.
+	if w, _ := g.answer(t, req{method: "GET", path: "/docs"}); !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+		t.Errorf("/docs without credentials: %q", w.Header().Get("Content-Type"))
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,12 +98,32 @@ type server struct {
 	clients      *clientSlots // ingest requests in progress per client
 	log          *slog.Logger
 	now          func() time.Time
-	mux          *http.ServeMux
+	mux          *routeMux
+}
+
+// routeMux is the API's router; it remembers its patterns, so that the
+// route list (Routes) is the router itself and cannot drift from it.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request)) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, handler)
+}
+
+// Routes are the patterns the API serves (http.ServeMux patterns, in the
+// order they are registered), the catch-all "/api/" last.
+func Routes() []string {
+	s := &server{mux: &routeMux{ServeMux: http.NewServeMux()}}
+	s.routes()
+	return slices.Clone(s.mux.patterns)
 }
 
 // Handler returns the API's HTTP handler.
 func Handler(opts Options) http.Handler {
-	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, cameraInputs: opts.CameraInputs, cameras: opts.Cameras, log: opts.Logger, now: opts.Now, mux: http.NewServeMux()}
+	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, cameraInputs: opts.CameraInputs, cameras: opts.Cameras, log: opts.Logger, now: opts.Now, mux: &routeMux{ServeMux: http.NewServeMux()}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -124,6 +145,9 @@ func Handler(opts Options) http.Handler {
 
 func (s *server) routes() {
 	s.mux.HandleFunc("GET "+Prefix+"/health", s.health)
+	for _, p := range OpenAPIPaths {
+		s.mux.HandleFunc("GET "+p, s.openAPIDocument)
+	}
 	s.mux.HandleFunc("GET "+Prefix+"/settings", s.getSettings)
 	s.mux.HandleFunc("PATCH "+Prefix+"/settings", s.patchSettings)
 	s.mux.HandleFunc("GET "+Prefix+"/engine/status", s.engineStatus)
@@ -138,6 +162,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("PUT "+Prefix+"/transmissions/{id}", s.putTransmission)
 	s.mux.HandleFunc("DELETE "+Prefix+"/transmissions/{id}", s.deleteTransmission)
 	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/urls", s.transmissionURLs)
+	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/snapshot", s.snapshot)
 	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/demand", s.proxyRemote(s.transmissionDemand))
 	s.mux.HandleFunc("POST "+Prefix+"/transmissions/{id}/demand/prime", s.proxyRemote(s.primeDemand))
 	s.mux.HandleFunc("PUT "+Prefix+"/transmissions/{id}/writers/{writer_id}/frame", s.putFrame)

@@ -26,6 +26,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
 	"github.com/toposync/toposync-streaming/internal/engine/mediamtx"
+	"github.com/toposync/toposync-streaming/internal/metrics"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
 	_ "github.com/toposync/toposync-streaming/internal/pipeline/ops"    // registers the core operators
@@ -219,8 +220,20 @@ func Run(ctx context.Context, cfg Config) error {
 		FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr, Logger: log.With("component", "api"),
 		CameraInputs: cameraInputs, Cameras: cameras,
 	}))
+	mets := metrics.New(metrics.Sources{
+		Engine:       func() engine.Status { return manager.Status("127.0.0.1") },
+		EngineState:  manager.State,
+		Outputs:      runtimeBridge.Outputs,
+		WriterCounts: arb.Counts,
+		Writers:      arb.Snapshot,
+		Pipelines:    func() []pipeline.Status { return pipelineStatuses(st, pipelines) },
+		// CameraSessions: set it to the camera hub's sessions per camera
+		// once the hub exists; until then camera_sessions is absent.
+	})
+	mux.Handle("GET "+metrics.Path, mets.Handler())
 	mux.Handle("/", webui.Handler())
-	server := &httpServer{Listener: ln, Handler: guard.Wrap(mux), Logger: log.With("component", "http"), Grace: shutdownGrace}
+	handler := mets.Instrument(guard.Wrap(mux), metrics.NewRoutes(Routes()...))
+	server := &httpServer{Listener: ln, Handler: handler, Logger: log.With("component", "http"), Grace: shutdownGrace}
 	if tlsCert != nil {
 		server.TLS = tlsCert.ServerConfig()
 	}
@@ -257,6 +270,7 @@ func newGuard(cfg Config) (*access.Guard, error) {
 		SyncUsername: cfg.Getenv(config.EnvSyncUsername), SyncPassword: cfg.Getenv(config.EnvSyncPassword),
 		SyncToken:    cfg.Getenv(config.EnvSyncBearerToken),
 		SyncPrefix:   api.SyncPrefix,
+		MachinePaths: []string{metrics.Path},
 		AllowedHosts: config.AllowedHosts(cfg.Getenv),
 		Hostname:     hostname,
 		BodyTypes:    api.BodyTypes,
@@ -292,4 +306,29 @@ func newSyncer(cfg Config, st *store.Store) *cluster.Syncer {
 	}
 	cfg.Logger.Info("settings sync enabled", "settings_url", s.Where(), "interval", config.SyncSeconds(cfg.Getenv, config.EnvSyncInterval))
 	return s
+}
+
+// Routes are the patterns of every route the service serves: the API's,
+// the guard's own, /metrics and the UI's pages and assets. They name routes
+// in the request metrics.
+func Routes() []string {
+	routes := append(api.Routes(), access.LoginPath, access.LogoutPath, access.SessionPath, "GET "+metrics.Path, "GET /assets/")
+	for _, page := range webui.AppRoutes {
+		if page == "/" {
+			page = "/{$}"
+		}
+		routes = append(routes, "GET "+page)
+	}
+	return routes
+}
+
+// pipelineStatuses are the stored pipelines that run here.
+func pipelineStatuses(st *store.Store, host *pipeline.Host) []pipeline.Status {
+	var out []pipeline.Status
+	for _, p := range st.Current().Pipelines {
+		if s, ok := host.Status(p.Name); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }

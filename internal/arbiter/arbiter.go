@@ -81,6 +81,8 @@ type transmission struct {
 	writers     map[string]*writer
 	forwards    map[string]*Forward // by writer id; kept across writer eviction
 	refused     uint64              // new writers refused at the cap
+	frames      uint64              // frames published (see Counts)
+	switches    uint64              // changes of the selected writer
 	active      string
 	stickyUntil time.Time
 	reason      string
@@ -179,6 +181,7 @@ func (a *Arbiter) Publish(transmissionID, writerID string, lc Lifecycle, priorit
 	}
 	w.lifecycle, w.priority, w.updatedAt = lc, priority, now
 	if f != nil {
+		t.frames++
 		a.seq++
 		w.frame, w.seq, w.frameAt = f, a.seq, now
 	}
@@ -287,7 +290,11 @@ func better(mode model.Arbitration, x, y *writer) bool {
 func (a *Arbiter) arbitrate(tid string, t *transmission, now time.Time) {
 	before := t.active
 	defer func() {
-		if t.active != before && a.onChange != nil {
+		if t.active == before {
+			return
+		}
+		t.switches++
+		if a.onChange != nil {
 			a.onChange(tid)
 		}
 	}()
@@ -412,6 +419,26 @@ func (a *Arbiter) Snapshot() map[string]State {
 			st.Writers[id] = ws
 		}
 		out[tid] = st
+	}
+	return out
+}
+
+// Counts are a transmission's totals since the arbiter first saw it (they
+// start again after Prune forgot it): the frames its writers published and
+// how often the selected writer changed, to and from none (the
+// placeholder) included. Metrics read them; they never affect arbitration.
+type Counts struct {
+	Frames   uint64
+	Switches uint64
+}
+
+// Counts reports every transmission the arbiter knows, writers or not.
+func (a *Arbiter) Counts() map[string]Counts {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]Counts, len(a.ts))
+	for tid, t := range a.ts {
+		out[tid] = Counts{Frames: t.frames, Switches: t.switches}
 	}
 	return out
 }

@@ -276,3 +276,35 @@ func TestFloodOfNewWritersDoesNotEvictBusyOnes(t *testing.T) {
 		t.Error("the quiet writer kept its slot")
 	}
 }
+
+// Counts are what /metrics reports as frames ingested and writer switches:
+// every published frame, and every change of the selection (to and from the
+// placeholder too), kept while writers come and go, until Prune.
+func TestCounts(t *testing.T) {
+	a, c := newTest(model.ArbitrationPriorityLatest)
+	a.Publish("t", "low", Open, 0, nil) // no frame: nothing counted
+	if got := a.Counts()["t"]; got != (Counts{}) {
+		t.Fatalf("before any frame: %+v", got)
+	}
+	a.Publish("t", "low", Update, 0, img()) // none -> low
+	a.Publish("t", "low", Update, 0, img())
+	c.advance(DefaultSticky)
+	a.Publish("t", "high", Update, 5, img()) // low -> high
+	a.Publish("t", "high", Close, 5, nil)    // high -> low
+	a.Select("t")                            // no change
+	if got, want := a.Counts()["t"], (Counts{Frames: 3, Switches: 3}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	c.advance(DefaultStaleAfter + time.Second) // both writers forgotten: low -> none
+	a.Select("t")
+	if got, want := a.Counts()["t"], (Counts{Frames: 3, Switches: 4}); got != want {
+		t.Errorf("after eviction: got %+v, want %+v", got, want)
+	}
+	if _, listed := a.Snapshot()["t"]; listed {
+		t.Errorf("Snapshot lists a transmission without writers")
+	}
+	a.Prune(func(string) bool { return false })
+	if got := a.Counts(); len(got) != 0 {
+		t.Errorf("after Prune: %+v", got)
+	}
+}

@@ -49,13 +49,15 @@ func (s Settings) Targets(serverID string) []Target {
 		if !t.Enabled || !HostedHere(t.HostServerID, serverID) {
 			continue
 		}
-		out = append(out, t.targets()...)
+		out = append(out, t.Targets()...)
 	}
 	return out
 }
 
-// targets are the outputs the runtime publishes for t (see Targets).
-func (t *Transmission) targets() []Target {
+// Targets are the outputs the runtime publishes for t when it is enabled
+// and hosted here (see Settings.Targets): its enabled outputs, or the
+// default output when it has none.
+func (t *Transmission) Targets() []Target {
 	outputs := t.EnabledOutputs()
 	if len(outputs) == 0 {
 		outputs = []*Output{{ID: "default", Protocol: ProtocolRTSP, Enabled: true, LatencyProfile: LatencyNormal}}
@@ -70,7 +72,7 @@ func (t *Transmission) targets() []Target {
 // LargestOutput is the frame size of the output of t with the most pixels,
 // as the runtime publishes it (see Targets).
 func (t *Transmission) LargestOutput() (width, height int) {
-	for _, tg := range t.targets() {
+	for _, tg := range t.Targets() {
 		if tg.Width*tg.Height > width*height {
 			width, height = tg.Width, tg.Height
 		}

@@ -1,5 +1,5 @@
-// Package webui serves the built web UI (Settings panel and Streams
-// dashboard) embedded in the binary: files under dist/ as they are, and
+// Package webui serves the built web UI (Settings panel, Streams dashboard
+// and API docs) embedded in the binary: files under dist/ as they are, and
 // index.html for the app's own routes (AppRoutes) so they work on reload;
 // anything else is 404.
 //
@@ -21,7 +21,7 @@ var files embed.FS
 
 // AppRoutes are the pages of the app (web/src/main.ts routes): they serve
 // index.html; any other path that is not a file of dist/ is 404.
-var AppRoutes = []string{"/", "/settings"}
+var AppRoutes = []string{"/", "/settings", "/docs"}
 
 // Handler serves the UI.
 //

@@ -1,7 +1,8 @@
 // Entry point: the nav bar and a history-API router between the Streams
-// dashboard (/) and the Settings panel (/settings).
+// dashboard (/), the Settings panel (/settings) and the API docs (/docs).
 import "./styles.css";
 import { mountDashboard } from "./dashboard/index";
+import { mountDocs } from "./docs/index";
 import { api } from "./api";
 import { h, render } from "./dom";
 import { mountSettings } from "./settings/index";
@@ -9,6 +10,7 @@ import { mountSettings } from "./settings/index";
 const routes: Record<string, { title: string; mount: (root: HTMLElement) => () => void }> = {
   "/": { title: "Streams", mount: mountDashboard },
   "/settings": { title: "Settings", mount: mountSettings },
+  "/docs": { title: "API", mount: mountDocs },
 };
 
 const app = document.getElementById("app")!;
