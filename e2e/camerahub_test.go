@@ -99,6 +99,8 @@ func TestThreePipelinesOneCameraSession(t *testing.T) {
 	if d := s.decoders(); len(d) != 2 {
 		t.Errorf("%d camera decoders run (%v), want 2: one per size", len(d), d)
 	}
+	sessions := `toposync_streaming_camera_sessions{camera="ipcam"}`
+	s.metric(sessions, "the camera's session in /metrics", func(v float64) bool { return v == 1 })
 	st := s.cameraStatus("ipcam")
 	if consumers, _ := st["consumers"].([]any); st["connected"] != true || len(consumers) != 3 || st["sessions_opened"] != 1.0 {
 		t.Errorf("camera status %v", st)
@@ -117,6 +119,7 @@ func TestThreePipelinesOneCameraSession(t *testing.T) {
 		}
 		return true
 	})
+	s.metric(sessions, "no camera session in /metrics", func(v float64) bool { return v == 0 })
 	before := delivered(s.cameraStatus("ipcam"))
 	cam.Start()
 	back := time.Now()

@@ -57,13 +57,7 @@ func (s *server) answer(cam model.Camera) cameraAnswer {
 	case in.Kind == camerainput.File:
 		st.Input = "file"
 	case s.cameras != nil:
-		src := camerahub.Source{URL: cam.URL}
-		if cam.Username != nil {
-			src.Username = *cam.Username
-		}
-		if cam.Password != nil {
-			src.Password = *cam.Password
-		}
+		src := camerahub.SourceOf(cam)
 		hub := s.cameras.Status(src)
 		st.Status = &hub
 	}

@@ -221,14 +221,13 @@ func Run(ctx context.Context, cfg Config) error {
 		CameraInputs: cameraInputs, Cameras: cameras,
 	}))
 	mets := metrics.New(metrics.Sources{
-		Engine:       func() engine.Status { return manager.Status("127.0.0.1") },
-		EngineState:  manager.State,
-		Outputs:      runtimeBridge.Outputs,
-		WriterCounts: arb.Counts,
-		Writers:      arb.Snapshot,
-		Pipelines:    func() []pipeline.Status { return pipelineStatuses(st, pipelines) },
-		// CameraSessions: set it to the camera hub's sessions per camera
-		// once the hub exists; until then camera_sessions is absent.
+		Engine:         func() engine.Status { return manager.Status("127.0.0.1") },
+		EngineState:    manager.State,
+		Outputs:        runtimeBridge.Outputs,
+		WriterCounts:   arb.Counts,
+		Writers:        arb.Snapshot,
+		Pipelines:      func() []pipeline.Status { return pipelineStatuses(st, pipelines) },
+		CameraSessions: func() map[string]int { return cameraSessions(st, cameraInputs, cameras) },
 	})
 	mux.Handle("GET "+metrics.Path, mets.Handler())
 	mux.Handle("/", webui.Handler())
@@ -328,6 +327,22 @@ func pipelineStatuses(st *store.Store, host *pipeline.Host) []pipeline.Status {
 	for _, p := range st.Current().Pipelines {
 		if s, ok := host.Status(p.Name); ok {
 			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// cameraSessions is the camera hub's open sessions (0 or 1) per stored
+// RTSP camera.
+func cameraSessions(st *store.Store, inputs camerainput.Policy, hub *camerahub.Hub) map[string]int {
+	out := map[string]int{}
+	for _, c := range st.Current().Cameras {
+		if in, err := inputs.Check(c.URL); err != nil || in.Kind != camerainput.RTSP {
+			continue
+		}
+		out[c.ID] = 0
+		if hub.Status(camerahub.SourceOf(c)).Connected {
+			out[c.ID] = 1
 		}
 	}
 	return out

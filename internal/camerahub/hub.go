@@ -18,6 +18,7 @@ package camerahub
 import (
 	"errors"
 	"fmt"
+	"github.com/toposync/toposync-streaming/internal/model"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -45,6 +46,18 @@ type Source struct {
 	URL      string // rtsp:// or rtsps://, without credentials
 	Username string
 	Password string
+}
+
+// SourceOf is the hub's source for a camera record.
+func SourceOf(c model.Camera) Source {
+	src := Source{URL: c.URL}
+	if c.Username != nil {
+		src.Username = *c.Username
+	}
+	if c.Password != nil {
+		src.Password = *c.Password
+	}
+	return src
 }
 
 // check refuses what is not a camera URL. It never repeats the URL.

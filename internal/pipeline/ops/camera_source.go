@@ -255,13 +255,7 @@ func (s *cameraSource) Run(ctx context.Context, emit func(*pipeline.Packet)) err
 // The subscription outlives the camera going away: the hub reconnects and
 // frames resume, without the source (or the pipeline) restarting.
 func (s *cameraSource) runHub(ctx context.Context, c model.Camera, emit func(*pipeline.Packet)) error {
-	src := camerahub.Source{URL: c.URL}
-	if c.Username != nil {
-		src.Username = *c.Username
-	}
-	if c.Password != nil {
-		src.Password = *c.Password
-	}
+	src := camerahub.SourceOf(c)
 	consumer := "pipeline " + s.pipeline + " node " + s.node
 	frames, err := s.services.CameraFrames(src, consumer, camerahub.FrameOptions{Width: s.cfg.Width, Height: s.cfg.Height, FPS: s.fps(c)})
 	if err != nil {
