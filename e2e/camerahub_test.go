@@ -48,7 +48,7 @@ func (s *service) cameraStatus(id string) map[string]any {
 // hub (MPEG-TS on stdin).
 func (s *service) decoders() []int {
 	var out []int
-	for _, pid := range descendants(s.t, s.cmd.Process.Pid) {
+	for _, pid := range testutil.Descendants(s.t, s.cmd.Process.Pid) {
 		if raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err == nil && strings.Contains(string(raw), "mpegts\x00-i\x00pipe:0") {
 			out = append(out, pid)
 		}

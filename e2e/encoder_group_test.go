@@ -105,7 +105,7 @@ func identicalOutputsRunOneEncoder(t *testing.T, kind string, env []string) {
 func encodersOfSize(t *testing.T, pid, w, h int) []int {
 	t.Helper()
 	var out []int
-	for _, p := range descendants(t, pid) {
+	for _, p := range testutil.Descendants(t, pid) {
 		raw, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
 		if err != nil {
 			continue

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
@@ -80,42 +79,6 @@ func readersSurviveAKilledEncoder(t *testing.T, kind string, env []string) {
 	}
 }
 
-// descendants are the processes below pid (children, their children...).
-func descendants(t *testing.T, pid int) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	parent := map[int]int{}
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so cut at the last ')'.
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(fields) > 1 {
-			parent[p], _ = strconv.Atoi(fields[1])
-		}
-	}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		for c, pp := range parent {
-			if pp == p {
-				out = append(out, c)
-				walk(c)
-			}
-		}
-	}
-	walk(pid)
-	return out
-}
 
 // Issue 12: publish credentials, viewer passwords and camera passwords sat
 // in ffmpeg's argv (/proc/<pid>/cmdline), and children inherited the
@@ -155,7 +118,7 @@ func TestNoSecretInChildren(t *testing.T) {
 			})
 
 			secrets := []string{"api-secret-token", "sync-secret-token", "viewer-secret-pw", "cam-secret-pw", "camuser", "rtsp://", "rtsps://"}
-			children := descendants(t, s.cmd.Process.Pid)
+			children := testutil.Descendants(t, s.cmd.Process.Pid)
 			if len(children) < 3 {
 				t.Fatalf("only %d child processes found (encoders, test pattern, engine, camera decoder)", len(children))
 			}

@@ -40,6 +40,8 @@ type options struct {
 	runs       int
 	throughput time.Duration
 	keep       bool
+	scenario   string
+	mirror     string
 }
 
 func main() {
@@ -51,6 +53,8 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 5, "runs of each first-frame measurement (measurement 2)")
 	flag.DurationVar(&o.throughput, "throughput", 5*time.Second, "length of the ingest throughput run (measurement 4)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (binary, data dir, service log)")
+	flag.StringVar(&o.scenario, "scenario", "runtime", "runtime: measurements 1-4; sharing: 5 (the demo watched on its three outputs) and 6 (three pipelines on one RTSP camera)")
+	flag.StringVar(&o.mirror, "mediamtx-mirror", filepath.Join("..", "shared", "mediamtx-mirror"), "MediaMTX release mirror directory; sharing plays the camera with its MediaMTX")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/runtime:", err)
@@ -90,6 +94,11 @@ func run(o options) error {
 		if err := build(bin); err != nil {
 			return err
 		}
+	}
+	if o.scenario == "sharing" {
+		return runSharing(ctx, o, bin, tmp)
+	} else if o.scenario != "runtime" {
+		return fmt.Errorf("-scenario %q: want runtime or sharing", o.scenario)
 	}
 	svc, err := startService(bin, filepath.Join(tmp, "data"), filepath.Join(tmp, "service.log"))
 	if err != nil {

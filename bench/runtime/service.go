@@ -69,14 +69,14 @@ func build(out string) error {
 	return nil
 }
 
-// startService runs `bin serve` on a free port with dataDir, keeps its log
-// in logPath and waits until it answers /health.
-func startService(bin, dataDir, logPath string) (*service, error) {
+// startService runs `bin serve` (with extra flags) on a free port with
+// dataDir, keeps its log in logPath and waits until it answers /health.
+func startService(bin, dataDir, logPath string, extra ...string) (*service, error) {
 	logF, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -311,11 +311,14 @@ func (s *service) enableEngine(debounce float64) error {
 		var st struct {
 			Running   bool   `json:"running"`
 			LastError string `json:"last_error"`
+			Ports     struct {
+				RTSP int `json:"rtsp"`
+			} `json:"ports"`
 		}
 		if err := s.callJSON("GET", "/engine/status", "", 200, &st); err != nil {
 			return err
 		}
-		if st.Running {
+		if st.Running && st.Ports.RTSP == p[0] { // not an engine that ran before (the demo's)
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -190,9 +190,13 @@ func Run(ctx context.Context, cfg Config) error {
 	arb := arbiter.New(arbiter.DefaultConfig(), nil, log.With("component", "arbiter"))
 	// One probe per encoder for the whole service (see encoder.Prober).
 	encoders := &encoder.Prober{}
+	cameras := &camerahub.Hub{FFmpeg: ffmpeg, FFmpegErr: ffmpegErr, LogDir: logDir, LogLevel: logLevel, Logger: log.With("component", "camerahub")}
+	if err := p.start("camera hub", cameras); err != nil {
+		return err
+	}
 	runtimeBridge := &bridge.Bridge{
 		Engine: manager, Arbiter: arb, FFmpeg: ffmpeg, FFmpegErr: ffmpegErr, LogLevel: logLevel,
-		LogDir: logDir, Logger: log.With("component", "bridge"), Prober: encoders,
+		LogDir: logDir, Logger: log.With("component", "bridge"), Prober: encoders, Cameras: cameras,
 	}
 	if err := p.start("bridge", runtimeBridge); err != nil {
 		return err
@@ -204,10 +208,6 @@ func Run(ctx context.Context, cfg Config) error {
 	cameraInputs := camerainput.Policy{FilesDir: config.CameraFilesDir(cfg.Getenv, cfg.DataDir)}
 	if err := os.MkdirAll(cameraInputs.FilesDir, 0o750); err != nil { // so users find where clips go
 		log.Warn("cannot create the camera files directory", "dir", cameraInputs.FilesDir, "err", err)
-	}
-	cameras := &camerahub.Hub{FFmpeg: ffmpeg, FFmpegErr: ffmpegErr, LogDir: logDir, LogLevel: logLevel, Logger: log.With("component", "camerahub")}
-	if err := p.start("camera hub", cameras); err != nil {
-		return err
 	}
 	pipelines := &pipeline.Host{Store: st, ServerID: cfg.ServerID, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: cfg.Getenv, LogDir: logDir, Inputs: cameraInputs, Cameras: cameras}, Logger: log.With("component", "pipelines")}
 	if err := p.start("pipelines", pipelines); err != nil {

@@ -10,6 +10,7 @@ package arbiter
 import (
 	"cmp"
 	"errors"
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"log/slog"
 	"slices"
 	"sync"
@@ -71,9 +72,9 @@ type writer struct {
 // a lower rate), so its publisher may read the camera itself (bypass). The
 // writer declares it; the arbiter only carries it to whoever selects it.
 type Forward struct {
-	SourceURL   string // with credentials: never log it
-	RedactedURL string // for diagnostics
-	FPS         int    // 0: the camera's own rate
+	Source      camerahub.Source // credentials in memory: never log it
+	RedactedURL string           // for diagnostics
+	FPS         int              // 0: the camera's own rate
 }
 
 type transmission struct {

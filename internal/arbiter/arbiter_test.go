@@ -1,6 +1,7 @@
 package arbiter
 
 import (
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"errors"
 	"fmt"
 	"sync"
@@ -230,7 +231,7 @@ func TestConcurrentUse(t *testing.T) {
 
 func TestSelectionCarriesTheSelectedWritersForward(t *testing.T) {
 	a, c := newTest(model.ArbitrationPriorityLatest)
-	fwd := &Forward{SourceURL: "rtsp://u:p@cam/1", RedactedURL: "rtsp://cam/1", FPS: 5}
+	fwd := &Forward{Source: camerahub.Source{URL: "rtsp://cam/1", Username: "u", Password: "p"}, RedactedURL: "rtsp://cam/1", FPS: 5}
 	a.SetForward("t", "camera-only", fwd)
 	a.Publish("t", "camera-only", Update, 0, img())
 	if got := a.Select("t"); got.WriterID != "camera-only" || got.Forward != fwd {

@@ -12,10 +12,10 @@
 // its paths has a sink, so a viewer of another output of the group finds
 // the stream already there. Sinks outlive encoders: an encoding change
 // moves a path's sink to another group, a dead ffmpeg is restarted under
-// it, and the path's readers stay connected. For bypass a publisher is an
-// ffmpeg that pulls the camera and publishes over RTSP itself (until the
-// camera hub). One goroutine owns every publisher; it never waits for a
-// process to exit, and it never polls.
+// it, and the path's readers stay connected. Bypass is a group too, whose
+// pump takes the camera's frames from the camera hub instead of the
+// arbiter's selection (see inputFor). One goroutine owns every publisher;
+// it never waits for a process to exit, and it never polls.
 package bridge
 
 import (
@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/encoder"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/model"
@@ -38,7 +39,11 @@ type Engine interface {
 	SubscribeState() (<-chan *engine.State, func())
 	SubscribeDemand() (<-chan engine.DemandEvent, func())
 	Demanded(path string) bool
-	PublishSecretFor(path string) (user, pass string)
+}
+
+// Cameras is where a bypass takes its camera's frames (the camera hub).
+type Cameras interface {
+	Frames(src camerahub.Source, consumer string, opts camerahub.FrameOptions) (*camerahub.Frames, error)
 }
 
 // Bridge runs the publishers of this server's outputs.
@@ -54,12 +59,14 @@ type Bridge struct {
 	// Prober picks the H.264 encoder engine.h264_encoder asks for; share
 	// the service's one so each encoder is probed once. Nil: a private one.
 	Prober *encoder.Prober
+	// Cameras serves bypass groups their camera; nil: no bypass.
+	Cameras Cameras
 
 	log      *slog.Logger
 	wake     chan struct{} // a transmission's selected writer changed, or a sink was lost
 	outputs  chan chan []OutputStatus
 	primes   chan primeRequest
-	released chan string // a path's bypass publisher or sink, let go in the background, is gone
+	released chan string // a path's sink, closed in the background, is gone
 	probed   chan probeResult
 	done     chan struct{}
 	ended    chan struct{}
@@ -74,9 +81,8 @@ type Bridge struct {
 	state      *engine.State
 	inputs     map[string]pathInput               // by engine path: what the last reconcile chose
 	groups     map[encoding]*group                // running encoder groups
-	bypasses   map[string]*bypass                 // by engine path
 	sinks      map[string]*pathSink               // by engine path: raw-frame paths' sinks, kept across groups
-	releasing  map[string]int                     // by engine path: its bypass publishers and sinks still being let go
+	releasing  map[string]int                     // by engine path: its sinks still being closed
 	active     map[string]bool                    // paths demanded or primed at the last reconcile
 	primed     map[string]time.Time               // path -> primed until
 	stopDue    map[string]time.Time               // path -> it stops being wanted (a debounce after it lost its demand)
@@ -87,9 +93,8 @@ type Bridge struct {
 // pathInput is how a path is published.
 type pathInput struct {
 	mode   model.InputMode
-	reason string     // why this input
-	enc    encoding   // raw frames: the group that feeds the path
-	bypass bypassSpec // bypass
+	reason string   // why this input
+	enc    encoding // the group that feeds the path
 }
 
 // pathSink is the engine sink of one path.
@@ -136,7 +141,7 @@ func (b *Bridge) Initialize() error {
 	b.probed = make(chan probeResult)
 	b.done, b.ended = make(chan struct{}), make(chan struct{})
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	b.inputs, b.groups, b.bypasses, b.sinks = map[string]pathInput{}, map[encoding]*group{}, map[string]*bypass{}, map[string]*pathSink{}
+	b.inputs, b.groups, b.sinks = map[string]pathInput{}, map[encoding]*group{}, map[string]*pathSink{}
 	b.releasing, b.active = map[string]int{}, map[string]bool{}
 	b.selections = map[model.H264Encoder]*probeResult{}
 	b.primed, b.stopDue, b.failures = map[string]time.Time{}, map[string]time.Time{}, map[string]string{}
@@ -202,9 +207,6 @@ func (b *Bridge) run(states <-chan *engine.State, demand <-chan engine.DemandEve
 			for _, g := range b.groups {
 				b.stopGroup(g, "shutting down")
 			}
-			for path := range b.bypasses {
-				b.stopBypass(path, "shutting down")
-			}
 			for path := range b.sinks {
 				b.closeSink(path)
 			}
@@ -269,7 +271,7 @@ func (b *Bridge) reconcile() {
 	b.trackDemand(now)
 	wanted := map[encoding]bool{}
 	for path, in := range b.inputs {
-		if in.mode == model.InputRawVideo && b.wants(path) {
+		if b.wants(path) {
 			wanted[in.enc] = true
 		}
 	}
@@ -277,18 +279,6 @@ func (b *Bridge) reconcile() {
 	for e, g := range b.groups {
 		if !wanted[e] {
 			b.stopGroup(g, "no path of its encoding is wanted")
-		}
-	}
-	for path, r := range b.bypasses {
-		switch in, ok := b.inputs[path]; {
-		case !ok || in.mode != model.InputRTSPPull:
-			b.stopBypass(path, "raw frames or no output")
-		case in.bypass != r.spec:
-			b.stopBypass(path, "replaced: new engine instance, camera or encoding")
-		case !b.wants(path):
-			b.stopBypass(path, "no viewers")
-		default:
-			r.reason = in.reason // same input, maybe for another reason
 		}
 	}
 	for e := range wanted {
@@ -299,18 +289,13 @@ func (b *Bridge) reconcile() {
 	// Sinks follow the groups: every path of a running group has one, and
 	// no other path does.
 	for path, in := range b.inputs {
-		if g := b.groups[in.enc]; in.mode == model.InputRawVideo && g != nil {
+		if g := b.groups[in.enc]; g != nil {
 			b.feed(path, g)
 		}
 	}
 	for path := range b.sinks {
-		if in, ok := b.inputs[path]; !ok || in.mode != model.InputRawVideo || b.groups[in.enc] == nil {
+		if in, ok := b.inputs[path]; !ok || b.groups[in.enc] == nil {
 			b.closeSink(path)
-		}
-	}
-	for path, in := range b.inputs {
-		if in.mode == model.InputRTSPPull && b.wants(path) && b.bypasses[path] == nil && b.sinks[path] == nil && b.releasing[path] == 0 {
-			b.startBypass(in.bypass, in.reason)
 		}
 	}
 	for path := range b.failures {
@@ -338,9 +323,9 @@ func (b *Bridge) chooseInputs() map[string]pathInput {
 	return inputs
 }
 
-// inputFor decides a path's input: the camera itself when the shown writer
-// only forwards an RTSP camera and the transmission has one output, else
-// raw frames from its encoding's group.
+// inputFor decides a path's input: the camera itself (through the camera
+// hub) when the shown writer only forwards an RTSP camera and the
+// transmission has one output, else raw frames from the arbiter.
 func (b *Bridge) inputFor(ps engine.PathState, outputs int) pathInput {
 	t := *ps.Target
 	in := pathInput{mode: model.InputRawVideo, enc: encodingOf(t, b.state.Generation, b.state.H264Encoder)}
@@ -352,9 +337,11 @@ func (b *Bridge) inputFor(ps engine.PathState, outputs int) pathInput {
 		in.reason = "the shown writer is not a camera-only pipeline (camera.source [-> core.fps_reducer] -> stream.publish_video on an RTSP camera, bypass_mode auto or force_on)"
 	case outputs != 1:
 		in.reason = "the transmission has several outputs: frames are shared through the pump"
+	case b.Cameras == nil:
+		in.reason = "no camera hub to read the camera from"
 	default:
-		return pathInput{mode: model.InputRTSPPull, reason: "bypass: writer " + sel.WriterID + " only forwards camera " + sel.Forward.RedactedURL,
-			bypass: bypassSpec{target: t, generation: b.state.Generation, publishURL: ps.PublishURL, source: *sel.Forward}}
+		in.mode, in.reason = model.InputRTSPPull, "bypass: writer "+sel.WriterID+" only forwards camera "+sel.Forward.RedactedURL
+		in.enc.camera, in.enc.cameraFPS = sel.Forward.Source, sel.Forward.FPS
 	}
 	return in
 }
@@ -444,8 +431,8 @@ func (b *Bridge) stopGroup(g *group, why string) {
 }
 
 // feed makes g write into path's sink, opening one unless the path has
-// one of g's engine instance. A path still being let go by a bypass
-// publisher or an older sink waits (b.released reconciles again).
+// one of g's engine instance. A path whose older sink is still being
+// closed waits (b.released reconciles again).
 func (b *Bridge) feed(path string, g *group) {
 	ps := b.sinks[path]
 	switch {
@@ -454,7 +441,7 @@ func (b *Bridge) feed(path string, g *group) {
 	case ps != nil && ps.generation != g.enc.generation:
 		b.closeSink(path) // of an engine instance that is gone
 		return
-	case ps == nil && (b.releasing[path] > 0 || b.bypasses[path] != nil):
+	case ps == nil && b.releasing[path] > 0:
 		return
 	case ps == nil:
 		sink, err := b.state.OpenSink(path)
@@ -580,9 +567,9 @@ type OutputStatus struct {
 	PrimedUntilUnix  *float64          `json:"primed_until_unix"`
 	PublisherRunning bool              `json:"publisher_running"`
 	Publisher        *publisher.Status `json:"-"` // its ffmpeg
-	// EncoderGroup names the encoding of a raw-frame output: outputs with
-	// the same one share one encoder (and so report the same process and
-	// counters). Empty for bypass.
+	// EncoderGroup names the output's encoding: outputs with the same
+	// one share one encoder (and so report the same process and
+	// counters).
 	EncoderGroup string `json:"encoder_group,omitempty"`
 	// Encoder is the H.264 encoder that runs (with a warning when it is
 	// not the one asked for); nil without a publisher.
@@ -618,8 +605,8 @@ func (b *Bridge) outputStatuses() []OutputStatus {
 		if msg, ok := b.failures[t.Path]; ok {
 			st.LastError = &msg
 		}
-		in := b.inputs[t.Path]
-		if in.mode == model.InputRawVideo {
+		in, ok := b.inputs[t.Path]
+		if ok {
 			st.EncoderGroup = in.enc.name()
 		}
 		b.publisherStatus(&st, in)
@@ -634,28 +621,24 @@ func (b *Bridge) outputStatuses() []OutputStatus {
 	return out
 }
 
-// publisherStatus fills in what publishes st's path, if anything does: its
-// bypass publisher, or the group that writes into its sink.
+// publisherStatus fills in the group that writes into st's path's sink,
+// if one does.
 func (b *Bridge) publisherStatus(st *OutputStatus, in pathInput) {
-	var proc publisher.Status
-	var sel encoder.Selection
-	if r := b.bypasses[st.Path]; r != nil {
-		proc = r.proc.Status()
-		// publisher.Args encodes with libx264
-		sel = encoder.Selection{Requested: model.H264EncoderLibx264, Codec: model.H264EncoderLibx264}
-		st.InputMode, st.InputReason = model.InputRTSPPull, r.reason
-	} else if ps := b.sinks[st.Path]; ps != nil && ps.group != nil {
-		g := ps.group
-		es := g.encoder.Status()
-		proc, sel = es.Process, es.Selection
-		st.InputMode, st.InputReason = model.InputRawVideo, in.reason
-		st.FramesSent, st.FramesDropped = g.pump.sent.Load(), g.pump.dropped.Load()
-		if at := g.pump.lastFrameAt.Load(); at > 0 {
-			u := float64(at) / 1e6
-			st.LastFrameAtUnix = &u
-		}
-	} else {
+	ps := b.sinks[st.Path]
+	if ps == nil || ps.group == nil {
 		return
+	}
+	g := ps.group
+	es := g.encoder.Status()
+	proc, sel := es.Process, es.Selection
+	st.InputMode, st.InputReason = g.enc.mode(), in.reason
+	st.FramesSent, st.FramesDropped = g.pump.sent.Load(), g.pump.dropped.Load()
+	if at := g.pump.lastFrameAt.Load(); at > 0 {
+		u := float64(at) / 1e6
+		st.LastFrameAtUnix = &u
+	}
+	if problem := g.problem(); problem != "" && proc.LastError == "" {
+		proc.LastError = problem
 	}
 	st.Publisher, st.Encoder = &proc, &sel
 	st.PublisherRunning = proc.Running

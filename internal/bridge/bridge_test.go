@@ -14,6 +14,7 @@ import (
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/bridge"
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/engine/embedded"
 	"github.com/toposync/toposync-streaming/internal/frame"
@@ -61,7 +62,11 @@ func newFixture(t *testing.T, withPattern bool) *fixture {
 		t.Fatal(err)
 	}
 	arb := arbiter.New(arbiter.DefaultConfig(), nil, nil)
-	b := &bridge.Bridge{Engine: m, Arbiter: arb, FFmpeg: ffmpeg, LogLevel: "error", LogDir: filepath.Join(runtimeDir, "logs")}
+	cameras := &camerahub.Hub{FFmpeg: ffmpeg, LogLevel: "error"}
+	if err := cameras.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	b := &bridge.Bridge{Engine: m, Arbiter: arb, FFmpeg: ffmpeg, LogLevel: "error", LogDir: filepath.Join(runtimeDir, "logs"), Cameras: cameras}
 	if err := b.Initialize(); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +82,7 @@ func newFixture(t *testing.T, withPattern bool) *fixture {
 			pattern.Close()
 		}
 		b.Close()
+		cameras.Close()
 		m.Close()
 		st.Close()
 	})
@@ -209,16 +215,17 @@ func TestDemandDebounceAndRestartOnChangedEncoding(t *testing.T) {
 }
 
 // A writer that declares it only forwards a camera gets a publisher that
-// pulls the camera itself (bypass); when a writer that does not forward is
-// shown instead, the publisher goes back to raw frames.
+// reads the camera itself through the camera hub (bypass), with the
+// camera's password in no child's argv; when a writer that does not
+// forward is shown instead, the publisher goes back to raw frames.
 func TestBypassFollowsTheShownWriter(t *testing.T) {
 	f := newFixture(t, true)
 	tr := f.addTransmission(`{"id":"t3","path":"lane","outputs":[{"id":"rtsp","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10}]}`)
 	key := tr.ID + ":rtsp"
-	camera := fmt.Sprintf("rtsp://127.0.0.1:%d/test", f.manager.State().Ports.RTSP) // the engine's own test pattern
+	camera := testutil.StartRTSPCamera(t, testutil.RTSPCameraOptions{Username: "viewer", Password: "cam-secret-7"})
 
 	forwarding := streamwriter.Open(f.arb, tr.ID, "cam:publish", 0)
-	forwarding.DeclareForward(&arbiter.Forward{SourceURL: camera, RedactedURL: camera, FPS: 10})
+	forwarding.DeclareForward(&arbiter.Forward{Source: camerahub.Source{URL: camera.URL, Username: "viewer", Password: "cam-secret-7"}, RedactedURL: camera.URL, FPS: 10})
 	gray := frame.Placeholder(320, 240, model.PlaceholderGray)
 	forwarding.Write(gray)
 	if n := f.bridge.Prime(tr.ID); n != 1 {
@@ -230,6 +237,14 @@ func TestBypassFollowsTheShownWriter(t *testing.T) {
 	})
 	if err := decodes(fmt.Sprintf("rtsp://127.0.0.1:%d/lane", f.manager.State().Ports.RTSP), 5); err != nil {
 		t.Fatalf("the bypassed output does not play: %v", err)
+	}
+	if n := camera.SessionsOpened(); n != 1 {
+		t.Errorf("the camera served %d sessions, want 1 (the hub's)", n)
+	}
+	for _, pid := range testutil.Descendants(t, os.Getpid()) {
+		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(cmd), "cam-secret-7") || strings.Contains(string(cmd), "rtsp://") {
+			t.Errorf("a child's argv holds the camera: %q", cmd)
+		}
 	}
 
 	analysed := streamwriter.Open(f.arb, tr.ID, "boxes:publish", 10)
@@ -416,31 +431,13 @@ func TestOutputReportsTheEncoderThatRuns(t *testing.T) {
 	})
 }
 
-// encoderPIDs are this test process's children that are encoders (raw
-// frames on stdin).
+// encoderPIDs are this test process's child processes that are encoders
+// (they name an H.264 codec; the camera hub's decoders do not).
 func encoderPIDs(t *testing.T) []int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(fields) < 2 || fields[1] != strconv.Itoa(os.Getpid()) {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if strings.Contains(string(cmdline), "bgr24\x00") && strings.Contains(string(cmdline), "pipe:0") {
+	for _, pid := range testutil.Descendants(t, os.Getpid()) {
+		if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(cmdline), "\x00-c:v\x00") {
 			out = append(out, pid)
 		}
 	}

@@ -16,14 +16,31 @@ type frameWriter interface {
 	WriteFrame(pts time.Duration, f *frame.Frame) error
 }
 
+// picture is where a pump takes its frames: the newest one and its
+// sequence number (a new number for every new frame); nil: none yet.
+type picture interface {
+	latest() (*frame.Frame, uint64)
+}
+
+// selected is the transmission's selected writer's frame (raw frames).
+type selected struct {
+	arb            *arbiter.Arbiter
+	transmissionID string
+}
+
+func (s selected) latest() (*frame.Frame, uint64) {
+	sel := s.arb.Select(s.transmissionID)
+	return sel.Frame, sel.Seq
+}
+
 // pump feeds one encoder: at exactly the encoding's frame rate, paced by
-// the wall clock, it takes the transmission's selected frame (or the
+// the wall clock, it takes its picture's newest frame (or the
 // placeholder), brings it to the encoding's size and hands it to the
 // encoder with the tick's time as its pts. The encoder never makes it wait: a
 // frame it refuses (still busy with earlier ones) is dropped and counted.
 type pump struct {
 	enc         encoding
-	arb         *arbiter.Arbiter
+	src         picture
 	out         frameWriter
 	epoch       time.Time // pts 0
 	resizer     *frame.Resizer
@@ -42,10 +59,10 @@ type pump struct {
 	lastFrameAt   atomic.Int64 // unix microseconds of the last frame the encoder took
 }
 
-func newPump(e encoding, arb *arbiter.Arbiter, out frameWriter, epoch time.Time) *pump {
+func newPump(e encoding, src picture, out frameWriter, epoch time.Time) *pump {
 	p := &pump{
 		enc:         e,
-		arb:         arb,
+		src:         src,
 		out:         out,
 		epoch:       epoch,
 		resizer:     frame.NewResizer(e.width, e.height),
@@ -98,18 +115,17 @@ func (p *pump) tick(pts time.Duration) {
 // (and the placeholder) are sent as they are, since they never change;
 // others are resized once and reused while they stay selected.
 func (p *pump) frame() *frame.Frame {
-	sel := p.arb.Select(p.enc.transmissionID)
-	src := sel.Frame
+	src, seq := p.src.latest()
 	if src == nil {
 		src = p.placeholder
 	}
 	if src.Width == p.enc.width && src.Height == p.enc.height {
 		return src
 	}
-	if p.resized == nil || sel.Seq != p.resizedSeq {
+	if p.resized == nil || seq != p.resizedSeq {
 		i := slices.IndexFunc(p.ring[:], func(f *frame.Frame) bool { return f != p.handed[0] && f != p.handed[1] })
 		p.resizer.Contain(p.ring[i].Data, src)
-		p.resized, p.resizedSeq = p.ring[i], sel.Seq
+		p.resized, p.resizedSeq = p.ring[i], seq
 	}
 	return p.resized
 }

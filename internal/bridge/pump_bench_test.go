@@ -25,7 +25,7 @@ func BenchmarkPumpFrame(b *testing.B) {
 		}
 		src[i] = &frame.Frame{Width: 1920, Height: 1080, Data: data}
 	}
-	p := newPump(encoding{transmissionID: "t", width: 1280, height: 720, fps: 30, placeholder: model.PlaceholderGray}, arb, discard{}, time.Now())
+	p := newPump(encoding{transmissionID: "t", width: 1280, height: 720, fps: 30, placeholder: model.PlaceholderGray}, selected{arb, "t"}, discard{}, time.Now())
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {

@@ -41,7 +41,7 @@ func TestPumpNeverChangesAFrameTheEncoderHolds(t *testing.T) {
 	arb := arbiter.New(arbiter.DefaultConfig(), nil, nil)
 	w := &holdingWriter{t: t}
 	epoch := time.Now()
-	p := newPump(encoding{transmissionID: "t", width: 64, height: 48, fps: 10, placeholder: model.PlaceholderGray}, arb, w, epoch)
+	p := newPump(encoding{transmissionID: "t", width: 64, height: 48, fps: 10, placeholder: model.PlaceholderGray}, selected{arb, "t"}, w, epoch)
 	for i := range 10 {
 		data := bytes.Repeat([]byte{byte(10 * i)}, 128*96*3)
 		arb.Publish("t", "w", arbiter.Update, 0, &frame.Frame{Width: 128, Height: 96, Data: data})

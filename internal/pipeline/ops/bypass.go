@@ -2,6 +2,7 @@ package ops
 
 import (
 	"encoding/json"
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/camerainput"
@@ -81,5 +82,5 @@ func forwardOf(g model.Graph, sinkID string, services pipeline.Services) *arbite
 			fps = max(1, int(r.TargetFPS))
 		}
 	}
-	return &arbiter.Forward{SourceURL: cam.SourceURL(), RedactedURL: redactedURL(cam), FPS: fps}
+	return &arbiter.Forward{Source: camerahub.SourceOf(cam), RedactedURL: redactedURL(cam), FPS: fps}
 }
