@@ -79,7 +79,6 @@ func readersSurviveAKilledEncoder(t *testing.T, kind string, env []string) {
 	}
 }
 
-
 // Issue 12: publish credentials, viewer passwords and camera passwords sat
 // in ffmpeg's argv (/proc/<pid>/cmdline), and children inherited the
 // service's environment with its API credentials. While outputs with a

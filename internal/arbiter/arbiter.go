@@ -10,12 +10,12 @@ package arbiter
 import (
 	"cmp"
 	"errors"
-	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/frame"
 	"github.com/toposync/toposync-streaming/internal/model"
 )

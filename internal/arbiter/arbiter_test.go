@@ -1,13 +1,13 @@
 package arbiter
 
 import (
-	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/frame"
 	"github.com/toposync/toposync-streaming/internal/model"
 )

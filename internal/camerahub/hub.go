@@ -18,7 +18,6 @@ package camerahub
 import (
 	"errors"
 	"fmt"
-	"github.com/toposync/toposync-streaming/internal/model"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/frame"
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // Defaults of the Hub's zero fields.

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
-	"slices"
 	"strings"
 )
 
@@ -20,8 +19,21 @@ import (
 var files embed.FS
 
 // AppRoutes are the pages of the app (web/src/main.ts routes): they serve
-// index.html; any other path that is not a file of dist/ is 404.
-var AppRoutes = []string{"/", "/settings", "/docs"}
+// index.html; any other path that is not a file of dist/ is 404. A route
+// ending in "/" (other than "/") is a page per name: /watch/{id or path}
+// (a path may hold "/").
+var AppRoutes = []string{"/", "/settings", "/docs", "/watch/"}
+
+// isAppRoute reports whether p (cleaned, without a trailing "/") is a
+// page of the app.
+func isAppRoute(p string) bool {
+	for _, r := range AppRoutes {
+		if name, ok := strings.CutPrefix(p, r); p == r || (ok && r != "/" && strings.HasSuffix(r, "/") && name != "") {
+			return true
+		}
+	}
+	return false
+}
 
 // Handler serves the UI.
 //
@@ -53,7 +65,7 @@ func Handler() http.Handler {
 			return
 		}
 		if st, err := fs.Stat(dist, name); err != nil || st.IsDir() {
-			if !slices.Contains(AppRoutes, "/"+strings.TrimSuffix(name, "/")) {
+			if !isAppRoute("/" + strings.TrimSuffix(name, "/")) {
 				// Neither a file nor a page of the app: a health probe or a
 				// scrape must not "succeed" on the dashboard's HTML.
 				http.NotFound(w, r)

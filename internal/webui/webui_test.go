@@ -16,7 +16,7 @@ func get(t *testing.T, method, path string) *httptest.ResponseRecorder {
 }
 
 func TestIndexForAppRoutes(t *testing.T) {
-	for _, path := range []string{"/", "/settings", "/settings/", "/docs", "/index.html"} {
+	for _, path := range []string{"/", "/settings", "/settings/", "/docs", "/index.html", "/watch/demo", "/watch/yard/cam-1"} {
 		rec := get(t, "GET", path)
 		if path == "/index.html" && rec.Code == http.StatusMovedPermanently {
 			continue // the file server redirects /index.html to /
@@ -32,7 +32,7 @@ func TestIndexForAppRoutes(t *testing.T) {
 // used to get the dashboard's HTML with 200, so a health probe or a scrape
 // "succeeded" on nothing.
 func TestUnknownPathsAre404(t *testing.T) {
-	for _, p := range []string{"/metrics", "/healthz", "/settings/x", "/docs/x", "/no/such/page"} {
+	for _, p := range []string{"/metrics", "/healthz", "/settings/x", "/docs/x", "/no/such/page", "/watch", "/watch/", "/watchx"} {
 		rec := get(t, "GET", p)
 		if rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "<html") {
 			t.Errorf("GET %s: %d %.80q", p, rec.Code, rec.Body.String())

@@ -1,7 +1,9 @@
 // Entry point: the nav bar and a history-API router between the Streams
-// dashboard (/), the Settings panel (/settings) and the API docs (/docs).
+// dashboard (/), the Settings panel (/settings), the API docs (/docs) and
+// the player of one stream (/watch/{id or path}).
 import "./styles.css";
 import { mountDashboard } from "./dashboard/index";
+import { mountWatch } from "./dashboard/watch";
 import { mountDocs } from "./docs/index";
 import { api } from "./api";
 import { h, render } from "./dom";
@@ -32,9 +34,16 @@ render(app,
 let unmount: (() => void) | null = null;
 function show(): void {
   const path = location.pathname.replace(/\/+$/, "") || "/";
-  const route = routes[path] ?? routes["/"];
   unmount?.();
   for (const d of document.querySelectorAll<HTMLDialogElement>("dialog[open]")) d.close();
+  if (path.startsWith("/watch/")) {
+    document.title = "Watch · toposync streaming";
+    document.body.dataset.route = "watch";
+    for (const a of links) a.classList.remove("active");
+    unmount = mountWatch(view, decodeURIComponent(path.slice("/watch/".length)));
+    return;
+  }
+  const route = routes[path] ?? routes["/"];
   document.title = `${route.title} · toposync streaming`;
   document.body.dataset.route = route.title.toLowerCase();
   for (const a of links) a.classList.toggle("active", a.getAttribute("href") === (routes[path] ? path : "/"));

@@ -2,9 +2,9 @@ package ops
 
 import (
 	"encoding/json"
-	"github.com/toposync/toposync-streaming/internal/camerahub"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"

@@ -67,7 +67,9 @@ export class Tile {
       this.msg,
       h("div.overlay", { dataset: { testid: "tile-overlay" } },
         h("div.ov-top", null, this.dot, this.labelEl, this.transportEl),
-        h("div.ov-bottom", null, this.noteEl, h("div.ov-actions", null, this.pipBtn, fsBtn)),
+        h("div.ov-bottom", null, this.noteEl, h("div.ov-actions", null,
+          h("a.icon-btn", { href: `/watch/${encodeURIComponent(t.id)}`, title: "Open its player", "aria-label": "Open its player", dataset: { link: "", testid: "tile-watch" } }, icon("link")),
+          this.pipBtn, fsBtn)),
       ),
     );
     this.video.addEventListener("enterpictureinpicture", () => { this.inPiP = true; this.activeChanged() });

@@ -103,6 +103,7 @@ export class TransmissionsSection {
       h("div.row-actions", null,
         h("button.btn.ghost", { type: "button", dataset: { testid: "tx-urls" }, onclick: () => showURLs(t) }, icon("link"), "Load URLs"),
         h("button.btn.ghost", { type: "button", dataset: { testid: "tx-wizard" }, onclick: () => openWizard(t) }, icon("wand"), "Wizard"),
+        h("a.btn.ghost", { href: `/watch/${encodeURIComponent(t.id)}`, dataset: { link: "", testid: "tx-watch" } }, icon("play"), "Watch"),
         h("button.btn.ghost", { type: "button", dataset: { testid: "tx-edit" }, onclick: () => this.edit(t) }, icon("edit"), "Edit"),
         h("button.btn.ghost.danger", { type: "button", dataset: { testid: "tx-delete" }, onclick: () => this.remove(t) }, icon("trash")),
       ),
