@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	_ "embed"
 	"errors"
 	"net/http"
 	"strings"
@@ -20,7 +21,13 @@ const (
 	hlsQueueSize          = 256
 )
 
-// hlsHandler serves /<path>/index.m3u8 and the files it lists.
+// hlsPlayer is the page a browser gets for /<path>/ on the HLS port.
+//
+//go:embed player/hls.html
+var hlsPlayer []byte
+
+// hlsHandler serves /<path>/index.m3u8 and the files it lists, and a
+// player page at /<path>/.
 type hlsHandler struct {
 	s *Server
 }
@@ -48,11 +55,21 @@ func (h *hlsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	name, file := splitPathFile(r.URL.Path)
 	p := h.s.lookup(name)
-	if name == "" || file == "" || p == nil {
+	if p == nil && file != "" { // /<path> without its slash: the player
+		name, file = cleanPathName(strings.Trim(r.URL.Path, "/")), ""
+		p = h.s.lookup(name)
+	}
+	if name == "" || p == nil {
 		http.NotFound(w, r)
 		return
 	}
 	if !checkBasic(w, r, p.config()) {
+		return
+	}
+	if file == "" { // /<path>/ or /<path>: a browser wants a player (as MediaMTX serves one)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(hlsPlayer)
 		return
 	}
 	key := hlsClientKey{ip: remoteIP(r), userAgent: r.UserAgent()}

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -161,6 +162,11 @@ func (w *whepServer) close() {
 	}
 }
 
+// webrtcPlayer is the page a browser gets for a path on the WebRTC port.
+//
+//go:embed player/webrtc.html
+var webrtcPlayer []byte
+
 func (w *whepServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	setCORS(rw, "OPTIONS, POST, PATCH, DELETE")
 	rest := strings.Trim(r.URL.Path, "/")
@@ -175,6 +181,15 @@ func (w *whepServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case r.Method == http.MethodGet && !strings.Contains(rest, "/whep/"):
+		// A browser opening /<path>/, /<path> or the WHEP endpoint itself
+		// gets the path's player (as MediaMTX serves one).
+		name := cleanPathName(strings.TrimSuffix(rest, "/whep"))
+		if w.authorizedPath(rw, r, name) != nil {
+			rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+			rw.Header().Set("Cache-Control", "no-cache")
+			_, _ = rw.Write(webrtcPlayer)
+		}
 	case strings.HasSuffix(rest, "/whep"):
 		if r.Method != http.MethodPost {
 			http.Error(rw, "method not allowed", http.StatusMethodNotAllowed)
