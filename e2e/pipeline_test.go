@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -173,10 +174,32 @@ func TestDemo(t *testing.T) {
 	if got := probe(t, url, "-rtsp_transport", "tcp"); got != "h264 1280x720" {
 		t.Errorf("demo RTSP: %s", got)
 	}
+	// Issue 12 item 3: the two pipelines on the demo camera share one
+	// test-scene ffmpeg (they were two, drawing the same scene).
+	scenes := func() int { return len(sceneProcesses(t, cmd.Process.Pid)) }
+	testutil.Eventually(t, 10*time.Second, "one test-scene ffmpeg", func() bool { return scenes() == 1 })
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if n := scenes(); n != 1 {
+			t.Fatalf("%d test-scene ffmpegs for the demo's two pipelines", n)
+		}
+	}
 	raw, err := os.ReadFile(filepath.Join(data, "settings.json"))
 	if err != nil || !strings.Contains(string(raw), "demo__motion") || !strings.Contains(string(raw), "demo__continuous") {
 		t.Errorf("demo objects not stored: %v", err)
 	}
+}
+
+// sceneProcesses are the test-scene ffmpegs below pid.
+func sceneProcesses(t *testing.T, pid int) []int {
+	t.Helper()
+	var out []int
+	for _, p := range testutil.Descendants(t, pid) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		if bytes.Contains(cmdline, []byte("-f\x00lavfi")) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // inputMode is the publisher input of the fixture's output in diagnostics.

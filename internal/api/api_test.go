@@ -70,7 +70,7 @@ func newServerIdle(t *testing.T, serverID string, idle time.Duration, mod func(*
 	if err := b.Initialize(); err != nil {
 		t.Fatal(err)
 	}
-	host := &pipeline.Host{Store: st, ServerID: serverID, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Getenv: os.Getenv}}
+	host := &pipeline.Host{Store: st, ServerID: serverID, Services: pipeline.StoreServices{Store: st, Arbiter: arb}}
 	if err := host.Initialize(); err != nil {
 		t.Fatal(err)
 	}

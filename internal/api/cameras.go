@@ -12,9 +12,11 @@ import (
 )
 
 // CameraHub is what the cameras API reads from the camera hub
-// (camerahub.Hub): the state of the RTSP cameras it pulls.
+// (camerahub.Hub): the state of the RTSP cameras it pulls and of the
+// local ones (files, the test scene) it reads.
 type CameraHub interface {
 	Status(src camerahub.Source) camerahub.Status
+	LocalStatus(src camerahub.Local) camerahub.Status
 }
 
 // cameraAnswer is a camera as the API shows it: the stored fields (never
@@ -24,9 +26,9 @@ type cameraAnswer struct {
 	status cameraStatus
 }
 
-// cameraStatus is a camera's "status": the kind of input, and for an RTSP
-// camera the hub's state (files and the test scene are read by each
-// pipeline's own ffmpeg: there is no shared session to report).
+// cameraStatus is a camera's "status": the kind of input and the hub's
+// state (for a file or the test scene: its ffmpegs, one per output size,
+// as decoders; connected while one runs).
 type cameraStatus struct {
 	Input string `json:"input"` // "rtsp", "file" or "testsrc"
 	*camerahub.Status
@@ -56,9 +58,14 @@ func (s *server) answer(cam model.Camera) cameraAnswer {
 		st.Input = "testsrc"
 	case in.Kind == camerainput.File:
 		st.Input = "file"
-	case s.cameras != nil:
-		src := camerahub.SourceOf(cam)
-		hub := s.cameras.Status(src)
+	}
+	switch {
+	case err != nil || s.cameras == nil:
+	case in.Kind == camerainput.RTSP:
+		hub := s.cameras.Status(camerahub.SourceOf(cam))
+		st.Status = &hub
+	default:
+		hub := s.cameras.LocalStatus(camerahub.LocalOf(cam, in))
 		st.Status = &hub
 	}
 	return cameraAnswer{cam, st}

@@ -69,8 +69,24 @@ func TestCameraStatusFromTheHub(t *testing.T) {
 		m := item.(map[string]any)
 		byID[m["id"].(string)] = m
 	}
-	if s := byID["scene"]["status"].(map[string]any); s["input"] != "testsrc" || len(s) != 1 {
-		t.Errorf("test scene status %v: want only its input kind", s)
+	if s := byID["scene"]["status"].(map[string]any); s["input"] != "testsrc" || s["connected"] != false || len(s["consumers"].([]any)) != 0 {
+		t.Errorf("idle test scene status %v", s)
+	}
+	// The test scene read by a pipeline: its shared ffmpeg is reported.
+	scene, err := hub.LocalFrames(camerahub.Local{}, "pipeline q node cam", camerahub.FrameOptions{Width: 160, Height: 120})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scene.Close()
+	if _, err := scene.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st = c.expect(200, "GET", "/../cameras/scene", nil)["status"].(map[string]any)
+	consumers, _ = st["consumers"].([]any)
+	decoders, _ = st["decoders"].([]any)
+	if st["input"] != "testsrc" || st["connected"] != true || len(consumers) != 1 || len(decoders) != 1 ||
+		decoders[0].(map[string]any)["width"] != 160.0 || decoders[0].(map[string]any)["consumers"] != 1.0 {
+		t.Errorf("test scene status %v", st)
 	}
 	if byID["ipcam"]["status"].(map[string]any)["connected"] != true {
 		t.Errorf("listing %v", byID["ipcam"])

@@ -64,9 +64,9 @@ func (v configServices) Camera(id string) (model.Camera, bool) {
 	return model.Camera{}, false
 }
 
-func (configServices) FFmpeg() (string, error) { return "", errors.New("not running") }
-
-func (configServices) FFmpegLogs() (string, string) { return "", "" }
+func (configServices) LocalFrames(camerahub.Local, string, camerahub.FrameOptions) (*camerahub.Frames, error) {
+	return nil, errors.New("not running")
+}
 
 func (configServices) CameraFrames(camerahub.Source, string, camerahub.FrameOptions) (*camerahub.Frames, error) {
 	return nil, errors.New("not running")

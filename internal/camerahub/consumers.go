@@ -27,8 +27,9 @@ type Frame struct {
 // the previous one was taken replaces it (counted as dropped), so a slow
 // consumer never holds the decoder back.
 type Frames struct {
-	cam   *camera
+	cam   *camera // an RTSP camera's, with its decoder
 	dec   *decoder
+	local *localSource // or a local camera's ffmpeg
 	name  string
 	opts  FrameOptions
 	slot  chan Frame
@@ -56,9 +57,14 @@ func (f *Frames) Next(ctx context.Context) (Frame, error) {
 // Close ends the subscription; the decoder and the camera's session end
 // with their last consumer (before Close returns).
 func (f *Frames) Close() {
-	if f.end() {
-		f.cam.unsubscribe(f, nil)
+	if !f.end() {
+		return
 	}
+	if f.local != nil {
+		f.local.hub.leaveLocal(f)
+		return
+	}
+	f.cam.unsubscribe(f, nil)
 }
 
 // end marks f closed; true the first time.
@@ -76,6 +82,9 @@ func (f *Frames) end() bool {
 // error while it is not running; empty otherwise), and how often the
 // decoder's ffmpeg was restarted or replaced.
 func (f *Frames) Health() (problem string, restarts int) {
+	if f.local != nil {
+		return f.local.health()
+	}
 	problem, restarts = f.dec.health()
 	if camProblem := f.cam.problem(); camProblem != "" {
 		problem = camProblem

@@ -305,14 +305,8 @@ func decoderArgs(width, height int, logLevel string) []string {
 // with the access unit written first, go to every subscriber.
 func (d *decoder) read(r io.Reader) {
 	run := d.cur.Load()
-	size := run.width * run.height * 3
-	for {
-		buf := make([]byte, size) // shared by the subscribers, never reused
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return
-		}
-		now := time.Now()
-		f := Frame{Frame: &frame.Frame{Width: run.width, Height: run.height, Data: buf}, Time: now}
+	readFrames(r, run.width, run.height, func(fr *frame.Frame, now time.Time) {
+		f := Frame{Frame: fr, Time: now}
 		if p, ok := run.take(); ok {
 			f.PTS, f.Time = p.pts, p.arrived
 			d.addLatency(now.Sub(p.written))
@@ -321,6 +315,19 @@ func (d *decoder) read(r io.Reader) {
 		for _, s := range *d.subs.Load() {
 			s.offer(f)
 		}
+	})
+}
+
+// readFrames reads BGR24 frames of one size from a decoding ffmpeg's
+// stdout until it ends, handing each to got with the time it was read.
+func readFrames(r io.Reader, width, height int, got func(f *frame.Frame, now time.Time)) {
+	size := width * height * 3
+	for {
+		buf := make([]byte, size) // shared by the subscribers, never reused
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return
+		}
+		got(&frame.Frame{Width: width, Height: height, Data: buf}, time.Now())
 	}
 }
 

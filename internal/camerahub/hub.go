@@ -88,7 +88,8 @@ type Hub struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	closed  bool
-	cameras map[Source]*camera // every camera consumed since Initialize (status survives idle times)
+	cameras map[Source]*camera        // every camera consumed since Initialize (status survives idle times)
+	locals  map[localKey]*localSource // the local cameras' ffmpegs that have consumers
 }
 
 // Initialize applies the defaults.
@@ -110,6 +111,7 @@ func (h *Hub) Initialize() error {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.cameras = map[Source]*camera{}
+	h.locals = map[localKey]*localSource{}
 	return nil
 }
 
@@ -125,6 +127,7 @@ func (h *Hub) Close() {
 	for _, c := range cams {
 		c.shutdown()
 	}
+	h.closeLocals()
 }
 
 func (h *Hub) camera(src Source) (*camera, error) {
@@ -154,24 +157,33 @@ type FrameOptions struct {
 // of src at the given size. The decoder of that camera and size is shared
 // with the other consumers of the size; it starts with the first one.
 func (h *Hub) Frames(src Source, consumer string, opts FrameOptions) (*Frames, error) {
-	switch {
-	case (opts.Width == 0) != (opts.Height == 0) || opts.Width < 0 || opts.Height < 0:
-		return nil, errors.New("camera hub: width and height go together (both 0: the camera's size)")
-	case opts.Width > 0 && frame.CheckSize(opts.Width, opts.Height) != nil:
-		return nil, fmt.Errorf("camera hub: %dx%d is beyond %dx%d", opts.Width, opts.Height, frame.MaxWidth, frame.MaxHeight)
-	case opts.FPS < 0:
-		return nil, errors.New("camera hub: fps must not be negative")
-	case h.FFmpeg == "":
-		if h.FFmpegErr != nil {
-			return nil, h.FFmpegErr
-		}
-		return nil, errors.New("camera hub: no ffmpeg to decode with")
+	if err := h.checkFrames(opts); err != nil {
+		return nil, err
 	}
 	c, err := h.camera(src)
 	if err != nil {
 		return nil, err
 	}
 	return c.subscribeFrames(consumer, opts)
+}
+
+// checkFrames refuses options no decoder can follow, and any frames
+// without an ffmpeg.
+func (h *Hub) checkFrames(opts FrameOptions) error {
+	switch {
+	case (opts.Width == 0) != (opts.Height == 0) || opts.Width < 0 || opts.Height < 0:
+		return errors.New("camera hub: width and height go together (both 0: the camera's size)")
+	case opts.Width > 0 && frame.CheckSize(opts.Width, opts.Height) != nil:
+		return fmt.Errorf("camera hub: %dx%d is beyond %dx%d", opts.Width, opts.Height, frame.MaxWidth, frame.MaxHeight)
+	case opts.FPS < 0:
+		return errors.New("camera hub: fps must not be negative")
+	case h.FFmpeg == "":
+		if h.FFmpegErr != nil {
+			return h.FFmpegErr
+		}
+		return errors.New("camera hub: no ffmpeg to decode with")
+	}
+	return nil
 }
 
 // AccessUnits subscribes consumer to the camera's compressed stream (a

@@ -92,6 +92,13 @@ func (c *counter) total() int {
 // decoderPIDs are the ffmpeg decoders this test process runs now.
 func decoderPIDs(t *testing.T) []int {
 	t.Helper()
+	return childrenWith(t, []byte("mpegts\x00-i\x00pipe:0"))
+}
+
+// childrenWith are this test process's children whose command line holds
+// marker.
+func childrenWith(t *testing.T, marker []byte) []int {
+	t.Helper()
 	self := strconv.Itoa(os.Getpid())
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	var out []int
@@ -106,7 +113,7 @@ func decoderPIDs(t *testing.T) []int {
 		}
 		dir := filepath.Dir(stat)
 		cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
-		if bytes.Contains(cmdline, []byte("mpegts\x00-i\x00pipe:0")) {
+		if bytes.Contains(cmdline, marker) {
 			pid, _ := strconv.Atoi(filepath.Base(dir))
 			out = append(out, pid)
 		}

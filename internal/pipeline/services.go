@@ -9,7 +9,6 @@ import (
 	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/model"
-	"github.com/toposync/toposync-streaming/internal/publisher"
 	"github.com/toposync/toposync-streaming/internal/store"
 	"github.com/toposync/toposync-streaming/internal/streamwriter"
 )
@@ -24,11 +23,10 @@ type Services interface {
 	// camera through the service's camera hub, which holds one session per
 	// camera and one decoder per camera and size.
 	CameraFrames(src camerahub.Source, consumer string, opts camerahub.FrameOptions) (*camerahub.Frames, error)
-	// FFmpeg returns the ffmpeg binary, or why there is none.
-	FFmpeg() (string, error)
-	// FFmpegLogs is where per-run ffmpeg log files go (empty: none) and
-	// ffmpeg's -loglevel.
-	FFmpegLogs() (dir, level string)
+	// LocalFrames subscribes consumer to the frames of a file camera or
+	// the test scene through the camera hub, which runs one ffmpeg per
+	// camera and size.
+	LocalFrames(src camerahub.Local, consumer string, opts camerahub.FrameOptions) (*camerahub.Frames, error)
 	// Writer opens a frame writer into a transmission; forward, when set,
 	// declares that the writer only forwards that camera.
 	Writer(transmissionID, writerID string, priority int, forward *arbiter.Forward) *streamwriter.Writer
@@ -41,8 +39,6 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 type StoreServices struct {
 	Store   *store.Store
 	Arbiter *arbiter.Arbiter
-	Getenv  func(string) string
-	LogDir  string // per-run ffmpeg log files
 	// Inputs is what cameras may open (files from Inputs.FilesDir only).
 	Inputs camerainput.Policy
 	// Cameras pulls the RTSP cameras.
@@ -69,12 +65,12 @@ func (s StoreServices) CameraFrames(src camerahub.Source, consumer string, opts 
 	return s.Cameras.Frames(src, consumer, opts)
 }
 
-// FFmpeg finds ffmpeg as publishers do.
-func (s StoreServices) FFmpeg() (string, error) { return publisher.FindFFmpeg(s.Getenv) }
-
-// FFmpegLogs are LogDir and the level publishers use.
-func (s StoreServices) FFmpegLogs() (dir, level string) {
-	return s.LogDir, publisher.LogLevel(s.Getenv)
+// LocalFrames subscribes to the hub.
+func (s StoreServices) LocalFrames(src camerahub.Local, consumer string, opts camerahub.FrameOptions) (*camerahub.Frames, error) {
+	if s.Cameras == nil {
+		return nil, errors.New("no camera hub in this service")
+	}
+	return s.Cameras.LocalFrames(src, consumer, opts)
 }
 
 // Writer opens a writer into the arbiter.

@@ -1,25 +1,18 @@
 package ops
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/camerainput"
 	"github.com/toposync/toposync-streaming/internal/frame"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/pipeline"
-	"github.com/toposync/toposync-streaming/internal/publisher"
 )
 
 func init() {
@@ -40,23 +33,19 @@ type CameraSourceConfig struct {
 	Height   int    `json:"height"`
 }
 
-// cameraSource emits a camera's frames as BGR24. An RTSP camera's come
-// from the service's camera hub (one session per camera, one decoder per
-// size, shared with the other sources of that camera; the hub reconnects
-// when the camera goes away). A file or the test scene is decoded by the
-// source's own ffmpeg, whose publisher.Process restarts it when it ends
-// with a growing backoff inside a restart budget. Run returns only when the
-// pipeline stops or the camera cannot be opened at all (no ffmpeg, a URL
-// refused).
+// cameraSource emits a camera's frames as BGR24, from the service's camera
+// hub, shared with the other sources of that camera: an RTSP camera's from
+// one session per camera and one decoder per size (the hub reconnects when
+// the camera goes away), a file's or the test scene's from one ffmpeg per
+// camera and size (restarted with a growing backoff when it dies). Run
+// returns only when the pipeline stops or the camera cannot be opened at
+// all (no ffmpeg, a URL refused).
 type cameraSource struct {
 	cfg      CameraSourceConfig
 	services pipeline.Services
 	pipeline string
 	node     string
-	name     string // names the process in logs and log files
-	log      *slog.Logger
-	proc     atomic.Pointer[publisher.Process] // the latest Run's, for a file or the test scene
-	frames   atomic.Pointer[camerahub.Frames]  // the latest Run's, for an RTSP camera
+	frames   atomic.Pointer[camerahub.Frames] // the latest Run's
 }
 
 func newCameraSource(raw json.RawMessage, env pipeline.Env) (any, error) {
@@ -87,7 +76,7 @@ func newCameraSource(raw json.RawMessage, env pipeline.Env) (any, error) {
 			return nil, fmt.Errorf("url: %w", err)
 		}
 	}
-	return &cameraSource{cfg: cfg, services: env.Services, pipeline: env.Pipeline, node: env.Node, name: "camera-" + env.Pipeline + "-" + env.Node, log: env.Logger}, nil
+	return &cameraSource{cfg: cfg, services: env.Services, pipeline: env.Pipeline, node: env.Node}, nil
 }
 
 // camera is the source as a camera record, credentials included, and
@@ -127,43 +116,7 @@ func (s *cameraSource) record() (model.Camera, error) {
 	return c, nil
 }
 
-// Scene geometry of the built-in test source.
-const (
-	testWidth  = 1280
-	testHeight = 720
-	testFPS    = 15
-)
-
-// TestScene is the lavfi graph of the built-in test camera: a dark grid
-// with an orange square that moves for 12 s of every 30 s, so motion gates
-// open and close and detectors find something.
-func TestScene(width, height, fps int) string {
-	box := max(8, height/5)
-	return fmt.Sprintf("color=c=0x2b3a4a:s=%dx%d:r=%d,drawgrid=w=%d:h=%d:t=1:c=0x3c4d5e[bg];"+
-		"color=c=0xffa020:s=%dx%d:r=%d[box];"+
-		"[bg][box]overlay=x='mod(t*%d,%d)':y='%d+%d*sin(t*0.9)':enable='lt(mod(t,30),12)'",
-		width, height, fps, max(8, width/8), max(8, height/6), box, box, fps,
-		width/5, width-box, height/2-box/2, height/4)
-}
-
-// inputArgs are ffmpeg's input options for a file or the test scene (RTSP
-// cameras come from the hub: ffmpeg never opens a network URL). A file
-// may use only the file protocol and is named "file:<absolute path>", so
-// nothing in a name makes ffmpeg open something else.
-func (s *cameraSource) inputArgs(c model.Camera, in camerainput.Input) []string {
-	if in.Kind == camerainput.TestScene {
-		w, h, fps := testWidth, testHeight, testFPS
-		if s.cfg.Width > 0 {
-			w, h = s.cfg.Width, s.cfg.Height
-		}
-		if s.fps(c) > 0 {
-			fps = s.fps(c)
-		}
-		return []string{"-re", "-f", "lavfi", "-i", TestScene(w, h, fps)}
-	}
-	return []string{"-protocol_whitelist", camerainput.FileProtocols, "-stream_loop", "-1", "-re", "-i", "file:" + in.Path}
-}
-
+// fps is the rate the source asks for: its own setting, else the camera's.
 func (s *cameraSource) fps(c model.Camera) int {
 	if s.cfg.FPS > 0 {
 		return s.cfg.FPS
@@ -174,90 +127,24 @@ func (s *cameraSource) fps(c model.Camera) int {
 	return 0
 }
 
-// args is the whole ffmpeg command line (without the binary).
-func (s *cameraSource) args(c model.Camera, in camerainput.Input, logLevel string) []string {
-	args := append([]string{"-hide_banner", "-loglevel", atLeastInfo(logLevel), "-nostats"}, s.inputArgs(c, in)...)
-	var filters []string
-	if fps := s.fps(c); fps > 0 && in.Kind != camerainput.TestScene {
-		filters = append(filters, "fps="+strconv.Itoa(fps))
-	}
-	if s.cfg.Width > 0 && in.Kind != camerainput.TestScene {
-		filters = append(filters, fmt.Sprintf("scale=%d:%d", s.cfg.Width, s.cfg.Height))
-	}
-	if len(filters) > 0 {
-		args = append(args, "-vf", strings.Join(filters, ","))
-	}
-	return append(args, "-an", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1")
-}
-
-// atLeastInfo is ffmpeg's -loglevel for a camera: info unless a more
-// verbose level is configured, because the frame size is read from the
-// output description ffmpeg prints at info.
-func atLeastInfo(level string) string {
-	switch level {
-	case "verbose", "debug", "trace":
-		return level
-	}
-	return "info"
-}
-
-// outputSize finds the frame size in ffmpeg's description of its output.
-var outputSize = regexp.MustCompile(`Video: rawvideo .*bgr24.*?, (\d+)x(\d+)`)
-
-// sizeWait bounds the wait for the frame size once frames flow: ffmpeg
-// printed it before the first frame, only our stderr reader may lag.
-const sizeWait = 5 * time.Second
-
-// Run emits the camera's frames until ctx is cancelled.
+// Run emits the camera's frames from the camera hub at the configured
+// size, limited to the configured rate (the hub drops the rest), until ctx
+// is cancelled. The subscription outlives the camera going away or its
+// ffmpeg dying: the hub reconnects or restarts it and frames resume,
+// without the source (or the pipeline) restarting.
 func (s *cameraSource) Run(ctx context.Context, emit func(*pipeline.Packet)) error {
 	c, in, err := s.camera()
 	if err != nil {
 		return err
 	}
-	if in.Kind == camerainput.RTSP {
-		return s.runHub(ctx, c, emit)
-	}
-	bin, err := s.services.FFmpeg()
-	if err != nil {
-		return err
-	}
-	logDir, logLevel := s.services.FFmpegLogs()
-	sizes := make(chan [2]int, 1) // the running ffmpeg's frame size
-	proc := &publisher.Process{
-		Spec: publisher.Spec{
-			Name: s.name, Binary: bin, Args: s.args(c, in, logLevel),
-			OnStderrLine: func(line string) {
-				if m := outputSize.FindStringSubmatch(line); m != nil {
-					w, _ := strconv.Atoi(m[1])
-					h, _ := strconv.Atoi(m[2])
-					select { // the newest description wins; one sender, so the send never blocks
-					case <-sizes:
-					default:
-					}
-					sizes <- [2]int{w, h}
-				}
-			},
-			Stdout: func(r io.Reader) { s.readFrames(r, sizes, emit) },
-		},
-		Supervision: publisher.Supervision{LogDir: logDir, Logger: s.log},
-	}
-	if err := proc.Initialize(); err != nil {
-		return err
-	}
-	s.proc.Store(proc)
-	<-ctx.Done()
-	proc.Close()
-	return ctx.Err()
-}
-
-// runHub emits an RTSP camera's frames from the camera hub at the
-// configured size, limited to the configured rate (the hub drops the rest).
-// The subscription outlives the camera going away: the hub reconnects and
-// frames resume, without the source (or the pipeline) restarting.
-func (s *cameraSource) runHub(ctx context.Context, c model.Camera, emit func(*pipeline.Packet)) error {
-	src := camerahub.SourceOf(c)
 	consumer := "pipeline " + s.pipeline + " node " + s.node
-	frames, err := s.services.CameraFrames(src, consumer, camerahub.FrameOptions{Width: s.cfg.Width, Height: s.cfg.Height, FPS: s.fps(c)})
+	opts := camerahub.FrameOptions{Width: s.cfg.Width, Height: s.cfg.Height, FPS: s.fps(c)}
+	var frames *camerahub.Frames
+	if in.Kind == camerainput.RTSP {
+		frames, err = s.services.CameraFrames(camerahub.SourceOf(c), consumer, opts)
+	} else {
+		frames, err = s.services.LocalFrames(camerahub.LocalOf(c, in), consumer, opts)
+	}
 	if err != nil {
 		return err
 	}
@@ -275,52 +162,13 @@ func (s *cameraSource) runHub(ctx context.Context, c model.Camera, emit func(*pi
 }
 
 // SourceStatus reports why no frame comes and how often the decoding
-// ffmpeg restarted: the hub's view for an RTSP camera (a camera that went
-// away and came back is not a restart), the own ffmpeg's supervision for a
-// file or the test scene.
+// ffmpeg restarted, as the hub sees it (an RTSP camera that went away and
+// came back is not a restart).
 func (s *cameraSource) SourceStatus() (lastError string, restarts int) {
 	if f := s.frames.Load(); f != nil {
 		return f.Health()
 	}
-	if p := s.proc.Load(); p != nil {
-		st := p.Status()
-		return st.LastError, st.Restarts
-	}
 	return "", 0
-}
-
-// readFrames emits the frames of one ffmpeg run until its stdout ends.
-func (s *cameraSource) readFrames(r io.Reader, sizes chan [2]int, emit func(*pipeline.Packet)) {
-	defer func() {
-		select { // a size this run printed must not frame the next one
-		case <-sizes:
-		default:
-		}
-	}()
-	out := bufio.NewReader(r)
-	if _, err := out.Peek(1); err != nil {
-		return
-	}
-	var size [2]int
-	select {
-	case size = <-sizes:
-	case <-time.After(sizeWait):
-		s.log.Error("ffmpeg did not describe its output size; restarting it")
-		return // closing stdout ends ffmpeg
-	}
-	lifecycle := pipeline.Open
-	for {
-		buf := make([]byte, size[0]*size[1]*3)
-		if _, err := io.ReadFull(out, buf); err != nil {
-			return
-		}
-		emit(&pipeline.Packet{
-			Artifacts: map[string]*frame.Frame{"frame": {Width: size[0], Height: size[1], Data: buf}},
-			Time:      time.Now(),
-			Lifecycle: lifecycle,
-		})
-		lifecycle = pipeline.Update
-	}
 }
 
 // redactedURL is the camera's URL for logs: never with credentials.

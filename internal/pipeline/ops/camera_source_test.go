@@ -36,8 +36,6 @@ type services struct {
 
 func (s services) Camera(id string) (model.Camera, bool) { c, ok := s.cameras[id]; return c, ok }
 func (s services) CameraPolicy() camerainput.Policy      { return camerainput.Policy{FilesDir: s.filesDir} }
-func (services) FFmpeg() (string, error)                 { return exec.LookPath("ffmpeg") }
-func (s services) FFmpegLogs() (string, string)          { return s.logDir, "warning" }
 func (services) Writer(string, string, int, *arbiter.Forward) *streamwriter.Writer {
 	return nil
 }
@@ -47,6 +45,13 @@ func (s services) CameraFrames(src camerahub.Source, consumer string, opts camer
 		return nil, errors.New("no camera hub")
 	}
 	return s.hub.Frames(src, consumer, opts)
+}
+
+func (s services) LocalFrames(src camerahub.Local, consumer string, opts camerahub.FrameOptions) (*camerahub.Frames, error) {
+	if s.hub == nil {
+		return nil, errors.New("no camera hub")
+	}
+	return s.hub.LocalFrames(src, consumer, opts)
 }
 
 // startHub starts a camera hub with short reconnect delays, logging into
@@ -128,7 +133,7 @@ func TestMissingFileReportsItsErrorAndBacksOff(t *testing.T) {
 	}
 	// Every run logs, after its own header line: runs restarted within one
 	// second share that second's file (the spec's names).
-	logs, _ := filepath.Glob(filepath.Join(logDir, "ffmpeg-camera-p-cam-*.log"))
+	logs, _ := filepath.Glob(filepath.Join(logDir, "ffmpeg-camera-file-missing*.log"))
 	runs := 0
 	for _, l := range logs {
 		raw, _ := os.ReadFile(l)
@@ -296,8 +301,8 @@ func TestInlineURLIsChecked(t *testing.T) {
 	}
 }
 
-// A file camera is opened as "file:<resolved path>" with only the file
-// protocol allowed; the real ffmpeg plays a clip named relative to the
+// A file camera is read by the hub at its resolved path (camerahub tests
+// its command line); the real ffmpeg plays a clip named relative to the
 // files directory (through a link inside it).
 func TestFileInputArgs(t *testing.T) {
 	testutil.RequireFFmpeg(t)
@@ -312,21 +317,16 @@ func TestFileInputArgs(t *testing.T) {
 	svc := services{filesDir: files, cameras: map[string]model.Camera{
 		"clip": {ID: "clip", URL: "cam.mkv"},
 	}}
-	for id, want := range map[string]string{
-		"clip": "-protocol_whitelist file -stream_loop -1 -re -i file:" + clip + " ",
-	} {
-		op, err := newCameraSource(json.RawMessage(`{"camera_id":"`+id+`"}`), pipeline.Env{Services: svc, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := op.(*cameraSource)
-		c, in, err := src.camera()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if args := strings.Join(src.args(c, in, "warning"), " "); !strings.Contains(args, want) {
-			t.Errorf("%s: args %q lack %q", id, args, want)
-		}
+	op, err := newCameraSource(json.RawMessage(`{"camera_id":"clip"}`), pipeline.Env{Services: svc, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, in, err := op.(*cameraSource).camera()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := camerahub.LocalOf(c, in); got.Path != clip {
+		t.Errorf("the hub reads %q, not the resolved %q", got.Path, clip)
 	}
 	var mu sync.Mutex
 	frames := 0

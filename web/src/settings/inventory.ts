@@ -21,8 +21,13 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 /** The camera hub's view of a camera: its session, rates, consumers and decoders. */
 function cameraStatus(st: CameraStatus | undefined): HTMLElement {
   if (!st || st.input !== "rtsp") {
-    const why = st?.input === "refused" ? "URL refused: pipelines cannot open it" : "read by each pipeline's own ffmpeg";
-    return h("td.small", { dataset: { testid: "camera-status", state: st?.input ?? "unknown" } }, h("span.muted", null, why));
+    // A file or the test scene: one shared ffmpeg per output size, read by every pipeline.
+    const readers = st?.consumers?.length
+      ? `${st.connected ? "running" : "starting"} · ${plural(st.consumers.length, "consumer")} · ${plural(st.decoders?.length ?? 0, "shared ffmpeg")}`
+      : "idle: no pipeline reads it";
+    const why = st?.input === "refused" ? "URL refused: pipelines cannot open it" : readers;
+    return h("td.small", { dataset: { testid: "camera-status", state: st?.input ?? "unknown" } }, h("span.muted", null, why),
+      st?.last_error ? h("div", { dataset: { testid: "camera-error" } }, `Last error: ${st.last_error}`) : null);
   }
   const consumers = st.consumers ?? [];
   const decoders = st.decoders ?? [];
