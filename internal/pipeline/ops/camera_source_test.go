@@ -127,9 +127,11 @@ func TestMissingFileReportsItsErrorAndBacksOff(t *testing.T) {
 		}
 		return len(at) >= 3
 	})
+	// Each interval is the backoff plus ffmpeg's start and failure, which
+	// a loaded machine stretches alike: the backoff shows in the growth.
 	first, second := at[1].Sub(at[0]), at[2].Sub(at[1])
-	if first < 400*time.Millisecond || second < first*3/2 {
-		t.Errorf("delays between restarts %v then %v: want growing from 500ms", first, second)
+	if first < 400*time.Millisecond || second-first < 300*time.Millisecond {
+		t.Errorf("delays between restarts %v then %v: want growing from 500ms by about 500ms", first, second)
 	}
 	// Every run logs, after its own header line: runs restarted within one
 	// second share that second's file (the spec's names).
