@@ -266,3 +266,22 @@ func TestHandEditedCameraURLIsRefusedAtStart(t *testing.T) {
 		t.Errorf("ffmpeg ran for the camera: %v", logs)
 	}
 }
+
+// Issue 13 item 9: without a working ffmpeg the demo's service says so:
+// /health is degraded with the reason, and its pipelines report
+// running: false beside their error (they used to say running: true).
+func TestDemoWithoutFFmpegIsHonest(t *testing.T) {
+	s := startServiceArgs(t, t.TempDir(), []string{"--demo"}, "TOPOSYNC_STREAMING_FFMPEG_PATH=/nonexistent/ffmpeg")
+	_, health := s.call("GET", "/health", "")
+	h := health.(map[string]any)
+	if h["status"] != "degraded" || !strings.Contains(fmt.Sprint(h["problems"]), "ffmpeg") {
+		t.Errorf("health %v, want degraded naming ffmpeg", h)
+	}
+	for _, name := range []string{"demo__motion", "demo__continuous"} {
+		testutil.Eventually(t, 10*time.Second, name+" not running, with the reason", func() bool {
+			st := s.pipelineStatus(name)
+			msg, _ := st["last_error"].(string)
+			return st["running"] == false && strings.Contains(msg, "ffmpeg")
+		})
+	}
+}

@@ -77,6 +77,10 @@ func TestUISettingsEditAndDelete(t *testing.T) {
 	if got := b.value(`[name="outputs.1.protocol"]`); got != "webrtc" {
 		t.Errorf("new output protocol %q, want webrtc", got)
 	}
+	// Issue 13 item 6: the id the UI proposes is readable (it names URLs).
+	if got := b.value(`[name="outputs.1.id"]`); got != "webrtc" {
+		t.Errorf("new output id %q, want webrtc", got)
+	}
 	b.setInput(`[name="outputs.1.id"]`, "rtc_low")
 	b.setInput(`[name="outputs.1.resolution.width"]`, "640")
 	b.setInput(`[name="outputs.1.resolution.height"]`, "360")

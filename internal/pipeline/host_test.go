@@ -3,13 +3,14 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
-	"github.com/toposync/toposync-streaming/internal/testutil"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/store"
+	"github.com/toposync/toposync-streaming/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -39,7 +40,22 @@ type supervisedSource struct{ testSource }
 
 func (supervisedSource) SourceStatus() (string, int) { return "exit status 1: camera gone", 3 }
 
+// failing makes test.failing fail at once; else it emits and runs.
+var failing atomic.Bool
+
+type failingSource struct{}
+
+func (failingSource) Run(ctx context.Context, emit func(*Packet)) error {
+	if failing.Load() {
+		return errors.New("ffmpeg not found")
+	}
+	emit(&Packet{Time: time.Now()})
+	<-ctx.Done()
+	return ctx.Err()
+}
+
 func init() {
+	Register(Info{Type: "test.failing", Outputs: 1, Factory: func(json.RawMessage, Env) (any, error) { return failingSource{}, nil }})
 	Register(Info{Type: "test.source", Outputs: 1, Factory: func(raw json.RawMessage, _ Env) (any, error) {
 		var c struct {
 			Hold bool `json:"hold"`
@@ -122,7 +138,28 @@ func TestStatusReportsASupervisedSource(t *testing.T) {
 	defer h.Close()
 	testutil.Eventually(t, 2*time.Second, "the pipeline", func() bool { return runningSources.Load() == 1 })
 	st, ok := h.Status("cam")
-	if !ok || st.LastError == nil || *st.LastError != "node src: exit status 1: camera gone" || st.Restarts != 3 {
-		t.Errorf("status = %+v (last error %v)", st, st.LastError)
+	if !ok || st.LastError == nil || *st.LastError != "node src: exit status 1: camera gone" || st.Restarts != 3 || st.Running {
+		t.Errorf("status = %+v (last error %v), want not running with the source's problem", st, st.LastError)
 	}
+}
+
+// Issue 13 item 9: a pipeline whose source cannot run (ffmpeg missing)
+// reports running: false beside its error, and running again once the
+// source emits.
+func TestAFailingSourceIsNotRunning(t *testing.T) {
+	failing.Store(true)
+	h, _ := startHost(t, testPipeline("cam", "test.failing", `{}`))
+	defer h.Close()
+	testutil.Eventually(t, 3*time.Second, "the error", func() bool {
+		st, _ := h.Status("cam")
+		return st.LastError != nil
+	})
+	if st, _ := h.Status("cam"); st.Running || *st.LastError != "node src: ffmpeg not found" {
+		t.Errorf("status = %+v (last error %v), want not running", st, *st.LastError)
+	}
+	failing.Store(false) // the next run emits
+	testutil.Eventually(t, 5*time.Second, "running again", func() bool {
+		st, _ := h.Status("cam")
+		return st.Running
+	})
 }

@@ -26,6 +26,9 @@ type node struct {
 	outs    []*queue
 	isSink  bool
 	packets atomic.Uint64 // packets emitted by this node
+	// failed: a source whose Run ended with an error and has not emitted
+	// since (it waits out its backoff, or failed again).
+	failed atomic.Bool
 }
 
 // build creates the operators of g and the queues between them.
@@ -74,7 +77,9 @@ func build(g model.Graph, env Env) (map[string]*node, error) {
 
 // Status is a pipeline's state.
 type Status struct {
-	Name      string   `json:"name"`
+	Name string `json:"name"`
+	// Running: its graph runs and no source is failing (one whose run
+	// ended with an error, or that reports a problem: no frames come).
 	Running   bool     `json:"running"`
 	FPSIn     float64  `json:"fps_in"`
 	FPSOut    float64  `json:"fps_out"`
@@ -131,6 +136,7 @@ func (r *runner) stop() {
 func (r *runner) emitter(n *node) func(*Packet) {
 	return func(p *Packet) {
 		n.packets.Add(1)
+		n.failed.Store(false)
 		for _, q := range n.outs {
 			q.push(p)
 		}
@@ -150,6 +156,7 @@ func (r *runner) runNode(ctx context.Context, n *node) {
 			if time.Since(started) > time.Minute {
 				backoff = time.Second // it ran well: start over
 			}
+			n.failed.Store(true)
 			r.mu.Lock()
 			r.restarts++
 			r.lastError = fmt.Sprintf("node %s: %v", n.id, err)
@@ -215,11 +222,15 @@ func (r *runner) status() Status {
 		if nd.in != nil {
 			st.Dropped += nd.in.dropped.Load()
 		}
+		if nd.failed.Load() {
+			st.Running = false
+		}
 		if s, ok := nd.op.(Supervised); ok {
 			e, restarts := s.SourceStatus()
 			st.Restarts += restarts
 			if e != "" { // the source's own supervision is the live one
 				lastError = fmt.Sprintf("node %s: %s", n.ID, e)
+				st.Running = false // no frames come while it reports a problem
 			}
 		}
 	}

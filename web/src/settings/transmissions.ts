@@ -9,11 +9,17 @@ export function slugify(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/-+/g, "-").replace(/^[-_]+|[-_]+$/g, "");
 }
 
-const shortId = () => (crypto.randomUUID ? crypto.randomUUID() : Math.random().toString(16).slice(2)).replace(/-/g, "").slice(0, 8);
+/** A readable output id, unique in the transmission: the protocol, then protocol-2, -3… */
+function outputId(protocol: Output["protocol"], taken: Output[]): string {
+  const ids = new Set(taken.map((o) => o.id));
+  let id: string = protocol;
+  for (let n = 2; ids.has(id); n++) id = `${protocol}-${n}`;
+  return id;
+}
 
-function newOutput(protocol: Output["protocol"] = "hls"): Output {
+function newOutput(protocol: Output["protocol"] = "hls", taken: Output[] = []): Output {
   return {
-    id: `output_${shortId()}`,
+    id: outputId(protocol, taken),
     protocol,
     enabled: true,
     resolution: { width: 1280, height: 720 },
@@ -218,7 +224,7 @@ export class TransmissionsSection {
       ),
       cameraSlot,
       h("div.section-head", null, h("h3", null, "Outputs"),
-        h("button.btn.ghost", { type: "button", dataset: { testid: "output-add" }, onclick: () => { draft.outputs.push(newOutput(draft.outputs.some((o) => o.protocol === "hls") ? "webrtc" : "hls")); drawOutputs() } }, icon("plus"), "Add output")),
+        h("button.btn.ghost", { type: "button", dataset: { testid: "output-add" }, onclick: () => { draft.outputs.push(newOutput(draft.outputs.some((o) => o.protocol === "hls") ? "webrtc" : "hls", draft.outputs)); drawOutputs() } }, icon("plus"), "Add output")),
       outputsEl,
       h("div.actions.end.sticky", null, cancel, save),
     );
