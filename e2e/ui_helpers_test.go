@@ -216,6 +216,11 @@ func (s *service) create(body string) string {
 // publishPattern publishes w x h frames of colour c with a moving white bar
 // into transmission id every 100 ms until the test ends: a live writer.
 func (s *service) publishPattern(id string, w, h int, c rgb) {
+	s.publishPatternAs(id, "test:pattern", 0, w, h, c)
+}
+
+// publishPatternAs is publishPattern as writer at priority.
+func (s *service) publishPatternAs(id, writer string, priority, w, h int, c rgb) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	client := &http.Client{Transport: s.http.Transport, Timeout: 5 * time.Second}
@@ -230,7 +235,7 @@ func (s *service) publishPattern(id string, w, h int, c rgb) {
 					frame[i], frame[i+1], frame[i+2] = 255, 255, 255
 				}
 			}
-			url := fmt.Sprintf("%s/transmissions/%s/writers/test:pattern/frame?width=%d&height=%d", s.base, id, w, h)
+			url := fmt.Sprintf("%s/transmissions/%s/writers/%s/frame?width=%d&height=%d&priority=%d", s.base, id, writer, w, h, priority)
 			req, _ := http.NewRequestWithContext(ctx, "PUT", url, bytes.NewReader(frame))
 			req.Header.Set("Content-Type", "application/octet-stream")
 			if resp, err := client.Do(req); err == nil {
