@@ -58,14 +58,21 @@ const fileProtocols = "file"
 
 // TestScene is the lavfi graph of the built-in test camera: a dark grid
 // with an orange square that moves for 12 s of every 30 s, so motion gates
-// open and close and detectors find something.
+// open and close and detectors find something, and a small white dot that
+// always runs along the bottom edge, so the stream never looks frozen. The
+// dot is too small to open a motion gate (about 0.06 % of the picture
+// changes per frame, the demo's gate opens at 0.2 %).
 func TestScene(width, height, fps int) string {
 	box := max(8, height/5)
+	dot := max(4, height/45)
 	return fmt.Sprintf("color=c=0x2b3a4a:s=%dx%d:r=%d,drawgrid=w=%d:h=%d:t=1:c=0x3c4d5e[bg];"+
 		"color=c=0xffa020:s=%dx%d:r=%d[box];"+
-		"[bg][box]overlay=x='mod(t*%d,%d)':y='%d+%d*sin(t*0.9)':enable='lt(mod(t,30),12)'",
-		width, height, fps, max(8, width/8), max(8, height/6), box, box, fps,
-		width/5, width-box, height/2-box/2, height/4)
+		"color=c=0xf0f0f0:s=%dx%d:r=%d[dot];"+
+		"[bg][box]overlay=x='mod(t*%d,%d)':y='%d+%d*sin(t*0.9)':enable='lt(mod(t,30),12)'[scene];"+
+		"[scene][dot]overlay=x='mod(t*%d,%d)':y=%d",
+		width, height, fps, max(8, width/8), max(8, height/6), box, box, fps, dot, dot, fps,
+		width/5, width-box, height/2-box/2, height/4,
+		width/10, width-dot, height-2*dot)
 }
 
 // localArgs is the command line of a local camera's ffmpeg at one output
