@@ -97,6 +97,9 @@ func (s *server) runtimeDiagnostics(w http.ResponseWriter, r *http.Request) {
 	for _, o := range s.bridge.Outputs() {
 		targets = append(targets, o.Target)
 		if o.Publisher == nil {
+			if o.LastError != nil { // it cannot start: say why (its viewers are refused with it)
+				publishers[o.OutputKey] = publisherDiagnostics{Target: o.Target, InputMode: o.InputMode, InputReason: o.InputReason, LastError: o.LastError, StderrTail: []string{}}
+			}
 			continue
 		}
 		p := o.Publisher

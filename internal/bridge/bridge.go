@@ -385,9 +385,12 @@ func (b *Bridge) wants(path string) bool {
 	return b.active[path] || debouncing
 }
 
+// fail records why path cannot be published and refuses its held readers
+// with that reason: waiting for the hold timeout would not help them.
 func (b *Bridge) fail(path string, err error) {
 	b.failures[path] = err.Error()
 	b.log.Error("cannot publish", "path", path, "err", err)
+	b.state.RefuseReaders(path, err.Error())
 }
 
 // tryStartGroup starts the group of an encoding once its encoder choice is

@@ -88,6 +88,11 @@ type Engine interface {
 	// OpenSink makes the service the publisher of path (see VideoSink). A
 	// newer sink of the path closes the older one.
 	OpenSink(path string) (VideoSink, error)
+	// RefuseReaders ends the hold of the readers waiting for path to get a
+	// publisher: they are refused now, with reason in the engine's log,
+	// instead of at the hold timeout. Readers that arrive later are held
+	// again. It does nothing to a path the service publishes.
+	RefuseReaders(path, reason string)
 }
 
 // Supervised is an engine that runs a process of its own and restarts it
@@ -211,6 +216,14 @@ func (s *State) Readers(path string) []Reader {
 		return nil
 	}
 	return s.engine.Readers(path)
+}
+
+// RefuseReaders refuses the readers held on path of the running engine
+// (see Engine.RefuseReaders).
+func (s *State) RefuseReaders(path, reason string) {
+	if s.engine != nil {
+		s.engine.RefuseReaders(path, reason)
+	}
 }
 
 // PlatformKey names a platform as the engine status and the MediaMTX

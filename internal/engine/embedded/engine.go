@@ -109,6 +109,9 @@ func (e *Engine) Readers(path string) []engine.Reader {
 	return out
 }
 
+// RefuseReaders refuses the readers held on path (see engine.Engine).
+func (e *Engine) RefuseReaders(path, reason string) { e.srv.RefuseReaders(path, reason) }
+
 // Demand delivers demand changes until Close.
 func (e *Engine) Demand() <-chan engine.DemandEvent { return e.srv.Demand() }
 

@@ -2,7 +2,6 @@ package embedded
 
 import (
 	_ "embed"
-	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -88,11 +87,7 @@ func (h *hlsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				p.endHLS(c)
 			}
 			h.s.log.Info("[HLS] reader not served", "path", p.name, "reason", err.Error(), "remote", r.RemoteAddr)
-			if errors.Is(err, errServerClosed) {
-				http.Error(w, "server closing", http.StatusServiceUnavailable)
-				return
-			}
-			http.Error(w, "404 no stream on this path (no publisher yet)", http.StatusNotFound)
+			unservedHTTP(w, err)
 			return
 		}
 	} else {

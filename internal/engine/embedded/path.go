@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,12 @@ import (
 
 	"github.com/toposync/toposync-streaming/internal/engine/h264rtp"
 )
+
+// refusedError is why the service cannot publish a path whose readers it
+// refused (see path.refuse).
+type refusedError struct{ reason string }
+
+func (e *refusedError) Error() string { return "the stream cannot start: " + e.reason }
 
 var (
 	errPathNotFound = errors.New("path not configured")
@@ -49,6 +56,8 @@ type path struct {
 	pub       *publisher
 	readyCh   chan struct{} // closed once pub is ready; replaced when it leaves
 	armedCh   chan struct{} // closed once pub records with known SPS/PPS; replaced when it leaves
+	refusedCh chan struct{} // closed by refuse; replaced at once
+	refusal   error         // why refusedCh was last closed
 	readyTime time.Time
 
 	subs       map[*subscriber]struct{}
@@ -158,6 +167,7 @@ func newPath(s *Server, conf PathConfig) *path {
 		removedCh:  make(chan struct{}),
 		readyCh:    make(chan struct{}),
 		armedCh:    make(chan struct{}),
+		refusedCh:  make(chan struct{}),
 		subs:       map[*subscriber]struct{}{},
 		readers:    map[string]Reader{},
 		hlsClients: map[hlsClientKey]*hlsClient{},
@@ -431,7 +441,7 @@ func (p *path) waitReady(ctx context.Context, rtsp bool, onReady func()) (*publi
 	}
 	p.waiting++
 	p.updateDemandLocked()
-	ch := waitCh()
+	ch, refused := waitCh(), p.refusedCh
 	p.mu.Unlock()
 
 	timer := time.NewTimer(p.s.currentReaderHold())
@@ -448,8 +458,16 @@ func (p *path) waitReady(ctx context.Context, rtsp bool, onReady func()) (*publi
 			err = errServerClosed
 		case <-p.removedCh:
 			err = errPathNotFound
+		case <-refused:
 		}
 		p.mu.Lock()
+		if err == nil && !usable() {
+			select {
+			case <-refused:
+				err = p.refusal
+			default:
+			}
+		}
 		if err == nil && p.removed {
 			err = errPathNotFound
 		}
@@ -470,6 +488,35 @@ func (p *path) waitReady(ctx context.Context, rtsp bool, onReady func()) (*publi
 		p.mu.Unlock()
 		return pub, err
 	}
+}
+
+// unservedHTTP answers an HTTP reader that waitReady did not serve: 503
+// with the reason when the service refused it or is closing, else 404.
+func unservedHTTP(w http.ResponseWriter, err error) {
+	var refused *refusedError
+	switch {
+	case errors.As(err, &refused):
+		http.Error(w, "503 "+err.Error(), http.StatusServiceUnavailable)
+	case errors.Is(err, errServerClosed):
+		http.Error(w, "server closing", http.StatusServiceUnavailable)
+	default:
+		http.Error(w, "404 no stream on this path (no publisher yet)", http.StatusNotFound)
+	}
+}
+
+// refuse ends the hold of the readers waiting now (see
+// Engine.RefuseReaders), unless a publisher is there. It returns how many
+// it refused.
+func (p *path) refuse(reason string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pub != nil || p.waiting == 0 {
+		return 0
+	}
+	p.refusal = &refusedError{reason: reason}
+	close(p.refusedCh)
+	p.refusedCh = make(chan struct{})
+	return p.waiting
 }
 
 // updateDemandLocked raises or drops demand when the reader count crosses 0.

@@ -113,7 +113,8 @@ func (h *rtspHandler) holdReader(c *gortsplib.ServerConn, p *path) (*publisher, 
 	if err != nil {
 		h.s.log.Info("[RTSP] reader not served", "path", p.name, "reason", err.Error(),
 			"remote", c.NetConn().RemoteAddr().String(), "held", time.Since(start).Round(time.Millisecond).String())
-		if errors.Is(err, errServerClosed) {
+		var refused *refusedError
+		if errors.Is(err, errServerClosed) || errors.As(err, &refused) {
 			return nil, status(base.StatusServiceUnavailable)
 		}
 		return nil, status(base.StatusNotFound)

@@ -213,6 +213,18 @@ func (s *Server) SetICEServers(urls []string) {
 
 func (s *Server) currentICEServers() []webrtc.ICEServer { return *s.iceServers.Load() }
 
+// RefuseReaders refuses the readers held on a path now, saying why in the
+// log (see engine.Engine.RefuseReaders).
+func (s *Server) RefuseReaders(name, reason string) {
+	p := s.lookup(cleanPathName(name))
+	if p == nil {
+		return
+	}
+	if n := p.refuse(reason); n > 0 {
+		s.log.Warn("held readers refused: the stream cannot start", "path", p.name, "readers", n, "reason", reason)
+	}
+}
+
 // SetReaderHold changes how long new readers of a path without a publisher
 // are held (0: the default).
 func (s *Server) SetReaderHold(d time.Duration) {

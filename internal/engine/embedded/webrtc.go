@@ -275,11 +275,7 @@ func (w *whepServer) handleOffer(rw http.ResponseWriter, r *http.Request, name s
 	pub, err := p.waitReady(r.Context(), false, func() { p.pending++; pendingHeld = true })
 	if err != nil {
 		w.s.log.Info("[WebRTC] reader not served", "path", p.name, "reason", err.Error(), "remote", r.RemoteAddr)
-		if errors.Is(err, errServerClosed) {
-			http.Error(rw, "server closing", http.StatusServiceUnavailable)
-			return
-		}
-		http.Error(rw, "404 no stream on this path (no publisher yet)", http.StatusNotFound)
+		unservedHTTP(rw, err)
 		return
 	}
 	releasePendingHTTP := func() {

@@ -134,6 +134,7 @@ type Engine struct {
 	desired desired                    // what the engine should serve
 	filed   desired                    // what the running MediaMTX's config file says
 	readers map[string][]engine.Reader // last /v3/paths/list
+	refused map[string]string          // paths whose held readers to refuse, with why
 }
 
 // desired is what SetPaths, SetICEServers and SetReaderHold asked for.
@@ -274,6 +275,7 @@ func (e *Engine) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-e.wake:
+			e.refuseHeld(ctx, &applied)
 			want := e.snapshot()
 			if err := e.apply(ctx, applied, want); err != nil {
 				e.log.Error("MediaMTX did not take the change; it will be retried", "err", err)
@@ -458,6 +460,55 @@ func (e *Engine) SetICEServers(urls []string) {
 	e.desired.ice = slices.Clone(urls)
 	e.mu.Unlock()
 	e.poke()
+}
+
+// RefuseReaders refuses the readers MediaMTX holds on path (see
+// engine.Engine); the engine's goroutine does it.
+func (e *Engine) RefuseReaders(path, reason string) {
+	if e.sinks.has(path) || !e.hook.demanded(path) {
+		return // published, or nobody is held
+	}
+	e.mu.Lock()
+	if e.refused == nil {
+		e.refused = map[string]string{}
+	}
+	e.refused[path] = reason
+	e.mu.Unlock()
+	e.poke()
+}
+
+// refuseHeld refuses the readers held on the paths RefuseReaders named.
+// MediaMTX has no API call that ends a hold, but it refuses the readers
+// of a path that is removed ("terminated", RTSP 400, HTTP 404) at once,
+// so the path is removed and added again, unchanged. Only paths without a
+// publisher are refused, so no reader that watches is cut off. A path
+// that could not be added again leaves applied, so apply adds it.
+func (e *Engine) refuseHeld(ctx context.Context, applied *desired) {
+	e.mu.Lock()
+	refused := e.refused
+	e.refused = nil
+	e.mu.Unlock()
+	in := e.input(*applied)
+	for _, p := range in.Paths {
+		reason, ok := refused[p.Name]
+		if !ok || e.sinks.has(p.Name) || !e.hook.demanded(p.Name) {
+			continue
+		}
+		e.hook.refuse(p.Name, reason)
+		conf, err := NewPathConf(p, e.hookArgv())
+		if err == nil {
+			if err = e.api.DeletePath(ctx, p.Name); err == nil {
+				if err = e.api.AddPath(ctx, p.Name, conf); err != nil {
+					applied.paths = slices.DeleteFunc(slices.Clone(applied.paths), func(q engine.Path) bool { return q.Name == p.Name })
+				}
+			}
+		}
+		if err != nil {
+			e.log.Error("MediaMTX keeps holding readers of a path that cannot start; they wait for the hold timeout", "path", p.Name, "err", err)
+			continue
+		}
+		e.log.Warn("held readers refused: the stream cannot start", "path", p.Name, "reason", reason)
+	}
 }
 
 // SetReaderHold changes how long MediaMTX holds readers of idle paths.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // The on-demand hook. MediaMTX runs a path's runOnDemand command when the
@@ -23,7 +24,9 @@ import (
 // the last reader left (runOnDemandCloseAfter). Our command is this binary
 // in hook mode: it connects to the engine's Unix socket, names the path,
 // and stays connected while MediaMTX keeps it running. An open connection
-// is demand for its path. The socket lives in a directory only this user
+// is demand for its path. When the service cannot publish the path, it
+// sends the hook "refused <reason>", which the hook prints: MediaMTX logs
+// its command's output, so the reason is in MediaMTX's log. The socket lives in a directory only this user
 // can enter, and the engine also checks the peer's uid, so no secret is
 // needed on the command line.
 
@@ -40,7 +43,7 @@ type hookServer struct {
 
 	mu    sync.Mutex
 	count map[string]int
-	conns map[net.Conn]struct{}
+	conns map[net.Conn]string // the path each names ("" until it did)
 	wg    sync.WaitGroup
 }
 
@@ -75,7 +78,7 @@ func listenHook(runtimeDir string, changed func(path string, held bool), log *sl
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &hookServer{ln: ln, dir: made, log: log, changed: changed, count: map[string]int{}, conns: map[net.Conn]struct{}{}}
+	h := &hookServer{ln: ln, dir: made, log: log, changed: changed, count: map[string]int{}, conns: map[net.Conn]string{}}
 	h.wg.Go(h.accept)
 	return h, nil
 }
@@ -94,7 +97,7 @@ func (h *hookServer) accept() {
 			continue
 		}
 		h.mu.Lock()
-		h.conns[c] = struct{}{}
+		h.conns[c] = ""
 		h.mu.Unlock()
 		h.wg.Go(func() { h.serve(c) })
 	}
@@ -114,6 +117,9 @@ func (h *hookServer) serve(c net.Conn) {
 	if err != nil || !ok || path == "" {
 		return
 	}
+	h.mu.Lock()
+	h.conns[c] = path
+	h.mu.Unlock()
 	h.change(path, +1)
 	defer h.change(path, -1)
 	_, _ = io.Copy(io.Discard, c) // until the hook ends
@@ -130,6 +136,24 @@ func (h *hookServer) change(path string, delta int) {
 	h.mu.Unlock()
 	if (before == 0) != (after == 0) {
 		h.changed(path, after > 0)
+	}
+}
+
+// refuse tells the hooks of path why the service cannot publish it, and
+// waits (up to a second) for them to print it and exit, so the reason is in
+// MediaMTX's log before the path is removed.
+func (h *hookServer) refuse(path, reason string) {
+	line := "refused " + strings.Join(strings.Fields(reason), " ") + "\n"
+	h.mu.Lock()
+	for c, p := range h.conns {
+		if p == path {
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = io.WriteString(c, line)
+		}
+	}
+	h.mu.Unlock()
+	for deadline := time.Now().Add(time.Second); h.demanded(path) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -202,8 +226,17 @@ func RunHook(args []string, getenv func(string) string, stderr io.Writer) int {
 	defer signal.Stop(stop)
 	gone := make(chan error, 1)
 	go func() {
-		_, err := io.Copy(io.Discard, c)
-		gone <- err
+		// The service speaks only to refuse the path: we print why, for
+		// MediaMTX's log, and end.
+		lines := bufio.NewScanner(c)
+		for lines.Scan() {
+			if why, ok := strings.CutPrefix(lines.Text(), "refused "); ok {
+				fmt.Fprintf(stderr, "toposync-streaming cannot publish path %s: %s\n", path, why)
+				gone <- nil
+				return
+			}
+		}
+		gone <- lines.Err()
 	}()
 	select {
 	case <-stop:

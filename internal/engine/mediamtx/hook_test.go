@@ -106,3 +106,35 @@ func TestHookRefusesMissingPath(t *testing.T) {
 		t.Fatalf("code %d: %s", code, stderr.String())
 	}
 }
+
+// A refused path's hooks print the reason on one line (MediaMTX logs it)
+// and exit, and refuse returns once they did; hooks of other paths stay.
+func TestHookRefusalPrintsTheReasonAndEnds(t *testing.T) {
+	h, err := listenHook(t.TempDir(), func(string, bool) {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	var stderr testutil.SyncBuffer
+	refused := exec.Command(os.Args[0], HookCommand, "--socket", h.path())
+	refused.Env = append(os.Environ(), "MTX_PATH=yard")
+	refused.Stderr = &stderr
+	if err := refused.Start(); err != nil {
+		t.Fatal(err)
+	}
+	other := startHook(t, h.path(), "gate")
+	testutil.Eventually(t, 5*time.Second, "both hooks connected", func() bool { return h.demanded("yard") && h.demanded("gate") })
+	h.refuse("yard", "ffmpeg is missing:\nset TOPOSYNC_STREAMING_FFMPEG_PATH")
+	if h.demanded("yard") {
+		t.Fatal("refuse returned while the hook still runs")
+	}
+	if err := refused.Wait(); err == nil {
+		t.Error("a refused hook exited 0")
+	}
+	if got, want := stderr.String(), "toposync-streaming cannot publish path yard: ffmpeg is missing: set TOPOSYNC_STREAMING_FFMPEG_PATH\n"; got != want {
+		t.Errorf("hook printed %q, want %q", got, want)
+	}
+	if !h.demanded("gate") || other.ProcessState != nil {
+		t.Error("the hook of another path ended")
+	}
+}

@@ -378,6 +378,13 @@ func (s *sinkSet) add(k *sink) error {
 	return nil
 }
 
+// has reports whether a sink publishes path.
+func (s *sinkSet) has(path string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sinks[path] != nil
+}
+
 func (s *sinkSet) remove(k *sink) {
 	s.mu.Lock()
 	if s.sinks[k.path] == k {
