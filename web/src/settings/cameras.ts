@@ -1,10 +1,9 @@
 // The cameras card: list with the hub's status, add, edit, delete, and a
 // connection test that shows one decoded frame.
 import { api, ApiError, errorText, type Camera, type CameraDraft, type CameraStatus } from "../api";
-import { h, icon, modal, render, toast } from "../dom";
-import { field, FormErrors, optInt } from "../forms";
-import { poll } from "../poll";
-import { CAMERAS_CHANGED, card, confirmDelete, orNull, plural, rowActions, secretFields, table, textInput, unavailable } from "./crud";
+import { h, icon, modal, render } from "../dom";
+import { field, optInt } from "../forms";
+import { CAMERAS_CHANGED, confirmDelete, endpointFields, listCard, plural, rowActions, submitForm, table, type ListCard } from "./crud";
 
 /** The camera hub's view of a camera: its session, rates, consumers and decoders. */
 function cameraStatus(st: CameraStatus | undefined): HTMLElement {
@@ -32,42 +31,31 @@ function cameraStatus(st: CameraStatus | undefined): HTMLElement {
 
 const cameraName = (c: Camera) => c.name || c.id;
 
-export function camerasCard(): { el: HTMLElement; refresh: () => void; stop: () => void } {
-  const body = h("div.inv-body", { dataset: { testid: "cameras" } }, h("p.muted", null, "Loading…"));
-  const load = async () => {
-    let cams: Camera[];
-    try {
-      cams = await api.cameras();
-    } catch (err) {
-      render(body, unavailable("cameras", err));
-      return;
-    }
-    render(body, cams.length ? table(["Camera", "Source", "FPS", "Login", "Status", ""], cams.map((c) => h("tr", { dataset: { testid: "camera-row", id: c.id } },
+export function camerasCard(): ListCard {
+  // Cameras changed here: the wizard's camera list follows.
+  const changed = (refresh: () => void) => () => {
+    refresh();
+    document.dispatchEvent(new CustomEvent(CAMERAS_CHANGED));
+  };
+  return listCard<Camera>({
+    title: "Cameras", testid: "cameras", what: "cameras", intervalMs: 5000, fetch: api.cameras,
+    add: { label: "Add camera", testid: "camera-add", onclick: (refresh) => editCamera(null, changed(refresh)) },
+    draw: (cams, refresh) => cams.length ? table(["Camera", "Source", "FPS", "Login", "Status", ""], cams.map((c) => h("tr", { dataset: { testid: "camera-row", id: c.id } },
       h("td", null, h("strong", { dataset: { testid: "camera-name" } }, cameraName(c)), h("div.muted.small", null, c.id)),
       h("td", null, h("code.small", null, c.url)),
       h("td", null, c.fps ? String(c.fps) : "—"),
       h("td", null, c.username ? `${c.username}${c.password_set ? " · password set" : ""}` : "—"),
       cameraStatus(c.status),
-      rowActions(`camera ${cameraName(c)}`, () => editCamera(c, changed), () => confirmDelete("camera", cameraName(c),
-        "Pipelines can no longer read it.", () => api.deleteCamera(c.id), changed)))))
-      : h("p.muted", null, "No cameras configured."));
-  };
-  const p = poll(load, 5000);
-  const changed = () => {
-    p.now();
-    document.dispatchEvent(new CustomEvent(CAMERAS_CHANGED));
-  };
-  const el = card("Cameras", body, { label: "Add camera", testid: "camera-add", onclick: () => editCamera(null, changed) });
-  return { el, refresh: p.now, stop: p.stop };
+      rowActions(`camera ${cameraName(c)}`, () => editCamera(c, changed(refresh)), () => confirmDelete("camera", cameraName(c),
+        "Pipelines can no longer read it.", () => api.deleteCamera(c.id), changed(refresh))))))
+      : h("p.muted", null, "No cameras configured."),
+  });
 }
 
 /** The camera form: create (existing null) or edit, with a connection test. */
 function editCamera(existing: Camera | null, saved: () => void): void {
-  const name = textInput(existing?.name ?? "", { placeholder: "Front door", dataset: { testid: "camera-name-input" } });
-  const id = textInput(existing?.id ?? "", { placeholder: "from the name", disabled: !!existing });
-  const url = textInput(existing?.url ?? "", { placeholder: "rtsp://192.168.1.20:554/stream1 or testsrc", dataset: { testid: "camera-url" } });
-  const username = textInput(existing?.username ?? "", { dataset: { testid: "camera-username" } });
-  const password = secretFields(!!existing?.password_set);
+  const ep = endpointFields("camera", existing, { name: "Front door", url: "rtsp://192.168.1.20:554/stream1 or testsrc",
+    urlHint: "An rtsp:// or rtsps:// URL without credentials, a video file in the camera files directory, or testsrc (the built-in test scene).", idHint: "Used by pipelines; derived from the name when empty." });
   const fps = h("input", { type: "number", min: "1", max: "120", value: existing?.fps ? String(existing.fps) : "", placeholder: "the camera's own" });
   const banner = h("div.banner.error", { hidden: true, dataset: { testid: "form-banner" } });
   const preview = h("div.camera-test", { dataset: { testid: "camera-test" } });
@@ -76,25 +64,19 @@ function editCamera(existing: Camera | null, saved: () => void): void {
   const cancel = h("button.btn", { type: "button" }, "Cancel");
   const form = h("form.inv-form", { novalidate: true, dataset: { testid: "camera-form" } },
     banner,
-    h("div.grid2", null, field("Name", name, "name"), field("Id", id, "id", existing ? "The id cannot change." : "Used by pipelines; derived from the name when empty.")),
-    field("URL", url, "url", "An rtsp:// or rtsps:// URL without credentials, a video file in the camera files directory, or testsrc (the built-in test scene)."),
-    h("div.grid2", null, field("Username", username, "username"), password.el),
+    ep.el,
     h("div.grid2", null, field("FPS", fps, "fps", "A hint; leave empty to keep the camera's rate.")),
     preview,
     h("div.actions.end", null, testBtn, cancel, save),
   );
-  const errors = new FormErrors(form, banner);
   const m = modal(existing ? `Edit camera ${cameraName(existing)}` : "Add camera", form, { wide: true, testid: "camera-modal", onClose: () => { test?.abort(); dropPreview() } });
   cancel.onclick = m.close;
+  const errors = submitForm(form, banner, save, async () => {
+    const c = existing ? await api.updateCamera(existing.id, draft()) : await api.createCamera(draft());
+    return existing ? `Saved ${cameraName(c)}` : `Added ${cameraName(c)}`;
+  }, m.close, saved);
 
-  const draft = (): CameraDraft => {
-    const d: CameraDraft = { name: name.value.trim(), url: url.value.trim(), username: orNull(username.value), fps: optInt(fps.value) };
-    const idValue = existing?.id ?? orNull(id.value);
-    if (idValue) d.id = idValue;
-    const pw = password.value();
-    if (pw !== undefined) d.password = pw; // left out: the stored one is kept (and used by the test)
-    return d;
-  };
+  const draft = (): CameraDraft => ({ ...ep.members(), fps: optInt(fps.value) });
 
   let test: AbortController | null = null;
   let objectURL = "";
@@ -112,7 +94,7 @@ function editCamera(existing: Camera | null, saved: () => void): void {
       const blob = await api.testCamera(draft(), 640, ctl.signal);
       dropPreview();
       objectURL = URL.createObjectURL(blob);
-      render(preview, h("img.camera-preview", { src: objectURL, alt: `A frame of ${name.value || "the camera"}`, dataset: { testid: "camera-preview" } }),
+      render(preview, h("img.camera-preview", { src: objectURL, alt: `A frame of ${ep.name.value || "the camera"}`, dataset: { testid: "camera-preview" } }),
         h("p.notes.ok", { dataset: { testid: "camera-test-ok" } }, "Connected: this is the camera's picture now."));
     } catch (err) {
       if ((err as Error).name === "AbortError") return;
@@ -126,20 +108,4 @@ function editCamera(existing: Camera | null, saved: () => void): void {
       if (test === ctl) testBtn.disabled = false;
     }
   };
-
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    errors.clear();
-    save.disabled = true;
-    try {
-      const c = existing ? await api.updateCamera(existing.id, draft()) : await api.createCamera(draft());
-      toast(existing ? `Saved ${cameraName(c)}` : `Added ${cameraName(c)}`);
-      m.close();
-      saved();
-    } catch (err) {
-      errors.show(err);
-    } finally {
-      save.disabled = false;
-    }
-  });
 }

@@ -3,44 +3,30 @@
 // a transmission); their graph is edited through the API.
 import { api, errorText, type Pipeline, type ProcessingServer } from "../api";
 import { h, modal, render, toast } from "../dom";
-import { checkbox, field, FormErrors, select } from "../forms";
-import { poll } from "../poll";
-import { card, confirmDelete, rowActions, table, unavailable } from "./crud";
+import { checkbox, field, select } from "../forms";
+import { confirmDelete, listCard, rowActions, submitForm, table, type ListCard } from "./crud";
 
 /** The members PUT takes: a listing's status is read-only. */
 const body = (p: Pipeline): Pipeline => ({ name: p.name, enabled: p.enabled, processing_server_id: p.processing_server_id, graph: p.graph });
 
-export function pipelinesCard(): { el: HTMLElement; refresh: () => void; stop: () => void } {
-  const list = h("div.inv-body", { dataset: { testid: "pipelines" } }, h("p.muted", null, "Loading…"));
-  const load = async () => {
-    let pipes: Pipeline[];
-    try {
-      pipes = await api.pipelines();
-    } catch (err) {
-      render(list, unavailable("pipelines", err));
-      return;
-    }
-    if (!pipes.length) {
-      render(list, h("p.muted", null, "No pipelines yet. The wizard on a transmission creates one."));
-      return;
-    }
-    const f = (n: number | null | undefined) => (n === null || n === undefined ? "—" : n.toFixed(1));
-    render(list, table(["Pipeline", "State", "FPS in / out", "Restarts", "Last error", ""], pipes.map((p) => {
+export function pipelinesCard(): ListCard {
+  const f = (n: number | null | undefined) => (n === null || n === undefined ? "—" : n.toFixed(1));
+  return listCard<Pipeline>({
+    title: "Pipelines", testid: "pipelines", what: "pipelines", intervalMs: 5000, fetch: api.pipelines,
+    draw: (pipes, refresh) => pipes.length ? table(["Pipeline", "State", "FPS in / out", "Restarts", "Last error", ""], pipes.map((p) => {
       const st = p.status;
       const state = !p.enabled ? ["off", "disabled"] : !st ? ["off", "unknown"] : st.running ? ["ok", "running"] : ["bad", "stopped"];
-      const toggle = h("button.btn.ghost", { type: "button", dataset: { testid: "pipeline-toggle" }, onclick: () => setEnabled(p, !p.enabled, toggle, pp.now) }, p.enabled ? "Disable" : "Enable");
+      const toggle = h("button.btn.ghost", { type: "button", dataset: { testid: "pipeline-toggle" }, onclick: () => setEnabled(p, !p.enabled, toggle, refresh) }, p.enabled ? "Disable" : "Enable");
       return h("tr", { dataset: { testid: "pipeline-row", name: p.name, state: state[1], fpsIn: String(st?.fps_in ?? "") } },
         h("td", null, h("strong", null, p.name), p.processing_server_id ? h("div.muted.small", null, p.processing_server_id) : null),
         h("td", null, h("span.pill", { class: state[0], dataset: { testid: "pipeline-state" } }, state[1])),
         h("td", { dataset: { testid: "pipeline-fps" } }, st ? `${f(st.fps_in)} / ${f(st.fps_out)}` : "—"),
         h("td", null, st ? String(st.restarts ?? 0) : "—"),
         h("td.small", null, st?.last_error ?? ""),
-        rowActions(`pipeline ${p.name}`, () => editPipeline(p, pp.now), () => confirmDelete("pipeline", p.name,
-          "It stops, and its transmission shows the placeholder unless another pipeline feeds it.", () => api.deletePipeline(p.name), pp.now), toggle));
-    })));
-  };
-  const pp = poll(load, 5000);
-  return { el: card("Pipelines", list), refresh: pp.now, stop: pp.stop };
+        rowActions(`pipeline ${p.name}`, () => editPipeline(p, refresh), () => confirmDelete("pipeline", p.name,
+          "It stops, and its transmission shows the placeholder unless another pipeline feeds it.", () => api.deletePipeline(p.name), refresh), toggle));
+    })) : h("p.muted", null, "No pipelines yet. The wizard on a transmission creates one."),
+  });
 }
 
 /** PUTs p with enabled flipped and everything else as it is. */
@@ -77,22 +63,10 @@ function editPipeline(p: Pipeline, saved: () => void): void {
     hostSlot,
     h("p.muted.small", null, "The graph (camera, operators, transmission) is edited through the API; the wizard creates a new pipeline."),
     h("div.actions.end", null, cancel, save));
-  const errors = new FormErrors(form, banner);
   const m = modal(`Edit pipeline ${p.name}`, form, { testid: "pipeline-modal" });
   cancel.onclick = m.close;
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    errors.clear();
-    save.disabled = true;
-    try {
-      await api.updatePipeline(p.name, draft);
-      toast(`Saved ${p.name}`);
-      m.close();
-      saved();
-    } catch (err) {
-      errors.show(err);
-    } finally {
-      save.disabled = false;
-    }
-  });
+  submitForm(form, banner, save, async () => {
+    await api.updatePipeline(p.name, draft);
+    return `Saved ${p.name}`;
+  }, m.close, saved);
 }
