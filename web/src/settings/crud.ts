@@ -11,7 +11,7 @@ export const CAMERAS_CHANGED = "toposync:cameras-changed";
 
 /** What a card shows when its list cannot be loaded (the server lacks the endpoint, or it failed). */
 export function unavailable(what: string, err: unknown): HTMLElement {
-  return h("div.empty.small", { dataset: { testid: `${what}-unavailable` } },
+  return h("div.empty.small", { dataset: { testid: `${what.replace(/ /g, "-")}-unavailable` } },
     isMissing(err) ? `${what[0].toUpperCase()}${what.slice(1)} are not available on this server.` : `Could not load ${what}: ${errorText(err)}`);
 }
 
