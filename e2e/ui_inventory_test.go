@@ -73,6 +73,23 @@ func TestUIInventory(t *testing.T) {
 		t.Fatalf("created camera %v", c)
 	}
 
+	// The wizard lists the camera made here, and follows cameras changed while it is open.
+	b.do(10*time.Second, chromedp.Click(chromedp.CSS(txRow(tx)+" [data-testid=tx-wizard]")), chromedp.WaitVisible(chromedp.CSS("[data-testid=wizard-form]")))
+	if opts := evalJS[string](b, `[...document.querySelectorAll("[data-testid=wizard-form] [name=camera_id] option")].map(o => o.value).join(",")`); opts != "gate" {
+		t.Errorf("wizard cameras %q, want gate", opts)
+	}
+	if status, out := s.callRoot("POST", "/api/cameras", `{"id":"yard","name":"Yard","url":"testsrc"}`); status != 200 {
+		t.Fatalf("camera: %d %v", status, out)
+	}
+	b.do(5*time.Second, jsDo(`document.dispatchEvent(new CustomEvent("toposync:cameras-changed")) || true`))
+	b.waitJS(10*time.Second, "the wizard's list to follow", `[...document.querySelectorAll("[data-testid=wizard-form] [name=camera_id] option")].map(o => o.value).join(",") === "gate,yard"`,
+		`[...document.querySelectorAll("[data-testid=wizard-form] [name=camera_id] option")].map(o => o.value).join(",")`)
+	if status, _ := s.callRoot("DELETE", "/api/cameras/yard", ""); status != 200 {
+		t.Fatalf("delete yard: %d", status)
+	}
+	b.do(5*time.Second, jsDo(`(document.querySelector("[data-testid=wizard-modal]").close(), true)`))
+	modalGone("wizard-modal")
+
 	// Edit: the password is not shown, and kept when none is typed.
 	b.do(10*time.Second, chromedp.Click(chromedp.CSS(row("camera", "gate")+" [data-testid=row-edit]")), chromedp.WaitVisible(chromedp.CSS("[data-testid=camera-form]")))
 	if pw, ph := b.value("[data-testid=camera-form] [data-testid=password]"), evalJS[string](b, `document.querySelector("[data-testid=camera-form] [data-testid=password]").placeholder`); pw != "" || !strings.Contains(ph, "password set") {
