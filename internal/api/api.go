@@ -73,9 +73,13 @@ type Options struct {
 	// CameraInputs is what camera URLs (and camera.source urls) may be;
 	// the zero Policy accepts no local files.
 	CameraInputs camerainput.Policy
-	// Cameras reports the RTSP cameras' sessions in camera answers; nil:
-	// camera answers carry only the input kind.
+	// Cameras reports the cameras' sessions in camera answers and opens
+	// camera tests; nil: camera answers carry only the input kind, and
+	// camera tests are refused.
 	Cameras CameraHub
+	// CameraTestTimeout bounds a camera test's wait for its frame
+	// (0: DefaultCameraTestTimeout).
+	CameraTestTimeout time.Duration
 	// Ingest bounds the frame ingest (zero: the defaults).
 	Ingest IngestLimits
 	Logger *slog.Logger
@@ -94,11 +98,14 @@ type server struct {
 	// cameraInputs is Options.CameraInputs.
 	cameraInputs camerainput.Policy
 	cameras      CameraHub
-	ingest       IngestLimits
-	clients      *clientSlots // ingest requests in progress per client
-	log          *slog.Logger
-	now          func() time.Time
-	mux          *routeMux
+	// cameraTests holds a token per camera test in progress; cameraTestTimeout bounds each.
+	cameraTests       chan struct{}
+	cameraTestTimeout time.Duration
+	ingest            IngestLimits
+	clients           *clientSlots // ingest requests in progress per client
+	log               *slog.Logger
+	now               func() time.Time
+	mux               *routeMux
 }
 
 // routeMux is the API's router; it remembers its patterns, so that the
@@ -126,6 +133,11 @@ func Handler(opts Options) http.Handler {
 	s := &server{store: opts.Store, engine: opts.Engine, bridge: opts.Bridge, arbiter: opts.Arbiter, pipelines: opts.Pipelines, ffmpeg: ffmpegInfo{path: opts.FFmpegPath}, serverID: opts.ServerID, cameraInputs: opts.CameraInputs, cameras: opts.Cameras, log: opts.Logger, now: opts.Now, mux: &routeMux{ServeMux: http.NewServeMux()}}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.cameraTests = make(chan struct{}, cameraTestsAtOnce)
+	s.cameraTestTimeout = opts.CameraTestTimeout
+	if s.cameraTestTimeout <= 0 {
+		s.cameraTestTimeout = DefaultCameraTestTimeout
 	}
 	s.ingest = opts.Ingest.withDefaults()
 	s.clients = &clientSlots{max: s.ingest.PerClient}
@@ -180,6 +192,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("DELETE /api/processing-servers/{id}", s.deleteProcessingServer)
 	s.mux.HandleFunc("GET /api/cameras", s.listCameras)
 	s.mux.HandleFunc("POST /api/cameras", s.createCamera)
+	s.mux.HandleFunc("POST /api/cameras/test", s.testCamera)
 	s.mux.HandleFunc("GET /api/cameras/{id}", s.getCamera)
 	s.mux.HandleFunc("PUT /api/cameras/{id}", s.putCamera)
 	s.mux.HandleFunc("DELETE /api/cameras/{id}", s.deleteCamera)

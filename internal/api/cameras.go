@@ -11,12 +11,15 @@ import (
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
-// CameraHub is what the cameras API reads from the camera hub
+// CameraHub is what the cameras API uses of the camera hub
 // (camerahub.Hub): the state of the RTSP cameras it pulls and of the
-// local ones (files, the test scene) it reads.
+// local ones (files, the test scene) it reads, and the subscriptions
+// pipelines make, so a camera test opens a camera exactly as they do.
 type CameraHub interface {
 	Status(src camerahub.Source) camerahub.Status
 	LocalStatus(src camerahub.Local) camerahub.Status
+	Frames(src camerahub.Source, consumer string, opts camerahub.FrameOptions) (*camerahub.Frames, error)
+	LocalFrames(src camerahub.Local, consumer string, opts camerahub.FrameOptions) (*camerahub.Frames, error)
 }
 
 // cameraAnswer is a camera as the API shows it: the stored fields (never

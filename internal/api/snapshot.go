@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,13 +69,8 @@ type snapshotRequest struct {
 func parseSnapshot(r *http.Request, t model.Transmission) (snapshotRequest, error) {
 	var req snapshotRequest
 	q := r.URL.Query()
-	for name, values := range q {
-		if !slices.Contains(snapshotParams, name) {
-			return req, errorf(http.StatusBadRequest, "Unknown query parameter %q: a snapshot takes %s", name, strings.Join(snapshotParams, " and "))
-		}
-		if len(values) > 1 {
-			return req, errorf(http.StatusBadRequest, "Query parameter %q is given %d times: give it once", name, len(values))
-		}
+	if err := checkQuery(q, "a snapshot", snapshotParams...); err != nil {
+		return req, err
 	}
 	targets := t.Targets()
 	if id, ok := q["output"]; ok {
@@ -92,18 +88,38 @@ func parseSnapshot(r *http.Request, t model.Transmission) (snapshotRequest, erro
 		}
 		req.output = &targets[i]
 	}
-	if v, ok := q["width"]; ok {
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < minSnapshotWidth || n > MaxSnapshotWidth {
-			return req, errorf(http.StatusBadRequest, "width must be a whole number of pixels from %d to %d, not %q", minSnapshotWidth, MaxSnapshotWidth, v[0])
-		}
-		req.width = n
-	}
-	return req, nil
+	w, err := parseWidth(q)
+	req.width = w
+	return req, err
 }
 
-// snapshotJPEG encodes what viewers see now at the size req asks for, with
-// its share of the decode budget (a snapshot builds a frame as an upload does).
+// checkQuery refuses query parameters other than allowed, and any given twice.
+func checkQuery(q url.Values, what string, allowed ...string) error {
+	for name, values := range q {
+		if !slices.Contains(allowed, name) {
+			return errorf(http.StatusBadRequest, "Unknown query parameter %q: %s takes %s", name, what, strings.Join(allowed, " and "))
+		}
+		if len(values) > 1 {
+			return errorf(http.StatusBadRequest, "Query parameter %q is given %d times: give it once", name, len(values))
+		}
+	}
+	return nil
+}
+
+// parseWidth reads the optional width a picture is scaled to (0: none asked).
+func parseWidth(q url.Values) (int, error) {
+	v, ok := q["width"]
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v[0])
+	if err != nil || n < minSnapshotWidth || n > MaxSnapshotWidth {
+		return 0, errorf(http.StatusBadRequest, "width must be a whole number of pixels from %d to %d, not %q", minSnapshotWidth, MaxSnapshotWidth, v[0])
+	}
+	return n, nil
+}
+
+// snapshotJPEG encodes what viewers see now at the size req asks for.
 func (s *server) snapshotJPEG(ctx context.Context, t model.Transmission, req snapshotRequest) ([]byte, error) {
 	src := s.arbiter.Select(t.ID).Frame
 	// The base size: the output's, the writer's frame's, or for the
@@ -117,11 +133,18 @@ func (s *server) snapshotJPEG(ctx context.Context, t model.Transmission, req sna
 	if src == nil {
 		src = frame.Placeholder(baseW, baseH, t.Placeholder) // cached per output size
 	}
+	return s.encodeScaled(ctx, src, baseW, baseH, req.width)
+}
+
+// encodeScaled encodes src as a JPEG at baseW x baseH, or at width (when
+// not 0) with that aspect ratio, contain-resized when the size differs,
+// with its share of the decode budget (a picture is built as an upload is).
+func (s *server) encodeScaled(ctx context.Context, src *frame.Frame, baseW, baseH, width int) ([]byte, error) {
 	w, h := baseW, baseH
-	if req.width > 0 {
-		w, h = req.width, max(1, (req.width*baseH+baseW/2)/baseW)
+	if width > 0 {
+		w, h = width, max(1, (width*baseH+baseW/2)/baseW)
 		if h > frame.MaxHeight {
-			return nil, errorf(http.StatusBadRequest, "width=%d makes this %dx%d picture %d pixels high, above %d: ask for a width of at most %d", req.width, baseW, baseH, h, frame.MaxHeight, frame.MaxHeight*baseW/baseH)
+			return nil, errorf(http.StatusBadRequest, "width=%d makes this %dx%d picture %d pixels high, above %d: ask for a width of at most %d", width, baseW, baseH, h, frame.MaxHeight, frame.MaxHeight*baseW/baseH)
 		}
 	}
 	cost := frame.JPEGCost(w, h)
@@ -133,7 +156,7 @@ func (s *server) snapshotJPEG(ctx context.Context, t model.Transmission, req sna
 	cancel()
 	if err != nil {
 		return nil, &httpError{status: http.StatusServiceUnavailable, retryAfter: "1", detail: fmt.Sprintf(
-			"The server is building as many frames as its budget allows (%d MiB at once); this snapshot waited %v: ask again in a second, or ask for a smaller width",
+			"The server is building as many frames as its budget allows (%d MiB at once); this picture waited %v: ask again in a second, or ask for a smaller width",
 			s.ingest.Decodes.Capacity()>>20, s.ingest.DecodeWait)}
 	}
 	defer release()

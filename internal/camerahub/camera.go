@@ -54,6 +54,9 @@ type camera struct {
 	lastRun  <-chan struct{} // closed when the previous run ended
 	st       liveState
 	pin      []byte // SHA-256 of the rtsps certificate first accepted
+	// kept: a consumer other than a probe subscribed once, so the record
+	// lives as long as the hub; forgotten: forget removed it.
+	kept, forgotten bool
 
 	fan atomic.Pointer[fanout]
 
@@ -68,6 +71,7 @@ type liveState struct {
 	connected      bool
 	width, height  int
 	lastError      string
+	failures       int // sessions that ended with an error
 	sessionsOpened int
 	lastUnit       time.Time
 	windowStart    time.Time
@@ -98,16 +102,20 @@ func newCamera(h *Hub, src Source) *camera {
 func (c *camera) subscribeFrames(name string, opts FrameOptions) (*Frames, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	switch {
+	case c.closed:
 		return nil, ErrClosed
+	case c.forgotten:
+		return nil, errForgotten
 	}
+	c.kept = c.kept || !opts.Probe
 	key := [2]int{opts.Width, opts.Height}
 	d := c.decoders[key]
 	if d == nil {
 		d = newDecoder(c, opts.Width, opts.Height)
 		c.decoders[key] = d
 	}
-	f := &Frames{cam: c, dec: d, name: name, opts: opts, slot: make(chan Frame, 1), done: make(chan struct{}), limit: rateLimit{fps: opts.FPS}}
+	f := &Frames{cam: c, dec: d, name: name, opts: opts, slot: make(chan Frame, 1), done: make(chan struct{}), limit: rateLimit{fps: opts.FPS}, failBase: c.st.failures}
 	c.frames[f] = struct{}{}
 	d.setSubscribers(c.framesOf(d))
 	c.changed()
@@ -117,9 +125,13 @@ func (c *camera) subscribeFrames(name string, opts FrameOptions) (*Frames, error
 func (c *camera) subscribeAccessUnits(name string) (*AccessUnits, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	switch {
+	case c.closed:
 		return nil, ErrClosed
+	case c.forgotten:
+		return nil, errForgotten
 	}
+	c.kept = true
 	a := &AccessUnits{cam: c, name: name, queue: make(chan AccessUnit, accessUnitQueue), done: make(chan struct{})}
 	a.waitIDR.Store(true)
 	c.units[a] = struct{}{}
@@ -188,6 +200,7 @@ func (c *camera) unsubscribe(f *Frames, a *AccessUnits) {
 	if r != nil {
 		<-r.done
 	}
+	c.hub.forget(c)
 }
 
 // shutdown ends everything the camera runs (Hub.Close).
@@ -389,6 +402,7 @@ func (c *camera) setDisconnected(why string) {
 	c.st.windowStart, c.st.windowUnits, c.st.windowBytes, c.st.fps, c.st.kbps = time.Time{}, 0, 0, 0, 0
 	if why != "" {
 		c.st.lastError = why
+		c.st.failures++
 	}
 }
 
@@ -496,6 +510,17 @@ func (c *camera) problem() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.st.connected {
+		return ""
+	}
+	return c.st.lastError
+}
+
+// failureSince is the camera's last error when a session failed after
+// the failures-th one and none is connected now, else "".
+func (c *camera) failureSince(failures int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.connected || c.st.failures <= failures {
 		return ""
 	}
 	return c.st.lastError

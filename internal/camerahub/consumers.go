@@ -36,6 +36,8 @@ type Frames struct {
 	done  chan struct{}
 	once  sync.Once
 	limit rateLimit // used by the decoder's reader only
+	// failBase is the camera's failed sessions when f subscribed (Failure).
+	failBase int
 
 	delivered, dropped atomic.Uint64
 }
@@ -90,6 +92,23 @@ func (f *Frames) Health() (problem string, restarts int) {
 		problem = camProblem
 	}
 	return problem, restarts
+}
+
+// Failure is why no frame can come, as seen since f subscribed: an RTSP
+// session that failed after it (an older error is history, the session
+// may work now) or its decoder's ffmpeg that is not running, a local
+// camera's ffmpeg that is not running; "" while nothing failed. Unlike
+// Health it waits for a fresh attempt, which is what a one-off probe needs.
+func (f *Frames) Failure() string {
+	if f.local != nil {
+		problem, _ := f.local.health()
+		return problem
+	}
+	if problem := f.cam.failureSince(f.failBase); problem != "" {
+		return problem
+	}
+	problem, _ := f.dec.health()
+	return problem
 }
 
 // offer puts a frame in the slot, replacing one not taken (the decoder's

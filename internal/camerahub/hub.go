@@ -151,6 +151,11 @@ func (h *Hub) camera(src Source) (*camera, error) {
 type FrameOptions struct {
 	Width, Height int // both 0: the camera's own size (from its SPS)
 	FPS           int // at most this many frames a second (dropped in Go); 0: all
+	// Probe marks a one-off reader (the API's connection test): an RTSP
+	// camera only probes ever read is forgotten when its last consumer
+	// leaves, so testing many drafts (wrong passwords included) leaves no
+	// record and no credential behind.
+	Probe bool
 }
 
 // Frames subscribes consumer (a name for the status) to the decoded frames
@@ -160,11 +165,17 @@ func (h *Hub) Frames(src Source, consumer string, opts FrameOptions) (*Frames, e
 	if err := h.checkFrames(opts); err != nil {
 		return nil, err
 	}
-	c, err := h.camera(src)
-	if err != nil {
-		return nil, err
+	for {
+		c, err := h.camera(src)
+		if err != nil {
+			return nil, err
+		}
+		f, err := c.subscribeFrames(consumer, opts)
+		if err != errForgotten {
+			return f, err
+		}
+		// The record was forgotten between the lookup and the subscription: take the new one.
 	}
-	return c.subscribeFrames(consumer, opts)
 }
 
 // checkFrames refuses options no decoder can follow, and any frames
@@ -189,11 +200,33 @@ func (h *Hub) checkFrames(opts FrameOptions) error {
 // AccessUnits subscribes consumer to the camera's compressed stream (a
 // bypass publisher): H.264 access units from the next IDR on.
 func (h *Hub) AccessUnits(src Source, consumer string) (*AccessUnits, error) {
-	c, err := h.camera(src)
-	if err != nil {
-		return nil, err
+	for {
+		c, err := h.camera(src)
+		if err != nil {
+			return nil, err
+		}
+		a, err := c.subscribeAccessUnits(consumer)
+		if err != errForgotten {
+			return a, err
+		}
 	}
-	return c.subscribeAccessUnits(consumer)
+}
+
+// errForgotten is a subscription to a camera record that forget removed.
+var errForgotten = errors.New("camera hub: camera record forgotten")
+
+// forget removes c's record when only probes ever read it and none is
+// left (see FrameOptions.Probe).
+func (h *Hub) forget(c *camera) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kept || c.forgotten || c.run != nil || len(c.frames)+len(c.units) > 0 || h.cameras[c.src] != c {
+		return
+	}
+	c.forgotten = true
+	delete(h.cameras, c.src)
 }
 
 // Status is the state of src's camera; a camera never consumed since

@@ -496,3 +496,47 @@ func TestDecoderArgsOpenOnlyPipes(t *testing.T) {
 		}
 	}
 }
+
+// A probe (the API's connection test) reports only a failure of its own
+// attempt, and a camera only probes read is forgotten with its last probe:
+// no record, last error or credential stays; a pipeline's camera stays.
+func TestProbeIsForgotten(t *testing.T) {
+	cam := testutil.StartRTSPCamera(t, testutil.RTSPCameraOptions{Username: "admin", Password: "right-pass"})
+	h := startHub(t)
+	bad := Source{URL: cam.URL, Username: "admin", Password: "wrong-pass"}
+	probe := func() string {
+		f, err := h.Frames(bad, "connection test", FrameOptions{Probe: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var failure string
+		testutil.Eventually(t, 10*time.Second, "the probe's failure", func() bool { failure = f.Failure(); return failure != "" })
+		return failure
+	}
+	if failure := probe(); !strings.Contains(failure, "401") {
+		t.Fatalf("failure %q", failure)
+	}
+	if st := h.Status(bad); st.LastError != nil {
+		t.Fatalf("a probed camera is remembered: last error %q", *st.LastError)
+	}
+
+	// A pipeline's camera keeps its record (and its history) after a probe.
+	p, err := h.Frames(bad, "pipeline", FrameOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the pipeline's error", func() bool { return h.Status(bad).LastError != nil })
+	p.Close()
+	f, err := h.Frames(bad, "connection test", FrameOptions{Probe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failure := f.Failure(); failure != "" {
+		t.Errorf("a fresh probe reports the pipeline's old error %q", failure)
+	}
+	f.Close()
+	if st := h.Status(bad); st.LastError == nil {
+		t.Error("the pipeline's camera record was forgotten")
+	}
+}

@@ -97,7 +97,12 @@ export interface CameraStatus {
   sessions_opened?: number; consumers?: CameraConsumer[]; decoders?: CameraDecoder[];
 }
 export interface Camera { id: string; name: string; url: string; username: string | null; password_set: boolean; fps: number | null; status?: CameraStatus }
-export interface Pipeline { name: string; enabled: boolean; processing_server_id: string | null; graph: unknown }
+export interface Pipeline { name: string; enabled: boolean; processing_server_id: string | null; graph: unknown; status?: PipelineStatus }
+/** A camera or processing server as a form sends it: password omitted keeps the stored one, null clears it. */
+export interface EndpointDraft { id?: string; name: string; url: string; username: string | null; password?: string | null }
+export interface CameraDraft extends EndpointDraft { fps: number | null }
+export type ServerDraft = EndpointDraft;
+export interface ProcessingServer { id: string; name: string; url: string; username: string | null; password_set: boolean }
 export interface PipelineStatus { name: string; running: boolean; fps_in: number | null; fps_out: number | null; last_error: string | null; restarts: number }
 export interface WizardResult { pipeline_name: string; transmission_id: string; camera_id: string; preset_id: string; engine_running: boolean; warnings: string[] }
 
@@ -134,9 +139,17 @@ export class ApiError extends Error {
 }
 
 export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const resp = await send(method, path, "application/json", body, signal);
+  const json = await resp.json().catch(() => undefined);
+  if (json === undefined) throw new ApiError(resp.status, "The server answered something that is not JSON");
+  return json as T;
+}
+
+/** send() makes a request and throws ApiError (with the server's detail) unless the answer is 2xx. */
+async function send(method: string, path: string, accept: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
   // X-Requested-With: a 401 then carries no Basic challenge, so the browser
   // shows no dialog of its own; the reload below brings the login page.
-  const init: RequestInit = { method, headers: { Accept: "application/json", "X-Requested-With": "toposync-ui" }, signal, cache: "no-store" };
+  const init: RequestInit = { method, headers: { Accept: accept, "X-Requested-With": "toposync-ui" }, signal, cache: "no-store" };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     (init.headers as Record<string, string>)["Content-Type"] = "application/json";
@@ -153,14 +166,13 @@ export async function request<T>(method: string, path: string, body?: unknown, s
     // this page with its login form.
     location.reload();
   }
-  const type = resp.headers.get("content-type") ?? "";
-  const json = type.includes("json") ? await resp.json().catch(() => undefined) : undefined;
   if (!resp.ok) {
+    const type = resp.headers.get("content-type") ?? "";
+    const json = type.includes("json") ? await resp.json().catch(() => undefined) : undefined;
     const detail = json && typeof json === "object" && "detail" in json ? (json as { detail: string | FieldError[] }).detail : `${resp.status} ${resp.statusText}`;
     throw new ApiError(resp.status, detail);
   }
-  if (json === undefined) throw new ApiError(resp.status, "The server answered something that is not JSON");
-  return json as T;
+  return resp;
 }
 
 const enc = encodeURIComponent;
@@ -183,7 +195,18 @@ export const api = {
   runtimeOutputs: (signal?: AbortSignal) => request<{ outputs: RuntimeOutput[] }>("GET", `${API}/runtime/outputs`, undefined, signal),
   prime: (id: string) => request<{ primed: boolean; primed_outputs: number }>("POST", `${API}/transmissions/${enc(id)}/demand/prime`),
   cameras: () => request<Camera[]>("GET", "/api/cameras"),
+  createCamera: (c: CameraDraft) => request<Camera>("POST", "/api/cameras", c),
+  updateCamera: (id: string, c: CameraDraft) => request<Camera>("PUT", `/api/cameras/${enc(id)}`, c),
+  deleteCamera: (id: string) => request<{ deleted: boolean }>("DELETE", `/api/cameras/${enc(id)}`),
+  /** One decoded frame of a camera draft, as a JPEG. */
+  testCamera: async (c: CameraDraft, width: number, signal?: AbortSignal) => (await send("POST", `/api/cameras/test?width=${width}`, "image/jpeg, application/json", c, signal)).blob(),
   pipelines: () => request<Pipeline[]>("GET", "/api/pipelines"),
+  updatePipeline: (name: string, p: Pipeline) => request<Pipeline>("PUT", `/api/pipelines/${enc(name)}`, p),
+  deletePipeline: (name: string) => request<{ deleted: boolean }>("DELETE", `/api/pipelines/${enc(name)}`),
+  servers: () => request<ProcessingServer[]>("GET", "/api/processing-servers"),
+  createServer: (p: ServerDraft) => request<ProcessingServer>("POST", "/api/processing-servers", p),
+  updateServer: (id: string, p: ServerDraft) => request<ProcessingServer>("PUT", `/api/processing-servers/${enc(id)}`, p),
+  deleteServer: (id: string) => request<{ deleted: boolean }>("DELETE", `/api/processing-servers/${enc(id)}`),
   pipelineStatus: (name: string) => request<PipelineStatus>("GET", `/api/pipelines/${enc(name)}/status`),
   wizard: (body: unknown) => request<WizardResult>("POST", `${API}/wizard/create-pipeline`, body),
 };

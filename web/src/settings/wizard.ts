@@ -4,6 +4,7 @@
 import { api, errorText, isMissing, type Camera, type Transmission } from "../api";
 import { h, modal, render, toast } from "../dom";
 import { field, FormErrors, optInt, select } from "../forms";
+import { CAMERAS_CHANGED } from "./crud";
 
 /** The event the wizard dispatches on document after creating a pipeline, so lists refresh at once. */
 export const PIPELINES_CHANGED = "toposync:pipelines-changed";
@@ -33,8 +34,24 @@ export function openWizard(t: Transmission): void {
   });
 }
 
+const cameraOptions = (cams: Camera[]) => cams.map((c) => [c.id, `${c.name || c.id}${c.fps ? ` (${c.fps} fps)` : ""}`] as [string, string]);
+
 function wizardForm(t: Transmission, cams: Camera[]): HTMLElement {
   const state = { camera: cams[0].id, preset: "simple_stream" };
+  const cameraSelect = select(state.camera, cameraOptions(cams), (v) => { state.camera = v });
+  // Cameras added, renamed or deleted in the Settings page while this is open: the list follows.
+  const camerasChanged = () => {
+    if (!cameraSelect.isConnected) {
+      document.removeEventListener(CAMERAS_CHANGED, camerasChanged);
+      return;
+    }
+    api.cameras().then((list) => {
+      if (!list.length) return;
+      if (!list.some((c) => c.id === state.camera)) state.camera = list[0].id;
+      cameraSelect.replaceChildren(...cameraOptions(list).map(([v, label]) => h("option", { value: v, selected: v === state.camera }, label)));
+    }).catch(() => { /* keep the list shown */ });
+  };
+  document.addEventListener(CAMERAS_CHANGED, camerasChanged);
   const banner = h("div.banner.error", { hidden: true, dataset: { testid: "wizard-banner" } });
   const num = (placeholder: string, attrs: Record<string, unknown> = {}) => h("input", { type: "number", placeholder, ...attrs });
   const name = h("input", { type: "text", placeholder: `${t.path}-pipeline`, spellcheck: false });
@@ -56,7 +73,7 @@ function wizardForm(t: Transmission, cams: Camera[]): HTMLElement {
   const form = h("form", { novalidate: true, dataset: { testid: "wizard-form" } },
     banner,
     h("div.grid2", null,
-      field("Camera", select(state.camera, cams.map((c) => [c.id, `${c.name || c.id}${c.fps ? ` (${c.fps} fps)` : ""}`] as [string, string]), (v) => { state.camera = v }), "camera_id"),
+      field("Camera", cameraSelect, "camera_id"),
       h("div", null, field("Preset", select(state.preset, PRESETS.map(([id, label]) => [id, label] as [string, string]), (v) => { state.preset = v; presetChanged() }), "preset_id"), describe),
     ),
     h("div.grid4", null,
