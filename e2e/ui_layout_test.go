@@ -223,6 +223,10 @@ func TestUILayout(t *testing.T) {
 			b.waitJS(10*time.Second, "the page "+page, `!!document.querySelector("[data-testid=tile], [data-testid=docs-op]")`, `document.body.innerText`)
 			b.checkLayout(fmt.Sprintf("%s at %d", page, w), int(w))
 		}
+		// The nav bar shows every link without scrolling.
+		if off := evalJS[[]string](b, `[...document.querySelectorAll(".nav a")].filter(a => a.getBoundingClientRect().right > innerWidth).map(a => a.textContent)`); len(off) > 0 {
+			t.Errorf("nav links off screen at %d: %q", w, off)
+		}
 		settingsReady(b)
 		b.checkLayout(fmt.Sprintf("settings at %d", w), int(w))
 		openModal(b, "tx-edit", `!!document.querySelector("dialog[open] [data-testid=tx-form]")`)
