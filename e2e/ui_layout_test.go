@@ -235,6 +235,14 @@ func TestUILayout(t *testing.T) {
 	}
 	b.screenshot("layout-settings-430.png")
 
+	// A phone on its side is a phone too: 1x1 by default.
+	b.do(20*time.Second, emulate(844, 390, true), chromedp.Navigate(s.uiRoot()+"/"))
+	b.waitJS(10*time.Second, "the dashboard", `!!document.querySelector("[data-testid=tile]")`, `document.body.innerText`)
+	if g := evalJS[string](b, `document.querySelector("[data-testid=grid]").dataset.grid`); g != "1x1" {
+		t.Errorf("default grid on a phone on its side %q, want 1x1", g)
+	}
+	b.checkLayout("dashboard at 844x390", 844)
+
 	// A laptop, 1280x800: 2x2 by default, Settings' tables inside their cards.
 	d := newBrowser(t, "")
 	d.do(20*time.Second, emulate(1280, 800, false), chromedp.Navigate(s.uiRoot()+"/"))
