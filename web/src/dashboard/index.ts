@@ -11,12 +11,17 @@ const OVERLAY_IDLE_MS = 2500;
 type Grid = "1x1" | "2x2";
 const PAGE_SIZE: Record<Grid, number> = { "1x1": 1, "2x2": 4 };
 
+/** Phones, upright or on their side (the width matches styles.css's phone block). */
+const PHONE_QUERY = "(max-width: 640px), (max-height: 500px)";
+
+/** The user's stored choice, else 1x1 on a phone (four tiles leave each too
+ *  small to watch) and 2x2 on larger screens. */
 function savedGrid(): Grid {
   try {
     const v = localStorage.getItem(GRID_KEY);
     if (v === "1x1" || v === "2x2") return v;
   } catch { /* storage disabled */ }
-  return "2x2";
+  return matchMedia(PHONE_QUERY).matches ? "1x1" : "2x2";
 }
 
 export function mountDashboard(root: HTMLElement): () => void {

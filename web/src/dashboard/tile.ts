@@ -57,7 +57,7 @@ export class Tile {
     this.msgExtra = h("div.tile-extra");
     this.msg = h("div.tile-msg", { dataset: { testid: "tile-message" } }, h("span.spinner"), this.msgText, this.msgExtra);
     this.dot = h("span.dot");
-    this.labelEl = h("span.tile-label", { dataset: { testid: "tile-label" } }, tileLabel(t));
+    this.labelEl = h("span.tile-label", { title: tileLabel(t), dataset: { testid: "tile-label" } }, tileLabel(t));
     this.transportEl = h("span.transport", { dataset: { testid: "tile-transport" } });
     this.noteEl = h("span.tile-note", { dataset: { testid: "tile-note" } });
     this.pipBtn = h("button.icon-btn", { type: "button", title: "Picture in picture", "aria-label": "Picture in picture", dataset: { testid: "tile-pip" }, onclick: () => this.togglePiP() }, icon("pip"));
@@ -75,6 +75,10 @@ export class Tile {
     this.video.addEventListener("enterpictureinpicture", () => { this.inPiP = true; this.activeChanged() });
     this.video.addEventListener("leavepictureinpicture", () => { this.inPiP = false; this.activeChanged() });
     this.video.addEventListener("dblclick", () => this.toggleFullscreen());
+    // On a phone the tile takes the picture's shape (styles.css, --tile-ar).
+    this.video.addEventListener("resize", () => {
+      if (this.video.videoWidth && this.video.videoHeight) this.el.style.setProperty("--tile-ar", `${this.video.videoWidth} / ${this.video.videoHeight}`);
+    });
     this.setStatus("idle", "Waiting to be on screen");
   }
 
@@ -83,7 +87,7 @@ export class Tile {
   /** A newer copy of the transmission: playback restarts only when what it plays changed. */
   update(t: Transmission): void {
     this.t = t;
-    this.labelEl.textContent = tileLabel(t);
+    this.labelEl.textContent = this.labelEl.title = tileLabel(t);
     const key = tileKey(t);
     if (key !== this.key) {
       this.key = key;

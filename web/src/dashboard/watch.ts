@@ -40,7 +40,7 @@ export function mountWatch(root: HTMLElement, key: string): () => void {
         tile.setVisible(true);
       }
       if (t) {
-        title.textContent = tileLabel(t);
+        title.textContent = title.title = tileLabel(t);
         document.title = `${tileLabel(t)} · toposync streaming`;
       }
     } catch (err) {

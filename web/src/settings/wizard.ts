@@ -83,7 +83,7 @@ function wizardForm(t: Transmission, cams: Camera[]): HTMLElement {
     ),
     motion,
     result,
-    h("div.actions.end", null, submit),
+    h("div.actions.end.sticky", null, submit),
   );
   presetChanged();
   const errors = new FormErrors(form, banner);
