@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/broadcast"
 	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/frame"
 	"github.com/toposync/toposync-streaming/internal/model"
@@ -87,6 +88,9 @@ type transmission struct {
 	active      string
 	stickyUntil time.Time
 	reason      string
+	// updated wakes the pumps of the transmission at each new frame of the
+	// selected writer and each change of selection.
+	updated broadcast.Signal
 }
 
 // Arbiter holds the writers of every transmission. Safe for concurrent use.
@@ -188,7 +192,19 @@ func (a *Arbiter) Publish(transmissionID, writerID string, lc Lifecycle, priorit
 	}
 	a.evict(transmissionID, t, now, writerID)
 	a.arbitrate(transmissionID, t, now)
+	if f != nil && t.active == writerID {
+		t.updated.Notify()
+	}
 	return t.active, nil
+}
+
+// Updated returns a channel closed at the next new frame of the
+// transmission's selected writer or the next change of its selection, so
+// that a frame is encoded when it arrives rather than at the next tick.
+func (a *Arbiter) Updated(transmissionID string) <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.get(transmissionID).updated.Wait()
 }
 
 // freeSlot evicts the least recently updated writer that is not fresh,
@@ -294,6 +310,7 @@ func (a *Arbiter) arbitrate(tid string, t *transmission, now time.Time) {
 		if t.active == before {
 			return
 		}
+		t.updated.Notify()
 		t.switches++
 		if a.onChange != nil {
 			a.onChange(tid)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/toposync/toposync-streaming/internal/broadcast"
 	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/encoder"
 	"github.com/toposync/toposync-streaming/internal/engine"
@@ -171,8 +172,9 @@ func (g *group) problem() string {
 // cameraPicture is a bypass group's picture: the newest frame the camera
 // hub decoded (the placeholder shows until the first one).
 type cameraPicture struct {
-	frames *camerahub.Frames
-	newest atomic.Pointer[cameraFrame]
+	frames  *camerahub.Frames
+	newest  atomic.Pointer[cameraFrame]
+	arrived broadcast.Signal
 }
 
 type cameraFrame struct {
@@ -196,8 +198,11 @@ func (c *cameraPicture) run(ctx context.Context) {
 			return
 		}
 		c.newest.Store(&cameraFrame{f: fr.Frame, seq: seq})
+		c.arrived.Notify()
 	}
 }
+
+func (c *cameraPicture) updated() <-chan struct{} { return c.arrived.Wait() }
 
 // deliver writes one access unit into every sink of the group.
 func (g *group) deliver(au encoder.AccessUnit, lost func(path string, sink engine.VideoSink)) {

@@ -18,8 +18,10 @@ type frameWriter interface {
 
 // picture is where a pump takes its frames: the newest one and its
 // sequence number (a new number for every new frame); nil: none yet.
+// updated returns a channel closed when latest may have changed.
 type picture interface {
 	latest() (*frame.Frame, uint64)
+	updated() <-chan struct{}
 }
 
 // selected is the transmission's selected writer's frame (raw frames).
@@ -33,11 +35,21 @@ func (s selected) latest() (*frame.Frame, uint64) {
 	return sel.Frame, sel.Seq
 }
 
-// pump feeds one encoder: at exactly the encoding's frame rate, paced by
-// the wall clock, it takes its picture's newest frame (or the
-// placeholder), brings it to the encoding's size and hands it to the
-// encoder with the tick's time as its pts. The encoder never makes it wait: a
-// frame it refuses (still busy with earlier ones) is dropped and counted.
+func (s selected) updated() <-chan struct{} { return s.arb.Updated(s.transmissionID) }
+
+// pump feeds one encoder, at most at the encoding's frame rate. A picture
+// whose frames come no faster than that rate has each new frame sent the
+// moment it arrives (an encode waits for no tick), keeping at least 0.9
+// of a frame interval between two sends; a faster picture is sampled at
+// exactly the frame rate, its newest frame each time. When nothing new
+// came, the current frame (or the placeholder) is sent again, so the
+// encoder and the readers get a steady stream (a keyframe every fps
+// frames, HLS segments of their length); a picture that delivers at about
+// the frame rate gets half an interval of grace first, so that a frame a
+// little late does not find a repeat just sent and wait behind it. Each
+// frame is brought to the encoding's size and stamped with the time it is
+// sent. The encoder never makes it wait: a frame it refuses (still busy
+// with earlier ones) is dropped and counted.
 type pump struct {
 	enc         encoding
 	src         picture
@@ -54,6 +66,13 @@ type pump struct {
 	// resizedSeq is the source frame in resized.
 	resizedSeq uint64
 	handed     [2]*frame.Frame // the last two frames the encoder took, newest first
+	handedSeq  uint64          // the source frame of handed[0]
+
+	// The picture's pace: its last frame seen, when, and the smoothed
+	// time between its frames (0: not known yet).
+	seenSeq uint64
+	seenAt  time.Time
+	period  time.Duration
 
 	sent, dropped atomic.Uint64
 	lastFrameAt   atomic.Int64 // unix microseconds of the last frame the encoder took
@@ -74,58 +93,92 @@ func newPump(e encoding, src picture, out frameWriter, epoch time.Time) *pump {
 	return p
 }
 
-// run paces frames until ctx ends.
+// run sends frames until ctx ends.
 func (p *pump) run(ctx context.Context) {
-	fps := int64(p.enc.fps)
-	start := time.Now()
+	interval := time.Second / time.Duration(p.enc.fps)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	for n := int64(0); ; n++ {
-		due := start.Add(time.Duration(n * int64(time.Second) / fps))
-		if late := time.Since(due); late > time.Duration(int64(time.Second)/fps) {
-			// Fell behind (the machine stalled): skip the missed ticks
-			// instead of bursting them.
-			skip := int64(late) * fps / int64(time.Second)
-			p.dropped.Add(uint64(skip))
-			n += skip
-			due = start.Add(time.Duration(n * int64(time.Second) / fps))
-		}
-		timer.Reset(time.Until(due))
+	var last, lastNew time.Time // the last send, and the last send of a new frame
+	for {
+		updated := p.src.updated()
+		_, seq := p.src.latest()
+		p.observe(seq, time.Now())
+		timer.Reset(time.Until(p.due(seq, last, lastNew, interval)))
 		select {
 		case <-ctx.Done():
 			return
+		case <-updated:
+			continue // a new frame may be due sooner than the repeat
 		case <-timer.C:
 		}
-		p.tick(due.Sub(p.epoch))
+		now := time.Now()
+		if p.tick(now.Sub(p.epoch)) {
+			lastNew = now
+		}
+		last = now
 	}
 }
 
-func (p *pump) tick(pts time.Duration) {
-	f := p.frame()
-	if err := p.out.WriteFrame(pts, f); err != nil {
-		p.dropped.Add(1) // the encoder is busy, between processes, or closing
+// observe follows the picture's pace from the frames it shows.
+func (p *pump) observe(seq uint64, now time.Time) {
+	if seq == p.seenSeq {
 		return
 	}
-	p.handed = [2]*frame.Frame{f, p.handed[0]}
+	if seq != 0 && p.seenSeq != 0 {
+		gap := now.Sub(p.seenAt)
+		if p.period == 0 {
+			p.period = gap
+		} else {
+			p.period += (gap - p.period) / 8
+		}
+	}
+	p.seenSeq, p.seenAt = seq, now
+}
+
+// due is when to send next, given the picture's newest frame seq.
+func (p *pump) due(seq uint64, last, lastNew time.Time, interval time.Duration) time.Time {
+	switch {
+	case seq != p.handedSeq && p.period >= interval*98/100:
+		return last.Add(interval * 9 / 10) // as it arrives
+	case seq != p.handedSeq:
+		return last.Add(interval) // a faster picture, sampled
+	case lastNew.After(last.Add(-2 * interval)):
+		return last.Add(interval * 3 / 2) // a repeat, with grace for a late frame
+	default:
+		return last.Add(interval) // a still picture or the placeholder
+	}
+}
+
+// tick sends the frame of now with pts and reports whether it was a new
+// one (not a repeat of the frame sent before).
+func (p *pump) tick(pts time.Duration) bool {
+	f, seq := p.frame()
+	if err := p.out.WriteFrame(pts, f); err != nil {
+		p.dropped.Add(1) // the encoder is busy, between processes, or closing
+		return false
+	}
+	fresh := seq != p.handedSeq
+	p.handed, p.handedSeq = [2]*frame.Frame{f, p.handed[0]}, seq
 	p.sent.Add(1)
 	p.lastFrameAt.Store(time.Now().UnixMicro())
+	return fresh
 }
 
 // frame returns the frame to send now. Frames already at the encoding's size
 // (and the placeholder) are sent as they are, since they never change;
 // others are resized once and reused while they stay selected.
-func (p *pump) frame() *frame.Frame {
+func (p *pump) frame() (*frame.Frame, uint64) {
 	src, seq := p.src.latest()
 	if src == nil {
-		src = p.placeholder
+		src, seq = p.placeholder, 0
 	}
 	if src.Width == p.enc.width && src.Height == p.enc.height {
-		return src
+		return src, seq
 	}
 	if p.resized == nil || seq != p.resizedSeq {
 		i := slices.IndexFunc(p.ring[:], func(f *frame.Frame) bool { return f != p.handed[0] && f != p.handed[1] })
 		p.resizer.Contain(p.ring[i].Data, src)
 		p.resized, p.resizedSeq = p.ring[i], seq
 	}
-	return p.resized
+	return p.resized, seq
 }

@@ -2,7 +2,10 @@ package bridge
 
 import (
 	"bytes"
+	"context"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
@@ -49,5 +52,99 @@ func TestPumpNeverChangesAFrameTheEncoderHolds(t *testing.T) {
 	}
 	if p.sent.Load() != 10 || w.pts[9] != 900*time.Millisecond {
 		t.Fatalf("sent %d, pts %v", p.sent.Load(), w.pts)
+	}
+}
+
+// pacedWriter records when each frame reached it (virtual time in a
+// synctest bubble).
+type pacedWriter struct {
+	mu    sync.Mutex
+	sends []pacedSend
+}
+
+type pacedSend struct {
+	at time.Time
+	f  *frame.Frame
+}
+
+func (w *pacedWriter) WriteFrame(_ time.Duration, f *frame.Frame) error {
+	w.mu.Lock()
+	w.sends = append(w.sends, pacedSend{time.Now(), f})
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *pacedWriter) since(t time.Time) []pacedSend {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []pacedSend
+	for _, s := range w.sends {
+		if !s.at.Before(t) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// runPaced runs a 30 fps pump for 4 s while a writer publishes a frame
+// every period (none when period is 0), and returns the sends of the last
+// 2 s with the publish time of each frame.
+func runPaced(t *testing.T, period time.Duration) (sends []pacedSend, published map[*frame.Frame]time.Time) {
+	arb := arbiter.New(arbiter.DefaultConfig(), nil, nil)
+	w := &pacedWriter{}
+	p := newPump(encoding{transmissionID: "t", width: 64, height: 48, fps: 30, placeholder: model.PlaceholderGray}, selected{arb, "t"}, w, time.Now())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.run(ctx) }()
+	published = map[*frame.Frame]time.Time{}
+	start := time.Now()
+	time.Sleep(7 * time.Millisecond) // the writer starts out of phase with the placeholder's sends
+	for period > 0 && time.Since(start) < 4*time.Second {
+		f := &frame.Frame{Width: 64, Height: 48, Data: make([]byte, 64*48*3)}
+		published[f] = time.Now()
+		arb.Publish("t", "w", arbiter.Update, 0, f)
+		time.Sleep(period)
+	}
+	time.Sleep(time.Until(start.Add(4 * time.Second)))
+	cancel()
+	<-done
+	return w.since(start.Add(2 * time.Second)), published
+}
+
+// A writer a little slower than the encoding's rate (the latency
+// benchmark's 29.88 fps into 30 fps) has every frame encoded the moment it
+// arrives, with no repeat in between; before, each waited for the next
+// 30 fps tick (16.7 ms on average).
+func TestPumpSendsAFrameAsItArrives(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sends, published := runPaced(t, time.Second*100/2988)
+		if len(sends) < 55 {
+			t.Fatalf("%d sends in 2 s", len(sends))
+		}
+		for i, s := range sends {
+			at, ok := published[s.f]
+			if !ok || !s.at.Equal(at) {
+				t.Fatalf("send %d at %v: a repeat or a frame published at %v (waited %v)", i, s.at, at, s.at.Sub(at))
+			}
+		}
+	})
+}
+
+// A faster writer is sampled at exactly the encoding's rate, and with no
+// writer the placeholder is sent at that rate: the fps is a limit and the
+// stream stays steady.
+func TestPumpKeepsTheEncodingRate(t *testing.T) {
+	for _, period := range []time.Duration{0, 25 * time.Millisecond, 16 * time.Millisecond} {
+		synctest.Test(t, func(t *testing.T) {
+			sends, _ := runPaced(t, period)
+			if n := len(sends); n < 58 || n > 61 {
+				t.Errorf("writer every %v: %d sends in 2 s, want 60 (30 fps)", period, n)
+			}
+			for i := 1; i < len(sends); i++ {
+				if gap := sends[i].at.Sub(sends[i-1].at); gap < 30*time.Millisecond {
+					t.Fatalf("writer every %v: sends %v apart", period, gap)
+				}
+			}
+		})
 	}
 }

@@ -37,3 +37,32 @@ func TestCancelStopsDelivery(t *testing.T) {
 		t.Fatalf("Current = %q", l.Current())
 	}
 }
+
+// A Signal wakes the waiters of before a Notify, once; later waiters wait
+// for the next one.
+func TestSignalWakesWaitersOfTheNextNotify(t *testing.T) {
+	var s Signal
+	a, b := s.Wait(), s.Wait()
+	select {
+	case <-a:
+		t.Fatal("woken before any Notify")
+	default:
+	}
+	s.Notify()
+	for _, ch := range []<-chan struct{}{a, b} {
+		select {
+		case <-ch:
+		default:
+			t.Fatal("a waiter was not woken")
+		}
+	}
+	c := s.Wait()
+	select {
+	case <-c:
+		t.Fatal("a waiter after the Notify was woken by it")
+	default:
+	}
+	s.Notify()
+	s.Notify() // with nobody waiting: nothing to do
+	<-c
+}
