@@ -187,7 +187,7 @@ export class TransmissionsSection {
           ),
           h("div.grid2", null,
             field("Engine path (optional)", text(o.path ?? "", (v) => { o.path = v.trim() || null }, { placeholder: "automatic", spellcheck: false, dataset: { testid: "output-path" } }), `${p}.path`,
-              "Empty: the transmission's path, or path-<output id> when several outputs are enabled. Set it to pin this output's URL.")),
+              "Empty: the transmission's path, or <path>-<output id> when several outputs are enabled. Set it to pin this output's URL.")),
           checkbox("Require a username and password to watch", auth.enabled, `${p}.authentication.enabled`, (v) => { auth.enabled = v; authFields.hidden = !v }),
           authFields,
           h("div.actions.end", null, h("button.btn.ghost.danger", { type: "button", onclick: () => { draft.outputs.splice(i, 1); drawOutputs() } }, icon("trash"), "Remove output")),
