@@ -279,3 +279,14 @@ func (b *browser) value(sel string) string {
 	b.t.Helper()
 	return evalJS[string](b, fmt.Sprintf(`document.querySelector(%q)?.value ?? "<missing>"`, sel))
 }
+
+// saveExpectingFieldError saves the transmission form and waits until the
+// field named field (its data-field, the server's loc) shows an error
+// containing text.
+func (b *browser) saveExpectingFieldError(field, text string) {
+	b.t.Helper()
+	b.do(10*time.Second, chromedp.Click(chromedp.CSS("[data-testid=tx-save]")))
+	b.waitJS(10*time.Second, fmt.Sprintf("%q at %s", text, field),
+		fmt.Sprintf(`document.querySelector('[data-field=%q].invalid .field-error')?.textContent.includes(%q)`, field, text),
+		`document.querySelector("[data-testid=tx-form]")?.innerText ?? "no form"`)
+}

@@ -111,6 +111,10 @@ func TestUISettingsEditAndDelete(t *testing.T) {
 	}
 	b.setInput(`[name="outputs.1.bitrate_kbps"]`, "800")
 	b.do(10*time.Second, chromedp.Click(chromedp.CSS("[data-testid=tx-save]")))
+	// A second output moves the first one's URL: the form says so first
+	// (e2e/ui_urlchange_test.go pins it; here the move is accepted).
+	b.waitJS(10*time.Second, "the URL change warning", `!!document.querySelector("[data-testid=url-change]")`, `document.querySelector("[data-testid=tx-form]")?.innerText ?? "no form"`)
+	b.do(10*time.Second, chromedp.Click(chromedp.CSS("[data-testid=url-change-confirm]")))
 	b.waitJS(10*time.Second, "the editor closed and the row updated",
 		fmt.Sprintf(`(() => { const r = document.querySelector(%q); return !document.querySelector("[data-testid=tx-form]") && !!r && r.innerText.includes("latest ·") && r.innerText.includes("black placeholder") && r.querySelectorAll(".chip").length === 2 })()`, txRow(id)),
 		fmt.Sprintf(`document.querySelector(%q)?.innerText ?? document.body.innerText.slice(0, 1500)`, txRow(id)))

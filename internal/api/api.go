@@ -174,6 +174,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("PUT "+Prefix+"/transmissions/{id}", s.putTransmission)
 	s.mux.HandleFunc("DELETE "+Prefix+"/transmissions/{id}", s.deleteTransmission)
 	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/urls", s.transmissionURLs)
+	s.mux.HandleFunc("POST "+Prefix+"/transmissions/{id}/urls/preview", s.previewURLs)
 	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/snapshot", s.snapshot)
 	s.mux.HandleFunc("GET "+Prefix+"/transmissions/{id}/demand", s.proxyRemote(s.transmissionDemand))
 	s.mux.HandleFunc("POST "+Prefix+"/transmissions/{id}/demand/prime", s.proxyRemote(s.primeDemand))
@@ -252,6 +253,7 @@ type ffmpegInfo struct {
 type httpError struct {
 	status     int
 	detail     string
+	loc        []any  // the request field at fault, "body" first; nil: none
 	retryAfter string // Retry-After of a 503, seconds
 }
 
@@ -259,6 +261,29 @@ func (e *httpError) Error() string { return e.detail }
 
 func errorf(status int, format string, args ...any) error {
 	return &httpError{status: status, detail: fmt.Sprintf(format, args...)}
+}
+
+// errorAt is errorf for an error about one field of the request body: the
+// answer carries its loc next to the detail, so clients place it without
+// reading the message.
+func errorAt(status int, loc []any, format string, args ...any) error {
+	return &httpError{status: status, detail: fmt.Sprintf(format, args...), loc: loc}
+}
+
+// bodyConflict locates a conflict the store found in the whole document
+// inside a request body that is the document's part at part (for example
+// "streams", "transmissions", 0): the side of the conflict there becomes
+// the loc, rooted at "body". Other errors are returned as they are.
+func bodyConflict(err error, part ...any) error {
+	var ce *model.ConflictError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	out := &model.ConflictError{Msg: ce.Msg}
+	if rest, ok := ce.At(part...); ok {
+		out.Loc = append([]any{"body"}, rest...)
+	}
+	return out
 }
 
 // writeError answers err with the status its type calls for.
@@ -271,11 +296,18 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if he.retryAfter != "" {
 			w.Header().Set("Retry-After", he.retryAfter)
 		}
-		writeDetail(w, he.status, he.detail)
+		writeDetailAt(w, he.status, he.detail, he.loc)
 	case errors.As(err, &ve):
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": ve.Errors})
 	case errors.As(err, &ce):
-		writeDetail(w, http.StatusConflict, ce.Msg)
+		// Only a loc inside the request is answered: one in the stored
+		// document (a handler that did not locate it) means nothing to
+		// the client.
+		var loc []any
+		if len(ce.Loc) > 0 && ce.Loc[0] == "body" {
+			loc = ce.Loc
+		}
+		writeDetailAt(w, http.StatusConflict, ce.Msg, loc)
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeDetail(w, http.StatusInternalServerError, err.Error())
@@ -283,7 +315,18 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeDetail(w http.ResponseWriter, status int, detail string) {
-	writeJSON(w, status, map[string]string{"detail": detail})
+	writeDetailAt(w, status, detail, nil)
+}
+
+// writeDetailAt answers {"detail": detail}, with "loc" when the error is
+// about one field of the request (FastAPI's loc: "body", then members and
+// indexes).
+func writeDetailAt(w http.ResponseWriter, status int, detail string, loc []any) {
+	answer := map[string]any{"detail": detail}
+	if loc != nil {
+		answer["loc"] = loc
+	}
+	writeJSON(w, status, answer)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

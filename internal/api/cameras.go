@@ -129,7 +129,7 @@ func (s *server) createCamera(w http.ResponseWriter, r *http.Request) {
 	}
 	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
 		if c.FindCamera(cam.ID) >= 0 {
-			return &model.ConflictError{Msg: "Duplicate camera id: " + cam.ID}
+			return &model.ConflictError{Msg: "Duplicate camera id: " + cam.ID, Loc: []any{"body", "id"}}
 		}
 		c.Cameras = append(c.Cameras, cam)
 		return nil

@@ -30,10 +30,10 @@ func (s *server) ingestTarget(r *http.Request) (model.Transmission, string, erro
 		return t, "", err
 	}
 	if !t.Enabled {
-		return t, "", errorf(http.StatusNotFound, "Transmission '%s' is disabled: enable it to publish", t.ID)
+		return t, "", errorf(http.StatusNotFound, "Transmission '%s' is disabled: enable it to publish", t.Label())
 	}
 	if !model.HostedHere(t.HostServerID, s.serverID) {
-		return t, "", errorf(http.StatusNotFound, "Transmission '%s' is hosted on '%s': publish there", t.ID, t.HostServerID)
+		return t, "", errorf(http.StatusNotFound, "Transmission '%s' is hosted on '%s': publish there", t.Label(), t.HostServerID)
 	}
 	wid := strings.TrimSpace(r.PathValue("writer_id"))
 	if wid == "" || len(wid) > 200 {
@@ -174,7 +174,7 @@ func (s *server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 
 // tooManyWriters is the 429 of a new writer refused at the writer cap.
 func tooManyWriters(t model.Transmission, wid string) error {
-	return errorf(http.StatusTooManyRequests, "Transmission '%s' has as many writers as runtime.max_writers allows, all of them delivering frames: writer '%s' is refused; close a writer (DELETE its writer) or raise runtime.max_writers", t.Name, wid)
+	return errorf(http.StatusTooManyRequests, "Transmission '%s' has as many writers as runtime.max_writers allows, all of them delivering frames: writer '%s' is refused; close a writer (DELETE its writer) or raise runtime.max_writers", t.Label(), wid)
 }
 
 func writerAnswer(tid, wid, active string) map[string]any {

@@ -74,7 +74,7 @@ type frameLimit struct {
 
 func limitFor(t model.Transmission) frameLimit {
 	w, h := t.LargestOutput()
-	return frameLimit{name: t.Name, outW: w, outH: h, maxPixels: min(FrameAreaFactor*w*h, model.MaxWidth*model.MaxHeight)}
+	return frameLimit{name: t.Label(), outW: w, outH: h, maxPixels: min(FrameAreaFactor*w*h, model.MaxWidth*model.MaxHeight)}
 }
 
 // check refuses a frame of w x h above the limit with 413.

@@ -77,9 +77,9 @@ func (configServices) Writer(string, string, int, *arbiter.Forward) *streamwrite
 }
 
 // checkPipeline refuses, with 400 and the reason, a pipeline whose graph
-// cannot run or whose host is unknown.
-func (s *server) checkPipeline(c *model.Config, p model.Pipeline) error {
-	if err := s.checkHost(p.ProcessingServerID); err != nil {
+// cannot run or whose host (named at hostLoc in the request) is unknown.
+func (s *server) checkPipeline(c *model.Config, p model.Pipeline, hostLoc ...any) error {
+	if err := s.checkHostIn(c, p.ProcessingServerID, hostLoc...); err != nil {
 		return err
 	}
 	if err := pipeline.Validate(p.Graph, configServices{c, s.cameraInputs}); err != nil {
@@ -111,9 +111,9 @@ func (s *server) createPipeline(w http.ResponseWriter, r *http.Request) {
 	}
 	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
 		if c.FindPipeline(p.Name) >= 0 {
-			return errorf(http.StatusConflict, "Pipeline already exists: %s", p.Name)
+			return errorAt(http.StatusConflict, []any{"body", "name"}, "Pipeline already exists: %s", p.Name)
 		}
-		if err := s.checkPipeline(c, p); err != nil {
+		if err := s.checkPipeline(c, p, "body", "processing_server_id"); err != nil {
 			return err
 		}
 		c.Pipelines = append(c.Pipelines, p)
@@ -135,7 +135,7 @@ func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := decodePipeline(body)
 	if err == nil && p.Name != name {
-		err = errorf(http.StatusBadRequest, "Pipeline name mismatch: the URL names '%s' but the body names '%s'", name, p.Name)
+		err = errorAt(http.StatusBadRequest, []any{"body", "name"}, "Pipeline name mismatch: the URL names '%s' but the body names '%s'", name, p.Name)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -146,7 +146,7 @@ func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) {
 		if i < 0 {
 			return errorf(http.StatusNotFound, "Pipeline not found")
 		}
-		if err := s.checkPipeline(c, p); err != nil {
+		if err := s.checkPipeline(c, p, "body", "processing_server_id"); err != nil {
 			return err
 		}
 		c.Pipelines[i] = p

@@ -48,7 +48,7 @@ func (s *server) createProcessingServer(w http.ResponseWriter, r *http.Request) 
 	}
 	p, err := model.DecodeProcessingServer(body, "body")
 	if err == nil && p.ID == s.serverID {
-		err = errorf(http.StatusConflict, "Processing server id '%s' is this server's own id", p.ID)
+		err = errorAt(http.StatusConflict, []any{"body", "id"}, "Processing server id '%s' is this server's own id", p.ID)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -56,7 +56,7 @@ func (s *server) createProcessingServer(w http.ResponseWriter, r *http.Request) 
 	}
 	doc, err := s.store.UpdateConfig(func(c *model.Config) error {
 		if c.FindProcessingServer(p.ID) >= 0 {
-			return &model.ConflictError{Msg: "Duplicate processing server id: " + p.ID}
+			return &model.ConflictError{Msg: "Duplicate processing server id: " + p.ID, Loc: []any{"body", "id"}}
 		}
 		c.ProcessingServers = append(c.ProcessingServers, p)
 		return nil
@@ -112,7 +112,7 @@ func (s *server) deleteProcessingServer(w http.ResponseWriter, r *http.Request) 
 		var users []string
 		for _, t := range c.Streams.Transmissions {
 			if model.HostedHere(t.HostServerID, id) {
-				users = append(users, fmt.Sprintf("transmission '%s'", t.ID))
+				users = append(users, fmt.Sprintf("transmission '%s'", t.Label()))
 			}
 		}
 		for _, p := range c.Pipelines {
@@ -134,12 +134,13 @@ func (s *server) deleteProcessingServer(w http.ResponseWriter, r *http.Request) 
 }
 
 // checkHostIn accepts "local", this server's own id and the processing
-// servers registered in c.
-func (s *server) checkHostIn(c *model.Config, host string) error {
+// servers registered in c; loc is the request field that names host (none
+// when the URL does).
+func (s *server) checkHostIn(c *model.Config, host string, loc ...any) error {
 	if host == model.LocalHost || host == s.serverID || c.FindProcessingServer(host) >= 0 {
 		return nil
 	}
-	return errorf(http.StatusBadRequest, "Unknown host_server_id: %s", host)
+	return errorAt(http.StatusBadRequest, loc, "Unknown host_server_id: %s", host)
 }
 
 // isRemote says whether a transmission hosted on host is served by another

@@ -51,7 +51,7 @@ func TestProcessingServersCRUD(t *testing.T) {
 	c.expect(200, "POST", "/../pipelines", `{"name":"edge_pipe","enabled":false,"processing_server_id":"edge-one","graph":{"schema_version":1,"nodes":[{"id":"src","type":"camera.source","config":{"url":"testsrc"}},{"id":"pub","type":"stream.publish_video","config":{"transmission_id":"t2"}}],"edges":[{"from":{"node":"src","port":"out"},"to":{"node":"pub","port":"in"}}]}}`)
 
 	out = c.expect(409, "DELETE", base+"/edge-one", nil)
-	want := fmt.Sprintf("Processing server 'edge-one' is used by transmission '%s', transmission 't2', pipeline 'edge_pipe': change or delete them first", tr["id"])
+	want := "Processing server 'edge-one' is used by transmission 'Gate', transmission 'x', pipeline 'edge_pipe': change or delete them first"
 	if out["detail"] != want {
 		t.Errorf("delete in use: %v\nwant %s", out["detail"], want)
 	}

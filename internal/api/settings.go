@@ -27,8 +27,8 @@ func (s *server) patchSettings(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		for _, t := range merged.Transmissions {
-			if err := s.checkHostIn(c, t.HostServerID); err != nil {
+		for i, t := range merged.Transmissions {
+			if err := s.checkHostIn(c, t.HostServerID, "body", "transmissions", i, "host_server_id"); err != nil {
 				return err
 			}
 		}
@@ -52,8 +52,8 @@ func writeSettings(w http.ResponseWriter, r *http.Request, doc *store.Document) 
 
 // checkHost accepts the host ids this server knows: "local", its own id
 // and the registered processing servers (see checkHostIn).
-func (s *server) checkHost(host string) error {
-	return s.checkHostIn(&s.store.Current().Config, host)
+func (s *server) checkHost(host string, loc ...any) error {
+	return s.checkHostIn(&s.store.Current().Config, host, loc...)
 }
 
 // replacementBody reads the body of a PUT that replaces the object the URL
@@ -71,7 +71,7 @@ func replacementBody(w http.ResponseWriter, r *http.Request, id, kind string, sa
 	}
 	var bodyID string
 	if raw, ok := members["id"]; ok && json.Unmarshal(raw, &bodyID) == nil && !same(bodyID) {
-		return nil, false, errorf(http.StatusBadRequest, "%s id mismatch: the URL names '%s' but the body names '%s'", kind, id, bodyID)
+		return nil, false, errorAt(http.StatusBadRequest, []any{"body", "id"}, "%s id mismatch: the URL names '%s' but the body names '%s'", kind, id, bodyID)
 	}
 	quoted, err := json.Marshal(id)
 	if err != nil {

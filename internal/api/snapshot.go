@@ -38,7 +38,7 @@ var snapshotParams = []string{"output", "width"}
 func (s *server) snapshot(w http.ResponseWriter, r *http.Request) {
 	t, err := s.lookup(r)
 	if err == nil && s.isRemote(t.HostServerID) {
-		err = errorf(http.StatusConflict, "Transmission '%s' is hosted on processing server '%s', which holds its frames: ask that server's API for the snapshot", t.Name, t.HostServerID)
+		err = errorf(http.StatusConflict, "Transmission '%s' is hosted on processing server '%s', which holds its frames: ask that server's API for the snapshot", t.Label(), t.HostServerID)
 	}
 	var req snapshotRequest
 	if err == nil {
@@ -78,13 +78,13 @@ func parseSnapshot(r *http.Request, t model.Transmission) (snapshotRequest, erro
 		enabled := t.EnabledOutputs()
 		if i < 0 || len(enabled) == 0 { // Targets has a default output when none is enabled
 			if len(enabled) == 0 {
-				return req, errorf(http.StatusBadRequest, "Transmission '%s' has no enabled output: leave output out", t.Name)
+				return req, errorf(http.StatusBadRequest, "Transmission '%s' has no enabled output: leave output out", t.Label())
 			}
 			ids := make([]string, 0, len(enabled))
 			for _, o := range enabled {
 				ids = append(ids, o.ID)
 			}
-			return req, errorf(http.StatusBadRequest, "Transmission '%s' has no enabled output %q: use one of %s, or leave output out", t.Name, id[0], strings.Join(ids, ", "))
+			return req, errorf(http.StatusBadRequest, "Transmission '%s' has no enabled output %q: use one of %s, or leave output out", t.Label(), id[0], strings.Join(ids, ", "))
 		}
 		req.output = &targets[i]
 	}

@@ -180,17 +180,17 @@ func (s *server) wizardCreatePipeline(w http.ResponseWriter, r *http.Request) {
 	_, err = s.store.UpdateConfig(func(c *model.Config) error {
 		ti := c.Streams.Find(req.TransmissionID)
 		if ti < 0 {
-			return errorf(http.StatusNotFound, "Transmission not found")
+			return errorAt(http.StatusNotFound, []any{"body", "transmission_id"}, "Transmission not found")
 		}
 		t := c.Streams.Transmissions[ti]
 		cam, ok := findCamera(c.Cameras, req.CameraID)
 		if !ok {
-			return errorf(http.StatusNotFound, "Camera not found")
+			return errorAt(http.StatusNotFound, []any{"body", "camera_id"}, "Camera not found")
 		}
 		name := pipeline.SafeName(params.name)
 		if params.name != "" {
 			if c.FindPipeline(name) >= 0 {
-				return errorf(http.StatusConflict, "Pipeline already exists: %s", name)
+				return errorAt(http.StatusConflict, []any{"body", "optional_parameters", "pipeline_name"}, "Pipeline already exists: %s", name)
 			}
 		} else {
 			base := pipeline.SuggestName(t, cam, req.PresetID)
@@ -207,14 +207,15 @@ func (s *server) wizardCreatePipeline(w http.ResponseWriter, r *http.Request) {
 		if params.hostSet {
 			host = params.host
 		}
-		if err := s.checkHost(host); err != nil {
+		hostLoc := []any{"body", "optional_parameters", "processing_server_id"}
+		if err := s.checkHostIn(c, host, hostLoc...); err != nil {
 			return err
 		}
 		if host != t.HostServerID {
-			return errorf(http.StatusBadRequest, "Transmission host_server_id must match pipeline processing_server_id. Transmission='%s' Pipeline='%s'.", t.HostServerID, host)
+			return errorAt(http.StatusBadRequest, hostLoc, "Transmission host_server_id must match pipeline processing_server_id. Transmission='%s' Pipeline='%s'.", t.HostServerID, host)
 		}
 		p := model.Pipeline{Name: name, Enabled: params.enabled, ProcessingServerID: host, Graph: graph}
-		if err := s.checkPipeline(c, p); err != nil {
+		if err := s.checkPipeline(c, p, hostLoc...); err != nil {
 			return err
 		}
 		c.Pipelines = append(c.Pipelines, p)

@@ -106,29 +106,29 @@ func DecodeStored(st Stored, now time.Time) (Config, error) {
 // Check enforces the settings rules and unique camera ids, pipeline names
 // and processing server ids.
 func (c *Config) Check() error {
-	if err := c.Streams.Check(); err != nil {
-		return err
+	if ce := c.Streams.check(); ce != nil {
+		return ce.under([]any{"streams"})
 	}
-	seen := map[string]bool{}
-	for _, cam := range c.Cameras {
-		if seen[cam.ID] {
-			return &ConflictError{Msg: fmt.Sprintf("Duplicate camera id: %s", cam.ID)}
+	seen := map[string]int{}
+	for i, cam := range c.Cameras {
+		if j, taken := seen[cam.ID]; taken {
+			return &ConflictError{Msg: fmt.Sprintf("Duplicate camera id: %s", cam.ID), Loc: []any{"cameras", i, "id"}, With: []any{"cameras", j, "id"}}
 		}
-		seen[cam.ID] = true
+		seen[cam.ID] = i
 	}
-	seen = map[string]bool{}
-	for _, p := range c.Pipelines {
-		if seen[p.Name] {
-			return &ConflictError{Msg: fmt.Sprintf("Pipeline already exists: %s", p.Name)}
+	seen = map[string]int{}
+	for i, p := range c.Pipelines {
+		if j, taken := seen[p.Name]; taken {
+			return &ConflictError{Msg: fmt.Sprintf("Pipeline already exists: %s", p.Name), Loc: []any{"pipelines", i, "name"}, With: []any{"pipelines", j, "name"}}
 		}
-		seen[p.Name] = true
+		seen[p.Name] = i
 	}
-	seen = map[string]bool{}
-	for _, p := range c.ProcessingServers {
-		if seen[p.ID] {
-			return &ConflictError{Msg: fmt.Sprintf("Duplicate processing server id: %s", p.ID)}
+	seen = map[string]int{}
+	for i, p := range c.ProcessingServers {
+		if j, taken := seen[p.ID]; taken {
+			return &ConflictError{Msg: fmt.Sprintf("Duplicate processing server id: %s", p.ID), Loc: []any{"processing_servers", i, "id"}, With: []any{"processing_servers", j, "id"}}
 		}
-		seen[p.ID] = true
+		seen[p.ID] = i
 	}
 	return nil
 }

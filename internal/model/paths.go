@@ -22,12 +22,14 @@ func (t *Transmission) EnabledOutputs() []*Output {
 }
 
 // OutputPath resolves the engine path an output is published and read at:
-// its "path" extra when set; the transmission path when it is the only
-// enabled output; otherwise "{path}-{output id}", so every output of a
-// multi-output transmission has its own stable URL.
+// its pinned path (output.path) when set; the transmission path when it is
+// the only enabled output; otherwise "{path}-{output id}", so every output
+// of a multi-output transmission has its own stable URL. This is the one
+// place the rule lives: the UI asks the API (urls/preview) instead of
+// repeating it.
 func (t *Transmission) OutputPath(o *Output) string {
-	if p := o.PathOverride(); p != "" {
-		return p
+	if o.Path != "" {
+		return o.Path
 	}
 	if len(t.EnabledOutputs()) <= 1 {
 		return t.Path
@@ -38,13 +40,44 @@ func (t *Transmission) OutputPath(o *Output) string {
 // EnginePaths is every engine path the transmission claims: its own path and
 // the resolved path of each enabled output.
 func (t *Transmission) EnginePaths() []string {
-	paths := []string{t.Path}
-	for _, o := range t.EnabledOutputs() {
-		if p := t.OutputPath(o); !slices.Contains(paths, p) {
-			paths = append(paths, p)
-		}
+	var paths []string
+	for _, c := range t.pathClaims() {
+		paths = append(paths, c.path)
 	}
 	return paths
+}
+
+// pathClaim is an engine path the transmission claims and the field (loc
+// inside the transmission) that makes it claim it.
+type pathClaim struct {
+	path string
+	loc  []any
+}
+
+// pathClaims is EnginePaths with the field behind each path, the first
+// field for a path claimed twice.
+func (t *Transmission) pathClaims() []pathClaim {
+	claims := []pathClaim{{t.Path, []any{"path"}}}
+	for k := range t.Outputs {
+		o := &t.Outputs[k]
+		if !o.Enabled {
+			continue
+		}
+		p := t.OutputPath(o)
+		if !slices.ContainsFunc(claims, func(c pathClaim) bool { return c.path == p }) {
+			claims = append(claims, pathClaim{p, outputPathLoc(k, o)})
+		}
+	}
+	return claims
+}
+
+// outputPathLoc is the field that decides output k's engine path: its pin
+// when set, else its id (the path is "{path}-{id}").
+func outputPathLoc(k int, o *Output) []any {
+	if o.Path != "" {
+		return []any{"outputs", k, "path"}
+	}
+	return []any{"outputs", k, "id"}
 }
 
 // CheckEnginePath says why an engine cannot serve a path name, or nil.
@@ -81,20 +114,24 @@ func (t *Transmission) checkEnginePaths(r reader) {
 	for i := range t.Outputs {
 		o := &t.Outputs[i]
 		if !o.Enabled {
-			continue
+			continue // claims no path
 		}
 		p := t.OutputPath(o)
 		if p == t.Path {
 			continue // reported above
 		}
 		if err := CheckEnginePath(p); err != nil {
-			loc := r.at("outputs").at(i)
-			if o.PathOverride() != "" {
-				loc = loc.at("path")
-			} else {
-				loc = loc.at("id")
-			}
-			loc.fail("value_error", "%v", err)
+			field := outputPathLoc(i, o)
+			r.at("outputs").at(i).at(field[len(field)-1]).fail("value_error", "%v", err)
 		}
 	}
+}
+
+// Label names the transmission in messages: its name, else its path (ids
+// are generated and mean nothing to the user).
+func (t *Transmission) Label() string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return t.Path
 }

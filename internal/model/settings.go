@@ -27,7 +27,10 @@ func DecodeSettings(raw json.RawMessage, now time.Time, loc ...any) (Settings, e
 	if err := r.err(); err != nil {
 		return s, err
 	}
-	return s, s.Check()
+	if ce := s.check(); ce != nil {
+		return s, ce.under(loc)
+	}
+	return s, nil
 }
 
 func decodeSettings(r reader, raw json.RawMessage, now time.Time) Settings {
@@ -72,41 +75,52 @@ func (t *Transmission) StampMissing(now time.Time) {
 
 // Check enforces the rules that span transmissions: ids are unique; on one
 // host no two transmissions share a path or an engine path; inside a
-// transmission output ids and engine paths are unique.
+// transmission output ids and engine paths are unique. A conflict is located
+// at the fields involved (see ConflictError) and names transmissions by
+// name (Label), the ids being generated.
 func (s *Settings) Check() error {
-	ids := map[string]bool{}
+	if ce := s.check(); ce != nil {
+		return ce
+	}
+	return nil
+}
+
+func (s *Settings) check() *ConflictError {
+	ids := map[string]int{}
 	type hostPath struct{ host, path string }
 	type claim struct {
-		id  string
-		own bool // the transmission's own path, not an output's
+		index int
+		loc   []any // the field that makes the claim
+		own   bool  // the transmission's own path, not an output's
 	}
 	owner := map[hostPath]claim{}
 	for i := range s.Transmissions {
 		t := &s.Transmissions[i]
-		if ids[t.ID] {
-			return &ConflictError{Msg: fmt.Sprintf("Duplicate transmission id: %s", t.ID)}
+		at := func(loc ...any) []any { return append([]any{"transmissions", i}, loc...) }
+		if j, taken := ids[t.ID]; taken {
+			return &ConflictError{Msg: fmt.Sprintf("Duplicate transmission id: %s", t.ID), Loc: at("id"), With: []any{"transmissions", j, "id"}}
 		}
-		ids[t.ID] = true
+		ids[t.ID] = i
 
-		outputIDs := map[string]bool{}
-		for _, o := range t.Outputs {
-			if outputIDs[o.ID] {
-				return &ConflictError{Msg: fmt.Sprintf("Duplicate output id in transmission '%s': %s", t.ID, o.ID)}
+		outputIDs := map[string]int{}
+		for k, o := range t.Outputs {
+			if j, taken := outputIDs[o.ID]; taken {
+				return &ConflictError{Msg: fmt.Sprintf("Duplicate output id in transmission '%s': %s", t.Label(), o.ID), Loc: at("outputs", k, "id"), With: at("outputs", j, "id")}
 			}
-			outputIDs[o.ID] = true
+			outputIDs[o.ID] = k
 		}
 		if err := t.checkOutputPathsDistinct(); err != nil {
-			return err
+			return err.under(at())
 		}
 
-		for _, p := range t.EnginePaths() {
-			key := hostPath{t.HostServerID, p}
-			mine := claim{id: t.ID, own: p == t.Path}
+		for _, c := range t.pathClaims() {
+			key := hostPath{t.HostServerID, c.path}
+			mine := claim{index: i, loc: at(c.loc...), own: c.path == t.Path}
 			if other, taken := owner[key]; taken {
 				if other.own && mine.own {
-					return &ConflictError{Msg: fmt.Sprintf("Duplicate transmission path for host_server_id='%s': %s", t.HostServerID, p)}
+					return &ConflictError{Msg: fmt.Sprintf("Duplicate transmission path for host_server_id='%s': %s", t.HostServerID, c.path), Loc: mine.loc, With: other.loc}
 				}
-				return &ConflictError{Msg: fmt.Sprintf("Engine path '%s' on host_server_id='%s' is used by transmissions '%s' and '%s'", p, t.HostServerID, other.id, t.ID)}
+				return &ConflictError{Msg: fmt.Sprintf("Engine path '%s' on host_server_id='%s' is used by transmissions '%s' and '%s'", c.path, t.HostServerID, s.Transmissions[other.index].Label(), t.Label()), Loc: mine.loc, With: other.loc}
 			}
 			owner[key] = mine
 		}
@@ -115,15 +129,20 @@ func (s *Settings) Check() error {
 }
 
 // checkOutputPathsDistinct refuses two enabled outputs publishing to one
-// engine path (possible through the "path" extra): one path has one publisher.
-func (t *Transmission) checkOutputPathsDistinct() error {
-	byPath := map[string]string{}
-	for _, o := range t.EnabledOutputs() {
-		p := t.OutputPath(o)
-		if other, taken := byPath[p]; taken {
-			return &ConflictError{Msg: fmt.Sprintf("Outputs '%s' and '%s' of transmission '%s' resolve to the same engine path: %s", other, o.ID, t.ID, p)}
+// engine path (possible through output.path): one path has one publisher.
+func (t *Transmission) checkOutputPathsDistinct() *ConflictError {
+	byPath := map[string]int{}
+	for k := range t.Outputs {
+		o := &t.Outputs[k]
+		if !o.Enabled {
+			continue
 		}
-		byPath[p] = o.ID
+		p := t.OutputPath(o)
+		if j, taken := byPath[p]; taken {
+			return &ConflictError{Msg: fmt.Sprintf("Outputs '%s' and '%s' of transmission '%s' resolve to the same engine path: %s", t.Outputs[j].ID, o.ID, t.Label(), p),
+				Loc: outputPathLoc(k, o), With: outputPathLoc(j, &t.Outputs[j])}
+		}
+		byPath[p] = k
 	}
 	return nil
 }

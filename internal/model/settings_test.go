@@ -122,16 +122,19 @@ func TestSettingsCheck(t *testing.T) {
 	cases := []struct {
 		name, transmissions string
 		conflict            string // substring of the ConflictError, "" for none
+		loc, with           string // where the conflict is (formatLoc)
 	}{
-		{"distinct", `[{"id":"a","path":"x"},{"id":"b","path":"y"}]`, ""},
-		{"duplicate id", `[{"id":"a","path":"x"},{"id":"a","path":"y"}]`, "Duplicate transmission id: a"},
-		{"duplicate path on one host", `[{"id":"a","path":"x"},{"id":"b","path":"X"}]`, "Duplicate transmission path for host_server_id='local': x"},
-		{"same path on two hosts", `[{"id":"a","path":"x"},{"id":"b","path":"x","host_server_id":"edge"}]`, ""},
-		{"duplicate output id", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls"},{"id":"o","protocol":"rtsp"}]}]`, "Duplicate output id in transmission 'a': o"},
-		{"output path collides with other transmission", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls"},{"id":"p","protocol":"rtsp"}]},{"id":"b","path":"x-o"}]`, "Engine path 'x-o'"},
-		{"override collides with other transmission", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls","path":"y"}]},{"id":"b","path":"y"}]`, "Engine path 'y' on host_server_id='local' is used by transmissions 'a' and 'b'"},
-		{"two outputs one override path", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls","path":"z"},{"id":"p","protocol":"rtsp","path":"z"}]}]`, "resolve to the same engine path: z"},
-		{"disabled outputs do not claim paths", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls","path":"z","enabled":false}]},{"id":"b","path":"z"}]`, ""},
+		{"distinct", `[{"id":"a","path":"x"},{"id":"b","path":"y"}]`, "", "", ""},
+		{"duplicate id", `[{"id":"a","path":"x"},{"id":"a","path":"y"}]`, "Duplicate transmission id: a", "transmissions[1].id", "transmissions[0].id"},
+		{"duplicate path on one host", `[{"id":"a","path":"x"},{"id":"b","path":"X"}]`, "Duplicate transmission path for host_server_id='local': x", "transmissions[1].path", "transmissions[0].path"},
+		{"same path on two hosts", `[{"id":"a","path":"x"},{"id":"b","path":"x","host_server_id":"edge"}]`, "", "", ""},
+		{"duplicate output id", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls"},{"id":"o","protocol":"rtsp"}]}]`, "Duplicate output id in transmission 'x': o", "transmissions[0].outputs[1].id", "transmissions[0].outputs[0].id"},
+		{"named by name", `[{"id":"8f0c","name":"Yard","path":"x","outputs":[{"id":"hls","protocol":"hls"},{"id":"hls","protocol":"rtsp"}]}]`, "Duplicate output id in transmission 'Yard': hls", "transmissions[0].outputs[1].id", "transmissions[0].outputs[0].id"},
+		{"output path collides with other transmission", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls"},{"id":"p","protocol":"rtsp"}]},{"id":"b","path":"x-o"}]`, "Engine path 'x-o'", "transmissions[1].path", "transmissions[0].outputs[0].id"},
+		{"override collides with other transmission", `[{"id":"a","name":"A","path":"x","outputs":[{"id":"o","protocol":"hls","path":"y"}]},{"id":"b","path":"y"}]`, "Engine path 'y' on host_server_id='local' is used by transmissions 'A' and 'y'", "transmissions[1].path", "transmissions[0].outputs[0].path"},
+		{"two outputs one override path", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls","path":"z"},{"id":"p","protocol":"rtsp","path":"z"}]}]`, "resolve to the same engine path: z", "transmissions[0].outputs[1].path", "transmissions[0].outputs[0].path"},
+		{"pin on the transmission's own path", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls","path":"x"},{"id":"p","protocol":"rtsp"}]}]`, "", "", ""},
+		{"disabled outputs do not claim paths", `[{"id":"a","path":"x","outputs":[{"id":"o","protocol":"hls","path":"z","enabled":false}]},{"id":"b","path":"z"}]`, "", "", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -144,8 +147,26 @@ func TestSettingsCheck(t *testing.T) {
 				t.Fatalf("error %v, want a ConflictError", err)
 			case c.conflict != "" && !strings.Contains(ce.Msg, c.conflict):
 				t.Fatalf("conflict %q does not say %q", ce.Msg, c.conflict)
+			case c.conflict != "" && (formatLoc(ce.Loc) != c.loc || formatLoc(ce.With) != c.with):
+				t.Fatalf("conflict at %s and %s, want %s and %s", formatLoc(ce.Loc), formatLoc(ce.With), c.loc, c.with)
 			}
 		})
+	}
+}
+
+// A conflict inside a larger document is located there, and At cuts out
+// the side inside one part of it.
+func TestConflictLocatedInDocument(t *testing.T) {
+	_, err := DecodeSettings(json.RawMessage(`{"transmissions":[{"id":"a","path":"x"},{"id":"b","path":"x"}]}`), testNow, "streams")
+	var ce *ConflictError
+	if !errors.As(err, &ce) || formatLoc(ce.Loc) != "streams.transmissions[1].path" {
+		t.Fatalf("err = %#v", err)
+	}
+	if rest, ok := ce.At("streams", "transmissions", 0); !ok || formatLoc(rest) != "path" {
+		t.Errorf("At(first) = %v %v", rest, ok)
+	}
+	if _, ok := ce.At("streams", "transmissions", 2); ok {
+		t.Error("At found a side in a transmission not involved")
 	}
 }
 

@@ -111,9 +111,6 @@ func (t *Transmission) target(o *Output) Target {
 // The runtime extras of an output (members outside the API model that the
 // original's runtime reads) are read here and nowhere else.
 
-// PathOverride is the output's "path" extra, slugged; "" when unset.
-func (o *Output) PathOverride() string { return Slug(o.extraString("path"), "") }
-
 // ResizeMode is the output's "resize_mode" extra: none when it says so,
 // contain otherwise.
 func (o *Output) ResizeMode() ResizeMode {

@@ -39,11 +39,14 @@ type CameraControls struct {
 }
 
 // Output is one way of watching a transmission. Members the API does not know
-// (the runtime reads "path" and "resize_mode") are kept in Extra.
+// (the runtime reads "resize_mode") are kept in Extra.
 type Output struct {
-	ID             string
-	Protocol       Protocol
-	Enabled        bool
+	ID       string
+	Protocol Protocol
+	Enabled  bool
+	// Path pins the output's engine path (slugged; "" when not pinned):
+	// without it the path follows the transmission's (see OutputPath).
+	Path           string
 	Resolution     *Resolution
 	FPSLimit       *int
 	BitrateKbps    *int
@@ -111,7 +114,7 @@ var (
 	// createFields are what POST /transmissions accepts: the server owns the
 	// id and the timestamps.
 	createFields = []string{"name", "enabled", "host_server_id", "path", "placeholder", "arbitration", "camera_controls", "outputs"}
-	outputFields = []string{"id", "protocol", "enabled", "resolution", "fps_limit", "bitrate_kbps", "latency_profile", "authentication"}
+	outputFields = []string{"id", "protocol", "enabled", "path", "resolution", "fps_limit", "bitrate_kbps", "latency_profile", "authentication"}
 )
 
 // How a transmission body is read.
@@ -282,6 +285,14 @@ func decodeOutput(r reader, raw json.RawMessage) Output {
 	if v, present := m["enabled"]; present && !isNull(v) {
 		o.Enabled, _ = r.at("enabled").boolean(v)
 	}
+	if v, present := m["path"]; present && !isNull(v) {
+		if s, ok := r.at("path").str(v); ok {
+			o.Path = Slug(s, "")
+			if o.Path == "" && strings.TrimSpace(s) != "" {
+				r.at("path").fail("value_error", "path %q has no letter or digit: give the engine path to pin (for example the transmission's path), or leave it empty", s)
+			}
+		}
+	}
 	if v, present := m["resolution"]; present && !isNull(v) {
 		o.Resolution = decodeResolution(r.at("resolution"), v)
 	}
@@ -425,6 +436,9 @@ func (o Output) MarshalJSON() ([]byte, error) {
 	w.field("bitrate_kbps", o.BitrateKbps)
 	w.field("latency_profile", o.LatencyProfile)
 	w.field("authentication", o.Authentication)
+	if o.Path != "" {
+		w.field("path", o.Path) // only when pinned: unpinned outputs look as before
+	}
 	w.extras(o.Extra)
 	return w.bytes()
 }

@@ -113,6 +113,9 @@ func TestDecodeTransmissionRules(t *testing.T) {
 		{"id fallback that slugs to nothing", `{"id":"~~~","path":""}`, []string{"path:value_error"}},
 		{"non-ascii path", `{"path":"câmera"}`, []string{"path:value_error"}},
 		{"output path override reserved", `{"path":"p","outputs":[{"protocol":"hls","path":"all"}]}`, []string{"outputs[0].path:value_error"}},
+		{"output path not a string", `{"path":"p","outputs":[{"protocol":"hls","path":5}]}`, []string{"outputs[0].path:string_type"}},
+		{"output path without a letter", `{"path":"p","outputs":[{"protocol":"hls","path":"!!!"}]}`, []string{"outputs[0].path:value_error"}},
+		{"output path null is unpinned", `{"path":"p","outputs":[{"protocol":"hls","path":null}]}`, nil},
 		{"disabled output path not checked", `{"path":"p","outputs":[{"protocol":"hls","enabled":false,"path":"all"}]}`, nil},
 		{"several errors at once", `{"placeholder":1,"outputs":[{"protocol":"x","fps_limit":-1}]}`, []string{"placeholder:string_type", "outputs[0].protocol:literal_error", "outputs[0].fps_limit:greater_than_equal"}},
 	}
@@ -312,5 +315,24 @@ func TestExtraMembersBudget(t *testing.T) {
 	var ve *ValidationError
 	if !errors.As(err, &ve) || fmt.Sprint(ve.Errors[0].Loc) != "[body transmissions]" || !strings.Contains(ve.Errors[0].Msg, fmt.Sprint(MaxExtraBytesTotal)) {
 		t.Errorf("total over budget: %v", err)
+	}
+}
+
+// output.path pins the output's engine path, slugged like the
+// transmission's, whatever the other outputs are.
+func TestOutputPathPins(t *testing.T) {
+	tr, err := DecodeTransmission(json.RawMessage(`{"path":"yard","outputs":[{"id":"hls","protocol":"hls","path":" Yard "},{"id":"webrtc","protocol":"webrtc"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Outputs[0].Path != "yard" || tr.OutputPath(&tr.Outputs[0]) != "yard" || tr.OutputPath(&tr.Outputs[1]) != "yard-webrtc" {
+		t.Fatalf("paths %q %q", tr.OutputPath(&tr.Outputs[0]), tr.OutputPath(&tr.Outputs[1]))
+	}
+	out, _ := json.Marshal(tr.Outputs[0])
+	if !strings.Contains(string(out), `"path":"yard"`) {
+		t.Errorf("pin not written: %s", out)
+	}
+	if out, _ := json.Marshal(tr.Outputs[1]); strings.Contains(string(out), `"path"`) {
+		t.Errorf("unpinned output written with a path: %s", out)
 	}
 }

@@ -162,16 +162,7 @@ func (s *Store) UpdateConfig(fn func(*model.Config) error) (*Document, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.cur.Current()
-	// A round trip through the file format gives fn a private deep copy,
-	// and validates exactly what the next start will read back.
-	draft, err := roundTrip(cur.Config)
-	if err != nil {
-		return nil, err
-	}
-	if err := fn(&draft); err != nil {
-		return nil, err
-	}
-	checked, err := roundTrip(draft)
+	checked, err := apply(cur.Config, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +172,27 @@ func (s *Store) UpdateConfig(fn func(*model.Config) error) (*Document, error) {
 	}
 	s.cur.Publish(next)
 	return next, nil
+}
+
+// DryRun is what UpdateConfig(fn) would commit, checked the same way, but
+// nothing is written or published: for answering "what if" (a URL preview)
+// with the rules of a real save.
+func (s *Store) DryRun(fn func(*model.Config) error) (model.Config, error) {
+	return apply(s.cur.Current().Config, fn)
+}
+
+// apply runs fn on a private copy of c and checks the result.
+func apply(c model.Config, fn func(*model.Config) error) (model.Config, error) {
+	// A round trip through the file format gives fn a private deep copy,
+	// and validates exactly what the next start will read back.
+	draft, err := roundTrip(c)
+	if err != nil {
+		return model.Config{}, err
+	}
+	if err := fn(&draft); err != nil {
+		return model.Config{}, err
+	}
+	return roundTrip(draft)
 }
 
 func roundTrip(c model.Config) (model.Config, error) {

@@ -18,6 +18,8 @@ export interface Output {
   bitrate_kbps: number | null;
   latency_profile: "normal" | "low" | "ultra_low";
   authentication: Authentication | null;
+  /** Pins the engine path (so the URL); absent: the server's rule (see urls/preview). */
+  path?: string | null;
   [extra: string]: unknown;
 }
 
@@ -88,6 +90,10 @@ export interface OutputURL {
 
 export interface TransmissionURLs { transmission_id: string; engine_running: boolean; outputs: OutputURL[]; warnings: string[] }
 
+/** A saved output whose URL an edit would change. */
+export interface URLChange { output_id: string; protocol: Output["protocol"]; old_engine_path: string; new_engine_path: string; old_url: string; new_url: string }
+export interface URLPreview extends TransmissionURLs { changes: URLChange[] }
+
 export interface CameraConsumer { name: string; kind: "frames" | "access_units"; width?: number; height?: number; fps_limit?: number; delivered: number; dropped: number }
 export interface CameraDecoder { width: number; height: number; own_size: boolean; consumers: number; running: boolean; restarts: number; last_error?: string; frames: number; dropped_access_units: number; latency_ms: number }
 /** A camera's live state; the hub's fields only for RTSP cameras (files and testsrc are read by each pipeline's own ffmpeg). */
@@ -128,9 +134,11 @@ export interface RuntimeOutput {
 export interface FieldError { loc: (string | number)[]; msg: string; type: string }
 
 export class ApiError extends Error {
+  /** loc: the request field a text detail is about (FastAPI-style, "body" first), when the server names one. */
   constructor(
     readonly status: number,
     readonly detail: string | FieldError[],
+    readonly loc: (string | number)[] | null = null,
   ) {
     super(typeof detail === "string" ? detail : detail.map((e) => `${e.loc.filter((p) => p !== "body").join(".")}: ${e.msg}`).join("; "));
   }
@@ -169,8 +177,8 @@ async function send(method: string, path: string, accept: string, body?: unknown
   if (!resp.ok) {
     const type = resp.headers.get("content-type") ?? "";
     const json = type.includes("json") ? await resp.json().catch(() => undefined) : undefined;
-    const detail = json && typeof json === "object" && "detail" in json ? (json as { detail: string | FieldError[] }).detail : `${resp.status} ${resp.statusText}`;
-    throw new ApiError(resp.status, detail);
+    const body = json && typeof json === "object" && "detail" in json ? (json as { detail: string | FieldError[]; loc?: unknown }) : null;
+    throw new ApiError(resp.status, body ? body.detail : `${resp.status} ${resp.statusText}`, body && Array.isArray(body.loc) ? body.loc as (string | number)[] : null);
   }
   return resp;
 }
@@ -192,6 +200,8 @@ export const api = {
   updateTransmission: (id: string, t: unknown) => request<Transmission>("PUT", `${API}/transmissions/${enc(id)}`, t),
   deleteTransmission: (id: string) => request<{ deleted: boolean }>("DELETE", `${API}/transmissions/${enc(id)}`),
   urls: (id: string, signal?: AbortSignal) => request<TransmissionURLs>("GET", `${API}/transmissions/${enc(id)}/urls`, undefined, signal),
+  /** What saving t would do to the URLs; checked like the save, nothing saved. */
+  previewURLs: (id: string, t: unknown) => request<URLPreview>("POST", `${API}/transmissions/${enc(id)}/urls/preview`, t),
   runtimeOutputs: (signal?: AbortSignal) => request<{ outputs: RuntimeOutput[] }>("GET", `${API}/runtime/outputs`, undefined, signal),
   prime: (id: string) => request<{ primed: boolean; primed_outputs: number }>("POST", `${API}/transmissions/${enc(id)}/demand/prime`),
   cameras: () => request<Camera[]>("GET", "/api/cameras"),

@@ -66,23 +66,27 @@ export class FormErrors {
   }
 
   /**
-   * show() places err: each 422 entry at the field its loc names (or the
-   * closest enclosing field), a text detail at the field `route` picks for
-   * it, everything else in the banner. `strip` is the loc prefix to drop.
+   * show() places err by the loc the server gives: each 422 entry at the
+   * field its loc names (or the closest enclosing field), a text detail at
+   * the field of its top-level loc; the rest goes to the banner. Messages
+   * are never read to find a field. `strip` is the loc prefix to drop.
    */
-  show(err: unknown, strip: (string | number)[] = ["body"], route?: (detail: string) => string | null): void {
+  show(err: unknown, strip: (string | number)[] = ["body"]): void {
     this.clear();
     const loose: string[] = [];
+    const at = (loc: (string | number)[]) => {
+      let rest = loc.slice();
+      for (const p of strip) if (rest[0] === p) rest = rest.slice(1);
+      return rest.map(String);
+    };
     if (err instanceof ApiError && err.fieldErrors.length) {
       for (const fe of err.fieldErrors) {
-        let loc = fe.loc.slice();
-        for (const p of strip) if (loc[0] === p) loc = loc.slice(1);
-        if (!this.place(loc.map(String), fe.msg)) loose.push(loc.length ? `${loc.join(".")}: ${fe.msg}` : fe.msg);
+        const loc = at(fe.loc);
+        if (!this.place(loc, fe.msg)) loose.push(loc.length ? `${loc.join(".")}: ${fe.msg}` : fe.msg);
       }
     } else {
       const text = errorText(err);
-      const target = err instanceof ApiError && route ? route(text) : null;
-      if (!target || !this.place(target.split("."), text)) loose.push(text);
+      if (!(err instanceof ApiError && err.loc && this.place(at(err.loc), text))) loose.push(text);
     }
     if (loose.length) {
       this.banner.hidden = false;

@@ -1,6 +1,6 @@
 // Transmissions: searchable list, editor (create/edit with outputs), URLs
 // with copy buttons, delete.
-import { api, errorText, isMissing, type Camera, type Output, type Transmission } from "../api";
+import { api, errorText, isMissing, type Camera, type Output, type Transmission, type URLChange } from "../api";
 import { copyText, h, icon, modal, render, toast } from "../dom";
 import { checkbox, field, FormErrors, optInt, select } from "../forms";
 import { openWizard } from "./wizard";
@@ -143,6 +143,8 @@ export class TransmissionsSection {
     let pathTouched = !creating;
     const banner = h("div.banner.error", { hidden: true, dataset: { testid: "form-banner" } });
     const outputsEl = h("div.outputs");
+    const urlChanges = h("div", { dataset: { testid: "url-changes" } });
+    const footer = h("div.actions.end");
     const cameras: { list: Camera[] | null } = { list: null };
 
     const text = (value: string, oninput: (v: string) => void, attrs: Record<string, unknown> = {}) =>
@@ -183,6 +185,9 @@ export class TransmissionsSection {
             field("FPS limit", num(o.fps_limit, (v) => { o.fps_limit = optInt(v) }, { min: "1", max: "120", placeholder: "12", dataset: { testid: "output-fps" } }), `${p}.fps_limit`),
             field("Bitrate (kbps)", num(o.bitrate_kbps, (v) => { o.bitrate_kbps = optInt(v) }, { min: "64", max: "250000", placeholder: "auto" }), `${p}.bitrate_kbps`),
           ),
+          h("div.grid2", null,
+            field("Engine path (optional)", text(o.path ?? "", (v) => { o.path = v.trim() || null }, { placeholder: "automatic", spellcheck: false, dataset: { testid: "output-path" } }), `${p}.path`,
+              "Empty: the transmission's path, or <path>-<output id> when several outputs are enabled. Set it to pin this output's URL.")),
           checkbox("Require a username and password to watch", auth.enabled, `${p}.authentication.enabled`, (v) => { auth.enabled = v; authFields.hidden = !v }),
           authFields,
           h("div.actions.end", null, h("button.btn.ghost.danger", { type: "button", onclick: () => { draft.outputs.splice(i, 1); drawOutputs() } }, icon("trash"), "Remove output")),
@@ -210,11 +215,12 @@ export class TransmissionsSection {
 
     const save = h("button.btn.primary", { type: "submit", dataset: { testid: "tx-save" } }, creating ? "Create transmission" : "Save changes");
     const cancel = h("button.btn", { type: "button" }, "Cancel");
+    footer.append(cancel, save);
     const form = h("form.tx-form", { novalidate: true, dataset: { testid: "tx-form" } },
       banner,
       h("div.grid2", null,
         field("Name", nameInput, "name"),
-        field("Path", pathInput, "path", "Engine path in every URL: letters, digits, - and _."),
+        field("Path", pathInput, "path", "Engine path in the URLs: letters, digits, - and _. With several enabled outputs each gets <path>-<output id>, unless the output pins its own path."),
       ),
       h("div.grid4", null,
         field("Placeholder", select(draft.placeholder ?? "gray", [["gray", "Gray"], ["black", "Black"]], (v) => { draft.placeholder = v }), "placeholder"),
@@ -226,32 +232,37 @@ export class TransmissionsSection {
       h("div.section-head", null, h("h3", null, "Outputs"),
         h("button.btn.ghost", { type: "button", dataset: { testid: "output-add" }, onclick: () => { draft.outputs.push(newOutput(draft.outputs.some((o) => o.protocol === "hls") ? "webrtc" : "hls", draft.outputs)); drawOutputs() } }, icon("plus"), "Add output")),
       outputsEl,
-      h("div.actions.end.sticky", null, cancel, save),
+      // The URL-change warning sits in the sticky footer, in place of the buttons, so that it is seen.
+      h("div.sticky", null, urlChanges, footer),
     );
     const errors = new FormErrors(form, banner);
     const m = modal(creating ? "New transmission" : `Edit ${existing?.name || existing?.path}`, form, { wide: true, testid: "tx-modal" });
     cancel.onclick = m.close;
 
-    const route = (detail: string): string | null => {
-      const dupOut = /Duplicate output id in transmission '[^']*': (.*)$/.exec(detail);
-      if (dupOut) {
-        const i = draft.outputs.findIndex((o) => o.id === dupOut[1]);
-        return i >= 0 ? `outputs.${i}.id` : null;
-      }
-      const sharedOut = /^Outputs '([^']*)' and '([^']*)'/.exec(detail);
-      if (sharedOut) {
-        const i = draft.outputs.findIndex((o) => o.id === sharedOut[2]);
-        return i >= 0 ? `outputs.${i}` : null;
-      }
-      if (/host_server_id/i.test(detail) && /unknown/i.test(detail)) return "host_server_id";
-      if (/path/i.test(detail)) return "path";
-      return null;
-    };
+    /**
+     * Shows the URL changes saving would make and waits for the user: the
+     * pins chosen ("Keep the old URL": output id → its old engine path), or
+     * null to go back to editing.
+     */
+    const confirmURLChanges = (changes: URLChange[]): Promise<Map<string, string> | null> => new Promise((resolve) => {
+      const boxes = changes.map((c) => h("input", { type: "checkbox", dataset: { testid: "url-keep", output: c.output_id } }));
+      const done = (go: boolean) => {
+        render(urlChanges);
+        footer.hidden = false;
+        resolve(go ? new Map(changes.filter((_, i) => boxes[i].checked).map((c) => [c.output_id, c.old_engine_path])) : null);
+      };
+      render(urlChanges, h("div.notes.warn.url-change", { role: "alert", dataset: { testid: "url-change" } },
+        h("p", null, "Saving changes the URL of outputs viewers may already use:"),
+        h("ul", null, changes.map((c, i) => h("li", { dataset: { testid: "url-change-row", output: c.output_id } },
+          h("div", null, h("strong", null, c.output_id), ": ", h("code", { dataset: { testid: "url-old" } }, c.old_url), " → ", h("code", { dataset: { testid: "url-new" } }, c.new_url)),
+          h("label", null, boxes[i], ` Keep the old URL (pins the output's path to ${c.old_engine_path})`)))),
+        h("div.actions.end", null,
+          h("button.btn", { type: "button", dataset: { testid: "url-change-cancel" }, onclick: () => done(false) }, "Back to editing"),
+          h("button.btn.primary", { type: "button", dataset: { testid: "url-change-confirm" }, onclick: () => done(true) }, "Save"))));
+      footer.hidden = true;
+    });
 
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      errors.clear();
-      save.disabled = true;
+    const bodyOf = (): Record<string, unknown> => {
       const body: Record<string, unknown> = structuredClone(draft);
       if (creating) delete body.id;
       for (const o of body.outputs as Output[]) {
@@ -259,13 +270,30 @@ export class TransmissionsSection {
         if (r && (r.width === null || (r.width as unknown) === "") && (r.height === null || (r.height as unknown) === "")) o.resolution = null;
         if (o.authentication && !o.authentication.enabled && !o.authentication.username && !o.authentication.password) o.authentication = { enabled: false, username: null, password: null };
       }
+      return body;
+    };
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      errors.clear();
+      save.disabled = true;
       try {
-        const saved = creating ? await api.createTransmission(body) : await api.updateTransmission(draft.id, body);
+        if (!creating) {
+          // The server knows the path rule: it says which saved URLs this edit moves (and checks the draft as a save would).
+          const { changes } = await api.previewURLs(draft.id, bodyOf());
+          if (changes.length) {
+            const pins = await confirmURLChanges(changes);
+            if (!pins) return;
+            for (const o of draft.outputs) if (pins.has(o.id)) o.path = pins.get(o.id);
+            if (pins.size) drawOutputs();
+          }
+        }
+        const saved = creating ? await api.createTransmission(bodyOf()) : await api.updateTransmission(draft.id, bodyOf());
         toast(creating ? `Created ${saved.name || saved.path}` : `Saved ${saved.name || saved.path}`);
         m.close();
         await this.reload();
       } catch (err) {
-        errors.show(err, ["body"], route);
+        errors.show(err);
       } finally {
         save.disabled = false;
       }

@@ -1,7 +1,7 @@
 // The wizard: create a pipeline (camera + preset + options) that publishes
 // into a transmission. Degrades to "not available" when the server has no
 // cameras or wizard endpoint.
-import { api, errorText, isMissing, type Camera, type Transmission } from "../api";
+import { api, ApiError, errorText, isMissing, type Camera, type Transmission } from "../api";
 import { h, modal, render, toast } from "../dom";
 import { field, FormErrors, optInt, select } from "../forms";
 import { CAMERAS_CHANGED } from "./crud";
@@ -106,11 +106,11 @@ function wizardForm(t: Transmission, cams: Camera[]): HTMLElement {
         h("p", null, "Pipeline ", h("strong", null, r.pipeline_name), " created. ", r.engine_running ? "The engine is running: open the dashboard to watch." : "Start the engine to watch it."),
         r.warnings?.length ? h("ul", null, r.warnings.map((w) => h("li", null, w))) : null));
     } catch (err) {
-      if (isMissing(err) && !(typeof (err as { detail?: unknown }).detail === "string" && /camera|transmission/i.test(String((err as { detail?: unknown }).detail)))) {
+      // A 404 about a field (an unknown camera) has a loc; one without is the route missing.
+      if (isMissing(err) && !(err instanceof ApiError && err.loc)) {
         render(result, h("div.notes.error", null, "The pipeline wizard is not available on this server."));
       } else {
-        // "Pipeline already exists: <name>" goes next to the name even when the name mentions a camera or preset.
-        errors.show(err, ["body"], (d) => /^pipeline/i.test(d) ? "optional_parameters.pipeline_name" : /^camera/i.test(d) ? "camera_id" : /preset/i.test(d) ? "preset_id" : null);
+        errors.show(err);
       }
     } finally {
       submit.disabled = false;
