@@ -113,11 +113,18 @@ func onDemandRestsAndWakes(t *testing.T, kind string, env []string) {
 	}
 	atRest("on_demand pipelines resting before anyone watches")
 
-	for _, c := range []struct {
+	// Each is woken twice: the first wake also waits for the service's
+	// encoder probe (it just started), the second is what a viewer of a
+	// settled service sees. The always pipeline's transmission is read
+	// too: its encoder starts cold as well, but its pipeline runs, which
+	// gives what waking the pipeline adds.
+	type wake struct {
 		f        *runtimeFixture
 		pipeline string
 		rtsp     bool
-	}{{lazyCam, "lazy_cam", true}, {lazyScene, "lazy_scene", false}} {
+	}
+	cases := []wake{{lazyCam, "lazy_cam", true}, {lazyScene, "lazy_scene", false}, {busy, "busy", false}}
+	for round, c := range append(cases, cases...) {
 		r := readPictures(t, c.f.rtspURL, c.f.w, c.f.h)
 		var picture time.Duration
 		select {
@@ -126,22 +133,26 @@ func onDemandRestsAndWakes(t *testing.T, kind string, env []string) {
 			t.Fatalf("%s: no pipeline picture 3 s after the viewer connected", c.pipeline)
 		}
 		first := <-r.frame // came before the picture
-		t.Logf("%s (%s): first frame %v, first pipeline frame %v after the reader started", c.pipeline, kind, first.Round(time.Millisecond), picture.Round(time.Millisecond))
+		t.Logf("%s (%s, wake %d): first frame %v, first pipeline frame %v after the reader started", c.pipeline, kind, round/len(cases)+1, first.Round(time.Millisecond), picture.Round(time.Millisecond))
 		if st := s.pipelineStatus(c.pipeline); st["state"] != "running" || st["running"] != true {
 			t.Errorf("%s watched: %v", c.pipeline, st)
 		}
-		if c.rtsp {
+		switch {
+		case c.pipeline == "busy":
+		case c.rtsp:
 			s.metric(sessions, "the woken pipeline's camera session", func(v float64) bool { return v == 1 })
 			if n := len(s.decoders()); n != 1 {
 				t.Errorf("%d camera decoders while watched, want 1", n)
 			}
-		} else if n := len(sceneProcesses(t, s.cmd.Process.Pid)); n != 2 {
-			t.Errorf("%d test-scene ffmpegs while watched, want 2 (the always one and the woken one)", n)
+		default:
+			if n := len(sceneProcesses(t, s.cmd.Process.Pid)); n != 2 {
+				t.Errorf("%d test-scene ffmpegs while watched, want 2 (the always one and the woken one)", n)
+			}
 		}
 		r.stop()
-		atRest(c.pipeline + " resting again after its viewer left")
+		atRest(c.pipeline + "'s viewer gone: the on_demand pipelines rest")
 	}
-	if n := cam.SessionsOpened(); n != 1 {
-		t.Errorf("the camera served %d sessions, want 1 (while watched)", n)
+	if n := cam.SessionsOpened(); n != 2 {
+		t.Errorf("the camera served %d sessions, want 2 (one per wake)", n)
 	}
 }
