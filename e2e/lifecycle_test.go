@@ -37,6 +37,13 @@ func startReader(t *testing.T, url string, w, h int) *frameReader {
 // options and -i).
 func startDecoder(t *testing.T, input []string, w, h int) *frameReader {
 	t.Helper()
+	return startDecoderFunc(t, input, w, h, nil)
+}
+
+// startDecoderFunc is startDecoder that also hands each frame (rgb24,
+// reused) to each, when set, on the reading goroutine.
+func startDecoderFunc(t *testing.T, input []string, w, h int, each func(frame []byte)) *frameReader {
+	t.Helper()
 	cmd := exec.Command("ffmpeg", append(append([]string{"-v", "error"}, input...), "-f", "rawvideo", "-pix_fmt", "rgb24", "-")...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -57,6 +64,9 @@ func startDecoder(t *testing.T, input []string, w, h int) *frameReader {
 			r.mu.Lock()
 			r.at = append(r.at, time.Now())
 			r.mu.Unlock()
+			if each != nil {
+				each(buf)
+			}
 		}
 	}()
 	t.Cleanup(r.stop)

@@ -175,7 +175,9 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo RTSP: %s", got)
 	}
 	// Issue 12 item 3: the two pipelines on the demo camera share one
-	// test-scene ffmpeg (they were two, drawing the same scene).
+	// test-scene ffmpeg (they were two, drawing the same scene), while
+	// someone watches (they are on_demand: issue 14).
+	viewer := startReader(t, url, 1280, 720)
 	scenes := func() int { return len(sceneProcesses(t, cmd.Process.Pid)) }
 	testutil.Eventually(t, 10*time.Second, "one test-scene ffmpeg", func() bool { return scenes() == 1 })
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -183,6 +185,8 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("%d test-scene ffmpegs for the demo's two pipelines", n)
 		}
 	}
+	viewer.stop()
+	testutil.Eventually(t, 15*time.Second, "the demo resting with nobody watching", func() bool { return scenes() == 0 })
 	raw, err := os.ReadFile(filepath.Join(data, "settings.json"))
 	if err != nil || !strings.Contains(string(raw), "demo__motion") || !strings.Contains(string(raw), "demo__continuous") {
 		t.Errorf("demo objects not stored: %v", err)
@@ -277,6 +281,12 @@ func TestDemoWithoutFFmpegIsHonest(t *testing.T) {
 	if h["status"] != "degraded" || !strings.Contains(fmt.Sprint(h["problems"]), "ffmpeg") {
 		t.Errorf("health %v, want degraded naming ffmpeg", h)
 	}
+	// The demo's pipelines are on_demand: they rest until watched (here
+	// primed), then say why they do not run.
+	for _, name := range []string{"demo__motion", "demo__continuous"} {
+		testutil.Eventually(t, 10*time.Second, name+" resting", func() bool { return s.pipelineStatus(name)["state"] == "resting" })
+	}
+	s.call("POST", "/transmissions/demo/demand/prime", "")
 	for _, name := range []string{"demo__motion", "demo__continuous"} {
 		testutil.Eventually(t, 10*time.Second, name+" not running, with the reason", func() bool {
 			st := s.pipelineStatus(name)

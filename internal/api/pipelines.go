@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
 	"github.com/toposync/toposync-streaming/internal/camerahub"
@@ -77,7 +78,9 @@ func (configServices) Writer(string, string, int, *arbiter.Forward) *streamwrite
 }
 
 // checkPipeline refuses, with 400 and the reason, a pipeline whose graph
-// cannot run or whose host (named at hostLoc in the request) is unknown.
+// cannot run or whose host (named at hostLoc in the request) is unknown,
+// and with 422 an on_demand pipeline that publishes nothing (nothing could
+// ever wake it).
 func (s *server) checkPipeline(c *model.Config, p model.Pipeline, hostLoc ...any) error {
 	if err := s.checkHostIn(c, p.ProcessingServerID, hostLoc...); err != nil {
 		return err
@@ -85,14 +88,27 @@ func (s *server) checkPipeline(c *model.Config, p model.Pipeline, hostLoc ...any
 	if err := pipeline.Validate(p.Graph, configServices{c, s.cameraInputs}); err != nil {
 		return errorf(http.StatusBadRequest, "Invalid pipeline graph: %v", err)
 	}
+	if p.RunMode == model.RunOnDemand && len(pipeline.Publishes(p.Graph)) == 0 {
+		return &model.ValidationError{Errors: []model.FieldError{{Loc: runModeLoc, Type: "value_error",
+			Msg: "on_demand runs a pipeline while a transmission it publishes into is watched, and this graph has no stream.publish_video node: add one or use always"}}}
+	}
 	return nil
 }
 
-// decodePipeline reads a pipeline body; a structural problem is a 400.
+var runModeLoc = []any{"body", "run_mode"}
+
+// decodePipeline reads a pipeline body. A structural problem is a 400 (as
+// pipelines always answered); a wrong run_mode is a 422 at body.run_mode,
+// like every setting, with every other problem listed beside it.
 func decodePipeline(body []byte) (model.Pipeline, error) {
 	p, err := model.DecodePipeline(body, "body")
 	var ve *model.ValidationError
 	if errors.As(err, &ve) {
+		for _, fe := range ve.Errors {
+			if slices.Equal(fe.Loc, runModeLoc) {
+				return p, ve
+			}
+		}
 		return p, errorf(http.StatusBadRequest, "Invalid pipeline: %s", ve.Error())
 	}
 	return p, err

@@ -176,3 +176,49 @@ func TestCameraURLsAreChecked(t *testing.T) {
 		t.Errorf("pipeline with a hostile url: %v", out["detail"])
 	}
 }
+
+// Issue 14 item 4: run_mode is always (the default) or on_demand; anything
+// else, or on_demand without a stream.publish_video node (nothing could
+// wake it), is a 422 at body.run_mode saying what to send, and nothing is
+// stored.
+func TestPipelineRunMode(t *testing.T) {
+	c := newServer(t, "local")
+	c.expect(200, "POST", "/../cameras", `{"id":"cam","url":"testsrc"}`)
+	tid := c.expect(200, "POST", "/transmissions", `{"name":"t","path":"t"}`)["id"].(string)
+	withMode := func(name, mode string, publish bool) string {
+		nodes := `{"id":"source","type":"camera.source","config":{"camera_id":"cam"}}`
+		edges := ``
+		if publish {
+			nodes += fmt.Sprintf(`,{"id":"stream","type":"stream.publish_video","config":{"transmission_id":%q}}`, tid)
+			edges = `{"from":{"node":"source","port":"out"},"to":{"node":"stream","port":"in"}}`
+		}
+		return fmt.Sprintf(`{"name":%q,"enabled":false,%s"graph":{"nodes":[%s],"edges":[%s]}}`, name, mode, nodes, edges)
+	}
+	if p := c.expect(200, "POST", "/../pipelines", withMode("plain", "", true)); p["run_mode"] != "always" {
+		t.Errorf("default run_mode %v", p["run_mode"])
+	}
+	if p := c.expect(200, "POST", "/../pipelines", withMode("lazy", `"run_mode":"on_demand",`, true)); p["run_mode"] != "on_demand" {
+		t.Errorf("run_mode %v", p["run_mode"])
+	}
+	for _, bad := range []struct{ body, msg string }{
+		{withMode("x", `"run_mode":"sometimes",`, true), "Input should be 'always' or 'on_demand'"},
+		{withMode("x", `"run_mode":true,`, true), "string"},
+		{withMode("x", `"run_mode":"on_demand",`, false), "no stream.publish_video node: add one or use always"},
+	} {
+		out := c.expect(422, "POST", "/../pipelines", bad.body)
+		detail, _ := out["detail"].([]any)
+		first, _ := detail[0].(map[string]any)
+		if len(detail) != 1 || fmt.Sprint(first["loc"]) != "[body run_mode]" || !strings.Contains(fmt.Sprint(first["msg"]), bad.msg) {
+			t.Errorf("%s: detail %v, want one error at body.run_mode saying %q", bad.body, out["detail"], bad.msg)
+		}
+	}
+	c.expect(422, "PUT", "/../pipelines/plain", withMode("plain", `"run_mode":"on_demand",`, false))
+	if p := c.expect(200, "GET", "/../pipelines/plain", nil); p["run_mode"] != "always" || len(p["graph"].(map[string]any)["nodes"].([]any)) != 2 {
+		t.Errorf("a refused PUT changed the pipeline: %v", p)
+	}
+	c.expect(404, "GET", "/../pipelines/x", nil)
+	st := c.expect(200, "GET", "/../pipelines/lazy/status", nil)
+	if st["state"] != "stopped" || st["running"] != false {
+		t.Errorf("disabled on_demand pipeline: %v", st)
+	}
+}

@@ -214,7 +214,7 @@ func (s *server) wizardCreatePipeline(w http.ResponseWriter, r *http.Request) {
 		if host != t.HostServerID {
 			return errorAt(http.StatusBadRequest, hostLoc, "Transmission host_server_id must match pipeline processing_server_id. Transmission='%s' Pipeline='%s'.", t.HostServerID, host)
 		}
-		p := model.Pipeline{Name: name, Enabled: params.enabled, ProcessingServerID: host, Graph: graph}
+		p := model.Pipeline{Name: name, Enabled: params.enabled, ProcessingServerID: host, RunMode: model.RunAlways, Graph: graph}
 		if err := s.checkPipeline(c, p, hostLoc...); err != nil {
 			return err
 		}

@@ -209,7 +209,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(cameraInputs.FilesDir, 0o750); err != nil { // so users find where clips go
 		log.Warn("cannot create the camera files directory", "dir", cameraInputs.FilesDir, "err", err)
 	}
-	pipelines := &pipeline.Host{Store: st, ServerID: cfg.ServerID, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Inputs: cameraInputs, Cameras: cameras}, Logger: log.With("component", "pipelines")}
+	pipelines := &pipeline.Host{Store: st, ServerID: cfg.ServerID, Demand: runtimeBridge, Services: pipeline.StoreServices{Store: st, Arbiter: arb, Inputs: cameraInputs, Cameras: cameras}, Logger: log.With("component", "pipelines")}
 	if err := p.start("pipelines", pipelines); err != nil {
 		return err
 	}

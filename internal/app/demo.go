@@ -15,6 +15,8 @@ import (
 // and WebRTC outputs, and two pipelines writing to it: a motion-gated one
 // (priority 10, boxes drawn around what moves) and a continuous one
 // (priority 0), so the picture switches between them as the scene moves.
+// Both are on_demand: nobody watching, they rest (no scene ffmpeg, no
+// analysis), so the demo at rest costs next to nothing.
 const (
 	demoCamera       = "demo-camera"
 	demoTransmission = "demo"
@@ -31,7 +33,7 @@ const demoTransmissionJSON = `{"id": "demo", "name": "Demo", "path": "demo", "ar
   {"id": "webrtc", "protocol": "webrtc", "resolution": {"width": 1280, "height": 720}, "fps_limit": 15, "bitrate_kbps": 2500, "latency_profile": "ultra_low"}]}`
 
 var demoPipelines = []string{
-	`{"name": "demo__motion", "graph": {"schema_version": 1,
+	`{"name": "demo__motion", "run_mode": "on_demand", "graph": {"schema_version": 1,
 	 "nodes": [
 	  {"id": "source", "type": "camera.source", "config": {"camera_id": "demo-camera"}},
 	  {"id": "motion", "type": "camera.motion_gate", "config": {"threshold": 0.002, "activation_frames": 2, "hold_seconds": 2}},
@@ -40,7 +42,7 @@ var demoPipelines = []string{
 	 "edges": [
 	  {"from": {"node": "source", "port": "out"}, "to": {"node": "motion", "port": "in"}, "maxsize": 2},
 	  {"from": {"node": "motion", "port": "out"}, "to": {"node": "detect", "port": "in"}, "maxsize": 2},
-	  {"from": {"node": "detect", "port": "out"}, "to": {"node": "stream", "port": "in"}, "maxsize": 8}]}}`, `{"name": "demo__continuous", "graph": {"schema_version": 1,
+	  {"from": {"node": "detect", "port": "out"}, "to": {"node": "stream", "port": "in"}, "maxsize": 8}]}}`, `{"name": "demo__continuous", "run_mode": "on_demand", "graph": {"schema_version": 1,
 	 "nodes": [
 	  {"id": "source", "type": "camera.source", "config": {"camera_id": "demo-camera"}},
 	  {"id": "stream", "type": "stream.publish_video", "config": {"transmission_id": "demo", "writer_priority": 0}}],

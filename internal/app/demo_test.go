@@ -40,3 +40,14 @@ func TestDemoOutputsEncodeIdentically(t *testing.T) {
 		}
 	}
 }
+
+// Issue 14 item 4: the demo at rest cost 26-43 % of a core because its
+// pipelines decoded and analysed whether or not anyone watched.
+func TestDemoPipelinesRunOnDemand(t *testing.T) {
+	for _, raw := range demoPipelines {
+		p, err := model.DecodePipeline(json.RawMessage(raw))
+		if err != nil || p.RunMode != model.RunOnDemand {
+			t.Errorf("%s: run mode %q, %v; want on_demand", p.Name, p.RunMode, err)
+		}
+	}
+}

@@ -14,7 +14,10 @@
 // moves a path's sink to another group, a dead ffmpeg is restarted under
 // it, and the path's readers stay connected. Bypass is a group too, whose
 // pump takes the camera's frames from the camera hub instead of the
-// arbiter's selection (see inputFor). One goroutine owns every publisher;
+// arbiter's selection (see inputFor). The transmissions whose groups are
+// wanted are published (SubscribeWatched): on_demand pipelines run while
+// theirs are, so a pipeline rests exactly when its encoder does. One
+// goroutine owns every publisher;
 // it never waits for a process to exit, and it never polls.
 package bridge
 
@@ -22,11 +25,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/arbiter"
+	"github.com/toposync/toposync-streaming/internal/broadcast"
 	"github.com/toposync/toposync-streaming/internal/camerahub"
 	"github.com/toposync/toposync-streaming/internal/encoder"
 	"github.com/toposync/toposync-streaming/internal/engine"
@@ -76,6 +81,11 @@ type Bridge struct {
 
 	lostMu sync.Mutex
 	lost   []lostSink // sinks their groups found closed, for the run goroutine
+
+	// watched is the set of transmissions with a wanted path, published
+	// for on_demand pipelines (see SubscribeWatched); never changed after
+	// it is published.
+	watched broadcast.Latest[map[string]bool]
 
 	// Owned by the run goroutine.
 	state      *engine.State
@@ -165,6 +175,15 @@ func (b *Bridge) Initialize() error {
 		b.run(states, demand)
 	}()
 	return nil
+}
+
+// SubscribeWatched delivers the ids of the transmissions that are watched:
+// a path of theirs is demanded, primed or within the stop debounce after
+// that ended, exactly while their encoders run. The current set comes at
+// once; a set is never changed after it is delivered. on_demand pipelines
+// run while one of their transmissions is in it.
+func (b *Bridge) SubscribeWatched() (<-chan map[string]bool, func()) {
+	return b.watched.Subscribe(true)
 }
 
 // Close stops every publisher and waits until they have exited.
@@ -270,10 +289,15 @@ func (b *Bridge) reconcile() {
 	b.inputs = b.chooseInputs()
 	b.trackDemand(now)
 	wanted := map[encoding]bool{}
+	watched := map[string]bool{}
 	for path, in := range b.inputs {
 		if b.wants(path) {
 			wanted[in.enc] = true
+			watched[in.enc.transmissionID] = true
 		}
+	}
+	if !maps.Equal(watched, b.watched.Current()) {
+		b.watched.Publish(watched)
 	}
 
 	for e, g := range b.groups {

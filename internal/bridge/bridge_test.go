@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -618,4 +619,92 @@ func TestGroupStopsWithItsLastViewer(t *testing.T) {
 		t.Errorf("the group stopped %v after its last viewer left, before the 1 s debounce", held)
 	}
 	testutil.Eventually(t, 5*time.Second, "the encoder process to exit", func() bool { return len(encoderPIDs(t)) == 0 })
+}
+
+// watchLog records every watched set the bridge delivers.
+type watchLog struct {
+	mu   sync.Mutex
+	sets []map[string]bool
+}
+
+func (w *watchLog) follow(t *testing.T, b *bridge.Bridge) {
+	sets, cancel := b.SubscribeWatched()
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			select {
+			case s := <-sets:
+				w.mu.Lock()
+				w.sets = append(w.sets, s)
+				w.mu.Unlock()
+			case <-done:
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); <-ended; cancel() })
+}
+
+// now reports whether id is in the newest set; dropped whether a set
+// without id came after one with it.
+func (w *watchLog) now(id string) (watched, dropped bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen := false
+	for _, s := range w.sets {
+		seen = seen || s[id]
+		dropped = dropped || (seen && !s[id])
+	}
+	return len(w.sets) > 0 && w.sets[len(w.sets)-1][id], dropped
+}
+
+// Issue 14 item 4: on_demand pipelines follow SubscribeWatched. A reader of
+// any output path makes its transmission watched; a viewer who leaves and
+// comes back within the stop debounce never takes it out (the pipeline is
+// not restarted); the last viewer's leaving takes it out after the
+// debounce; a prime counts too.
+func TestWatchedTransmissionsFollowDemandAndDebounce(t *testing.T) {
+	f := newFixture(t, false)
+	f.update(func(s *model.Settings) error { s.Runtime.StopDebounceSeconds = 3; return nil })
+	tr := f.addTransmission(`{"id":"t14","path":"lazy","outputs":[
+		{"id":"a","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10},
+		{"id":"b","protocol":"rtsp","resolution":{"width":320,"height":240},"fps_limit":10}]}`)
+	var log watchLog
+	log.follow(t, f.bridge)
+	if watched, _ := log.now(tr.ID); watched {
+		t.Fatal("watched before anyone reads it")
+	}
+	read := func() *exec.Cmd {
+		cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
+			"-i", fmt.Sprintf("rtsp://127.0.0.1:%d/lazy-b", f.manager.State().Ports.RTSP), "-f", "null", "-")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+	first := read()
+	testutil.Eventually(t, 10*time.Second, "watched once output b is read", func() bool { w, _ := log.now(tr.ID); return w })
+	_ = first.Process.Kill()
+	_ = first.Wait()
+	testutil.Eventually(t, 5*time.Second, "b without viewers", func() bool { return f.output(tr.ID+":b").ViewerCount == 0 })
+	second := read() // back within the debounce
+	testutil.Eventually(t, 10*time.Second, "b read again", func() bool { return f.output(tr.ID+":b").ViewerCount == 1 })
+	if _, dropped := log.now(tr.ID); dropped {
+		t.Fatal("a viewer back within the debounce: the transmission was unwatched meanwhile")
+	}
+
+	_ = second.Process.Kill()
+	_ = second.Wait()
+	left := time.Now()
+	testutil.Eventually(t, 10*time.Second, "unwatched after the debounce", func() bool { w, _ := log.now(tr.ID); return !w })
+	if held := time.Since(left); held < 2700*time.Millisecond {
+		t.Errorf("unwatched %v after the last viewer left, before the 3 s debounce", held)
+	}
+	if n := f.bridge.Prime(tr.ID); n != 2 {
+		t.Fatalf("primed %d outputs", n)
+	}
+	testutil.Eventually(t, 5*time.Second, "watched while primed", func() bool { w, _ := log.now(tr.ID); return w })
 }

@@ -70,6 +70,25 @@ const (
 	BypassForceOff BypassMode = "force_off"
 )
 
+// RunMode is a pipeline's run_mode: whether it runs all the time or only
+// while a transmission it publishes to is watched.
+type RunMode string
+
+// Run modes.
+const (
+	RunAlways   RunMode = "always"    // runs while enabled (the original's only mode)
+	RunOnDemand RunMode = "on_demand" // rests (no camera session, no compute) while nobody watches
+)
+
+// MarshalText writes the zero value as always, so a pipeline built in Go
+// without a run mode is stored and answered as the default it means.
+func (m RunMode) MarshalText() ([]byte, error) {
+	if m == "" {
+		m = RunAlways
+	}
+	return []byte(m), nil
+}
+
 // InputMode is where a publisher's frames come from.
 type InputMode string
 

@@ -8,12 +8,14 @@ import (
 )
 
 // Pipeline is a graph of operators that the service runs while enabled
-// (when its processing_server_id is this server).
+// (when its processing_server_id is this server); with RunOnDemand only
+// while a transmission it publishes to is watched.
 type Pipeline struct {
-	Name               string `json:"name"`
-	Enabled            bool   `json:"enabled"`
-	ProcessingServerID string `json:"processing_server_id"`
-	Graph              Graph  `json:"graph"`
+	Name               string  `json:"name"`
+	Enabled            bool    `json:"enabled"`
+	ProcessingServerID string  `json:"processing_server_id"`
+	RunMode            RunMode `json:"run_mode"`
+	Graph              Graph   `json:"graph"`
 }
 
 // Graph is a pipeline's nodes and edges.
@@ -59,12 +61,12 @@ var pipelineName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,119}$`)
 // accepts is checked by package pipeline.
 func DecodePipeline(raw json.RawMessage, loc ...any) (Pipeline, error) {
 	r := newReader(loc...)
-	p := Pipeline{Enabled: true, ProcessingServerID: LocalHost}
+	p := Pipeline{Enabled: true, ProcessingServerID: LocalHost, RunMode: RunAlways}
 	m, ok := r.object(raw)
 	if !ok {
 		return p, r.err()
 	}
-	r.forbidExtra(m, "name", "enabled", "processing_server_id", "graph", "editor_mode", "python_source")
+	r.forbidExtra(m, "name", "enabled", "processing_server_id", "run_mode", "graph", "editor_mode", "python_source")
 	if v, present := m["name"]; present && !isNull(v) {
 		if s, ok := r.at("name").str(v); ok {
 			p.Name = strings.TrimSpace(s)
@@ -81,6 +83,11 @@ func DecodePipeline(raw json.RawMessage, loc ...any) (Pipeline, error) {
 	if v, present := m["processing_server_id"]; present {
 		s, _ := r.at("processing_server_id").optionalString(v)
 		p.ProcessingServerID = NormalizeHostID(s)
+	}
+	if v, present := m["run_mode"]; present && !isNull(v) {
+		if mode, ok := enum(r.at("run_mode"), v, RunAlways, RunOnDemand); ok {
+			p.RunMode = mode
+		}
 	}
 	if v, present := m["graph"]; present && !isNull(v) {
 		p.Graph = decodeGraph(r.at("graph"), v)

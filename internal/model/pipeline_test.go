@@ -69,3 +69,31 @@ func TestCameraSecrets(t *testing.T) {
 		t.Errorf("credentials added to a file path: %s", file.SourceURL())
 	}
 }
+
+// run_mode defaults to always (as the original, which had no other mode);
+// anything but always or on_demand is a literal_error at run_mode.
+func TestDecodePipelineRunMode(t *testing.T) {
+	body := func(extra string) string {
+		return `{"name":"p",` + extra + `"graph":{"nodes":[{"id":"a","type":"x"}]}}`
+	}
+	for extra, want := range map[string]RunMode{"": RunAlways, `"run_mode":null,`: RunAlways, `"run_mode":"always",`: RunAlways, `"run_mode":"on_demand",`: RunOnDemand} {
+		p, err := DecodePipeline(json.RawMessage(body(extra)), "body")
+		if err != nil || p.RunMode != want {
+			t.Errorf("%s: run mode %q, %v; want %q", extra, p.RunMode, err, want)
+		}
+	}
+	for _, bad := range []string{`"run_mode":"sometimes",`, `"run_mode":"",`, `"run_mode":1,`} {
+		_, err := DecodePipeline(json.RawMessage(body(bad)), "body")
+		ve, ok := err.(*ValidationError)
+		if !ok || len(ve.Errors) != 1 || formatLoc(ve.Errors[0].Loc) != "body.run_mode" {
+			t.Errorf("%s: %v, want one error at body.run_mode", bad, err)
+		}
+	}
+	if out, _ := json.Marshal(Pipeline{Name: "p"}); !strings.Contains(string(out), `"run_mode":"always"`) {
+		t.Errorf("a pipeline built without a run mode is written as %s", out)
+	}
+	_, err := DecodePipeline(json.RawMessage(body(`"run_mode":"sometimes",`)), "body")
+	if !strings.Contains(err.Error(), "'always' or 'on_demand'") {
+		t.Errorf("the message does not say what to send: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -86,6 +87,11 @@ type Info struct {
 	Inputs  int // 0 for sources
 	Outputs int // 0 for sinks
 	Factory Factory
+	// Publishes, for a sink that writes frames into a transmission
+	// (stream.publish_video), names that transmission from the node's
+	// config; "" when the config names none. Whether anyone watches those
+	// transmissions is what runs an on_demand pipeline.
+	Publishes func(config json.RawMessage) string
 }
 
 var (
@@ -109,6 +115,22 @@ func Lookup(typ string) (Info, bool) {
 	defer registryMu.RUnlock()
 	info, ok := registry[typ]
 	return info, ok
+}
+
+// Publishes lists the transmissions the nodes of g publish into, without
+// duplicates, in node order.
+func Publishes(g model.Graph) []string {
+	var out []string
+	for _, n := range g.Nodes {
+		info, ok := Lookup(n.Type)
+		if !ok || info.Publishes == nil {
+			continue
+		}
+		if id := info.Publishes(n.Config); id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // DecodeConfig reads a node config into dst strictly: unknown fields are

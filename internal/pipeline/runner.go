@@ -75,18 +75,33 @@ func build(g model.Graph, env Env) (map[string]*node, error) {
 	return nodes, nil
 }
 
+// State is what a pipeline is doing, in one word.
+type State string
+
+// States.
+const (
+	StateRunning State = "running" // its graph runs and its sources deliver
+	StateFailing State = "failing" // its graph runs, but a source failed or reports a problem (last_error)
+	StateResting State = "resting" // on_demand and nobody watches: no camera session, no compute
+	StateStopped State = "stopped" // disabled, hosted elsewhere, or it could not start (last_error)
+)
+
 // Status is a pipeline's state.
 type Status struct {
 	Name string `json:"name"`
 	// Running: its graph runs and no source is failing (one whose run
 	// ended with an error, or that reports a problem: no frames come).
-	Running   bool     `json:"running"`
-	FPSIn     float64  `json:"fps_in"`
-	FPSOut    float64  `json:"fps_out"`
-	LastError *string  `json:"last_error"`
-	Restarts  int      `json:"restarts"`
-	Dropped   uint64   `json:"dropped_packets"`
-	Nodes     []string `json:"nodes"`
+	// A resting pipeline does not run: false, with State saying why.
+	Running bool  `json:"running"`
+	State   State `json:"state"`
+	// StateDetail says more about State when it is not obvious (resting).
+	StateDetail *string  `json:"state_detail"`
+	FPSIn       float64  `json:"fps_in"`
+	FPSOut      float64  `json:"fps_out"`
+	LastError   *string  `json:"last_error"`
+	Restarts    int      `json:"restarts"`
+	Dropped     uint64   `json:"dropped_packets"`
+	Nodes       []string `json:"nodes"`
 }
 
 // runner runs one pipeline until stopped.
@@ -236,6 +251,10 @@ func (r *runner) status() Status {
 	}
 	if lastError != "" {
 		st.LastError = &lastError
+	}
+	st.State = StateRunning
+	if !st.Running {
+		st.State = StateFailing
 	}
 	return st
 }

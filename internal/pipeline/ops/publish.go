@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	pipeline.Register(pipeline.Info{Type: "stream.publish_video", Inputs: 1, Outputs: 0, Factory: newPublish})
+	pipeline.Register(pipeline.Info{Type: "stream.publish_video", Inputs: 1, Outputs: 0, Factory: newPublish, Publishes: publishesTo})
 }
 
 // DefaultFrameFallback is where stream.publish_video looks for the image.
@@ -76,6 +76,16 @@ func ParsePublishConfig(raw json.RawMessage) (PublishConfig, []string, error) {
 	cfg.BypassMode = mode
 	fallback, err := cfg.Fallback()
 	return cfg, fallback, err
+}
+
+// publishesTo is the transmission a stream.publish_video config names ("" for
+// an invalid config, which the factory refuses anyway).
+func publishesTo(raw json.RawMessage) string {
+	cfg, _, err := ParsePublishConfig(raw)
+	if err != nil {
+		return ""
+	}
+	return cfg.TransmissionID
 }
 
 // publish writes the first image artifact of each packet into the
