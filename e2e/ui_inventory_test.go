@@ -112,7 +112,7 @@ func TestUIInventory(t *testing.T) {
 	}
 
 	// A pipeline reads the camera: the camera's delete is refused, in the dialog.
-	status, out := s.callRoot("POST", "/api/pipelines", fmt.Sprintf(`{"name":"gate_feed","enabled":false,"graph":{"nodes":[{"id":"s","type":"camera.source","config":{"camera_id":"gate"}},{"id":"p","type":"stream.publish_video","config":{"transmission_id":%q}}],"edges":[{"from":{"node":"s","port":"out"},"to":{"node":"p","port":"in"}}]}}`, tx))
+	status, out := s.callRoot("POST", "/api/pipelines", fmt.Sprintf(`{"name":"gate_feed","enabled":false,"run_mode":"on_demand","graph":{"nodes":[{"id":"s","type":"camera.source","config":{"camera_id":"gate"}},{"id":"p","type":"stream.publish_video","config":{"transmission_id":%q}}],"edges":[{"from":{"node":"s","port":"out"},"to":{"node":"p","port":"in"}}]}}`, tx))
 	if status != 200 {
 		t.Fatalf("pipeline: %d %v", status, out)
 	}
@@ -138,8 +138,8 @@ func TestUIInventory(t *testing.T) {
 		b.waitJS(15*time.Second, "the toggle to follow", fmt.Sprintf(`document.querySelector(%q)?.textContent === %q`, row("pipeline", "gate_feed")+" [data-testid=pipeline-toggle]", label),
 			`document.querySelector("[data-testid=pipelines]").innerText`)
 		p := pipeline()
-		if p["enabled"] != want || len(jget(p, "graph", "nodes").([]any)) != 2 {
-			t.Fatalf("pipeline after the toggle: %v, want enabled %v with its graph", p, want)
+		if p["enabled"] != want || p["run_mode"] != "on_demand" || len(jget(p, "graph", "nodes").([]any)) != 2 {
+			t.Fatalf("pipeline after the toggle: %v, want enabled %v with its run_mode and graph", p, want)
 		}
 	}
 	b.do(10*time.Second, chromedp.Click(chromedp.CSS(row("pipeline", "gate_feed")+" [data-testid=row-delete]")), chromedp.WaitVisible(chromedp.CSS("[data-testid=delete-confirm]")))

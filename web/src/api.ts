@@ -103,13 +103,14 @@ export interface CameraStatus {
   sessions_opened?: number; consumers?: CameraConsumer[]; decoders?: CameraDecoder[];
 }
 export interface Camera { id: string; name: string; url: string; username: string | null; password_set: boolean; fps: number | null; status?: CameraStatus }
-export interface Pipeline { name: string; enabled: boolean; processing_server_id: string | null; graph: unknown; status?: PipelineStatus }
+export type RunMode = "always" | "on_demand";
+export interface Pipeline { name: string; enabled: boolean; processing_server_id: string | null; run_mode?: RunMode; graph: unknown; status?: PipelineStatus }
 /** A camera or processing server as a form sends it: password omitted keeps the stored one, null clears it. */
 export interface EndpointDraft { id?: string; name: string; url: string; username: string | null; password?: string | null }
 export interface CameraDraft extends EndpointDraft { fps: number | null }
 export type ServerDraft = EndpointDraft;
 export interface ProcessingServer { id: string; name: string; url: string; username: string | null; password_set: boolean }
-export interface PipelineStatus { name: string; running: boolean; fps_in: number | null; fps_out: number | null; last_error: string | null; restarts: number }
+export interface PipelineStatus { name: string; running: boolean; state?: "running" | "failing" | "resting" | "stopped"; state_detail?: string | null; fps_in: number | null; fps_out: number | null; last_error: string | null; restarts: number }
 export interface WizardResult { pipeline_name: string; transmission_id: string; camera_id: string; preset_id: string; engine_running: boolean; warnings: string[] }
 
 /** One output in GET /runtime/outputs. Outputs with the same encoder_group share one encoder (null: bypass). */

@@ -1,13 +1,26 @@
 // The pipelines card: list with status, enable/disable, the processing
 // server that runs each, delete. Pipelines are created by the wizard (from
 // a transmission); their graph is edited through the API.
-import { api, errorText, type Pipeline, type ProcessingServer } from "../api";
+import { api, errorText, type Pipeline, type ProcessingServer, type RunMode } from "../api";
 import { h, modal, render, toast } from "../dom";
 import { checkbox, field, select } from "../forms";
 import { confirmDelete, listCard, rowActions, submitForm, table, type ListCard } from "./crud";
 
 /** The members PUT takes: a listing's status is read-only. */
-const body = (p: Pipeline): Pipeline => ({ name: p.name, enabled: p.enabled, processing_server_id: p.processing_server_id, graph: p.graph });
+const body = (p: Pipeline): Pipeline => ({ name: p.name, enabled: p.enabled, processing_server_id: p.processing_server_id, run_mode: p.run_mode ?? "always", graph: p.graph });
+
+/** The state pill: class and word. A resting pipeline (on_demand, nobody watching) is fine. */
+function stateOf(p: Pipeline): [string, string] {
+  const st = p.status;
+  if (!p.enabled) return ["off", "disabled"];
+  if (!st) return ["off", "unknown"];
+  switch (st.state) {
+    case "resting": return ["off", "resting"];
+    case "failing": return ["bad", "failing"];
+    case "stopped": return ["bad", "stopped"];
+  }
+  return st.running ? ["ok", "running"] : ["bad", "stopped"];
+}
 
 export function pipelinesCard(): ListCard {
   const f = (n: number | null | undefined) => (n === null || n === undefined ? "—" : n.toFixed(1));
@@ -15,11 +28,12 @@ export function pipelinesCard(): ListCard {
     title: "Pipelines", testid: "pipelines", what: "pipelines", intervalMs: 5000, fetch: api.pipelines,
     draw: (pipes, refresh) => pipes.length ? table(["Pipeline", "State", "FPS in / out", "Restarts", "Last error", ""], pipes.map((p) => {
       const st = p.status;
-      const state = !p.enabled ? ["off", "disabled"] : !st ? ["off", "unknown"] : st.running ? ["ok", "running"] : ["bad", "stopped"];
+      const state = stateOf(p);
       const toggle = h("button.btn.ghost", { type: "button", dataset: { testid: "pipeline-toggle" }, onclick: () => setEnabled(p, !p.enabled, toggle, refresh) }, p.enabled ? "Disable" : "Enable");
       return h("tr", { dataset: { testid: "pipeline-row", name: p.name, state: state[1], fpsIn: String(st?.fps_in ?? "") } },
         h("td", null, h("strong", null, p.name), p.processing_server_id ? h("div.muted.small", null, p.processing_server_id) : null),
-        h("td", null, h("span.pill", { class: state[0], dataset: { testid: "pipeline-state" } }, state[1])),
+        h("td", null, h("span.pill", { class: state[0], dataset: { testid: "pipeline-state" }, title: st?.state_detail ?? "" }, state[1]),
+          h("div.muted.small", { dataset: { testid: "pipeline-run-mode" } }, p.run_mode === "on_demand" ? "runs while watched" : "always runs")),
         h("td", { dataset: { testid: "pipeline-fps" } }, st ? `${f(st.fps_in)} / ${f(st.fps_out)}` : "—"),
         h("td", null, st ? String(st.restarts ?? 0) : "—"),
         h("td.small", null, st?.last_error ?? ""),
@@ -42,7 +56,7 @@ async function setEnabled(p: Pipeline, enabled: boolean, button: HTMLButtonEleme
   }
 }
 
-/** Edits what a pipeline has besides its graph: whether it runs, and where. */
+/** Edits what a pipeline has besides its graph: whether it runs, when, and where. */
 function editPipeline(p: Pipeline, saved: () => void): void {
   const draft = body(p);
   const banner = h("div.banner.error", { hidden: true, dataset: { testid: "form-banner" } });
@@ -60,6 +74,8 @@ function editPipeline(p: Pipeline, saved: () => void): void {
   const form = h("form.inv-form", { novalidate: true, dataset: { testid: "pipeline-form" } },
     banner,
     checkbox("Enabled", draft.enabled, "enabled", (v) => { draft.enabled = v }),
+    field("Runs", select<RunMode>(draft.run_mode ?? "always", [["always", "Always (analyses with nobody watching)"], ["on_demand", "On demand (rests while nobody watches)"]], (v) => { draft.run_mode = v }), "run_mode",
+      "On demand: the camera session and the analysis stop when no viewer watches its transmission, and start again when one comes."),
     hostSlot,
     h("p.muted.small", null, "The graph (camera, operators, transmission) is edited through the API; the wizard creates a new pipeline."),
     h("div.actions.end", null, cancel, save));
