@@ -418,6 +418,28 @@ func TestPatchSettings(t *testing.T) {
 	}
 }
 
+func TestPatchHLSVariant(t *testing.T) {
+	c := newServer(t, "local")
+	if v := c.expect(200, "GET", "/settings", nil)["engine"].(map[string]any)["hls_variant"]; v != "mpegts" {
+		t.Errorf("default hls_variant = %v, want mpegts", v)
+	}
+	c.expect(200, "PATCH", "/settings", `{"engine":{"preferred_ports":{"rtsp":9554}}}`)
+	c.expect(200, "PATCH", "/settings", `{"engine":{"hls_variant":"lowLatency"}}`)
+	engine := c.expect(200, "GET", "/settings", nil)["engine"].(map[string]any)
+	if engine["hls_variant"] != "lowLatency" || engine["preferred_ports"].(map[string]any)["rtsp"] != 9554.0 {
+		t.Errorf("engine after a partial PATCH = %v", engine)
+	}
+	bad := c.expect(422, "PATCH", "/settings", `{"engine":{"hls_variant":"ll","reader_hold_seconds":5}}`)
+	detail, _ := bad["detail"].([]any)
+	first, _ := detail[0].(map[string]any)
+	if len(detail) != 1 || fmt.Sprint(first["loc"]) != "[body engine hls_variant]" || !strings.Contains(fmt.Sprint(first["msg"]), "'lowLatency'") {
+		t.Errorf("422 detail = %v", bad)
+	}
+	if engine := c.expect(200, "GET", "/settings", nil)["engine"].(map[string]any); engine["hls_variant"] != "lowLatency" || engine["reader_hold_seconds"] != 10.0 {
+		t.Errorf("a refused PATCH was half applied: %v", engine)
+	}
+}
+
 func TestUnknownRoutesAndMethods(t *testing.T) {
 	c := newServer(t, "local")
 	c.expect(404, "GET", "/nope", nil)

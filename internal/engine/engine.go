@@ -54,6 +54,7 @@ type RunConfig struct {
 	TLS *config.TLS
 
 	ReaderHoldTimeout     time.Duration
+	HLSVariant            model.HLSVariant
 	ICEServers            []string
 	WebRTCAdditionalHosts []string
 	WebRTCLocalUDPAddress string
@@ -77,6 +78,9 @@ type Engine interface {
 	SetICEServers(urls []string)
 	// SetReaderHold changes how long new readers of an idle path are held.
 	SetReaderHold(d time.Duration)
+	// SetHLSVariant changes how HLS is served; HLS players reload, other
+	// readers are not disturbed.
+	SetHLSVariant(v model.HLSVariant)
 	// Readers lists the viewers of one path.
 	Readers(path string) []Reader
 	// Demand delivers demand changes; Close closes it.

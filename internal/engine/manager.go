@@ -75,7 +75,8 @@ type actionRequest struct {
 }
 
 // engineKey is what, when changed, needs a new engine instance: what it
-// listens on. Paths, ICE servers and the reader hold apply live.
+// listens on. Paths, ICE servers, the reader hold and the HLS variant
+// apply live.
 type engineKey struct {
 	kind      string
 	version   string // of an external engine's program
@@ -267,8 +268,9 @@ func (m *Manager) do(req actionRequest) error {
 }
 
 // apply brings the engine in line with doc and publishes the new state.
-// Paths, ICE servers and the reader hold apply to the running instance;
-// a change of kind, bind host or preferred ports makes a new one.
+// Paths, ICE servers, the reader hold and the HLS variant apply to the
+// running instance; a change of kind, bind host or preferred ports makes a
+// new one.
 func (m *Manager) apply(doc *store.Document, restart bool) error {
 	if doc.Revision < m.appliedRev || (doc.Revision == m.appliedRev && !restart) {
 		return nil
@@ -287,6 +289,7 @@ func (m *Manager) apply(doc *store.Document, restart bool) error {
 		m.eng.SetPaths(enginePaths(m.current.Paths))
 		m.eng.SetICEServers(es.WebRTCICEServers)
 		m.eng.SetReaderHold(holdOf(es))
+		m.eng.SetHLSVariant(es.HLSVariant)
 		m.withPublishURLs()
 		return nil
 	}
@@ -344,6 +347,7 @@ func (m *Manager) startEngine(es model.EngineSettings) error {
 			RuntimeDir:            m.RuntimeDir,
 			TLS:                   m.TLS,
 			ReaderHoldTimeout:     holdOf(es),
+			HLSVariant:            es.HLSVariant,
 			ICEServers:            es.WebRTCICEServers,
 			WebRTCAdditionalHosts: m.WebRTC.AdditionalHosts,
 			WebRTCLocalUDPAddress: m.WebRTC.LocalUDPAddress,

@@ -45,6 +45,8 @@ type EngineSettings struct {
 	// H264Encoder is the ffmpeg encoder outputs ask for; it is probed and
 	// falls back to libx264 when it does not work on this machine.
 	H264Encoder H264Encoder `json:"h264_encoder"`
+	// HLSVariant is how both engines serve HLS.
+	HLSVariant HLSVariant `json:"hls_variant"`
 }
 
 // Bounds of ReaderHoldSeconds.
@@ -55,7 +57,7 @@ const (
 
 // DefaultEngineSettings are the settings of a fresh install.
 func DefaultEngineSettings() EngineSettings {
-	return EngineSettings{Kind: EngineEmbedded, PreferredPorts: DefaultPorts, MediaMTXVersion: DefaultMediaMTXVersion, WebRTCICEServers: []string{}, ReaderHoldSeconds: DefaultReaderHoldSeconds, H264Encoder: H264EncoderAuto}
+	return EngineSettings{Kind: EngineEmbedded, PreferredPorts: DefaultPorts, MediaMTXVersion: DefaultMediaMTXVersion, WebRTCICEServers: []string{}, ReaderHoldSeconds: DefaultReaderHoldSeconds, H264Encoder: H264EncoderAuto, HLSVariant: HLSMPEGTS}
 }
 
 var versionPattern = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
@@ -66,7 +68,7 @@ func decodeEngine(r reader, raw json.RawMessage) EngineSettings {
 	if !ok {
 		return e
 	}
-	r.forbidExtra(m, "kind", "enabled", "expose_to_lan", "preferred_ports", "mediamtx_version", "webrtc_ice_servers", "reader_hold_seconds", "h264_encoder")
+	r.forbidExtra(m, "kind", "enabled", "expose_to_lan", "preferred_ports", "mediamtx_version", "webrtc_ice_servers", "reader_hold_seconds", "h264_encoder", "hls_variant")
 	if v, present := m["kind"]; present && !isNull(v) {
 		if kind, ok := enum(r.at("kind"), v, EngineEmbedded, EngineMediaMTX); ok {
 			e.Kind = kind
@@ -97,6 +99,11 @@ func decodeEngine(r reader, raw json.RawMessage) EngineSettings {
 	if v, present := m["h264_encoder"]; present && !isNull(v) {
 		if enc, ok := enum(r.at("h264_encoder"), v, H264Encoders...); ok {
 			e.H264Encoder = enc
+		}
+	}
+	if v, present := m["hls_variant"]; present && !isNull(v) {
+		if variant, ok := enum(r.at("hls_variant"), v, HLSVariants...); ok {
+			e.HLSVariant = variant
 		}
 	}
 	if v, present := m["webrtc_ice_servers"]; present {

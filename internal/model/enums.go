@@ -59,6 +59,23 @@ const (
 // H264Encoders lists the values engine.h264_encoder accepts.
 var H264Encoders = []H264Encoder{H264EncoderAuto, H264EncoderLibx264, H264EncoderNVENC, H264EncoderVAAPI, H264EncoderQSV}
 
+// HLSVariant is engine.hls_variant: how HLS is served. MPEG-TS segments
+// (the spec's default) play everywhere; fMP4 segments; or Low-Latency HLS,
+// fMP4 parts of about 200 ms with blocking playlist reloads, which players
+// that support it (hls.js in low-latency mode, Safari) start and follow
+// sooner.
+type HLSVariant string
+
+// HLS variants, spelled as MediaMTX's hlsVariant.
+const (
+	HLSMPEGTS     HLSVariant = "mpegts"
+	HLSFMP4       HLSVariant = "fmp4"
+	HLSLowLatency HLSVariant = "lowLatency"
+)
+
+// HLSVariants lists the values engine.hls_variant accepts.
+var HLSVariants = []HLSVariant{HLSMPEGTS, HLSFMP4, HLSLowLatency}
+
 // BypassMode is stream.publish_video's bypass_mode: whether a writer that
 // only forwards a camera may have its publisher read the camera directly.
 type BypassMode string

@@ -16,7 +16,7 @@ func TestDefaultSettingsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"transmissions":[],"engine":{"kind":"embedded","enabled":false,"expose_to_lan":false,"preferred_ports":{"rtsp":8554,"hls":8888,"webrtc":8889,"api":9997,"rtp":50000},"mediamtx_version":"v1.20.1","webrtc_ice_servers":[],"reader_hold_seconds":10,"h264_encoder":"auto"},` +
+	want := `{"transmissions":[],"engine":{"kind":"embedded","enabled":false,"expose_to_lan":false,"preferred_ports":{"rtsp":8554,"hls":8888,"webrtc":8889,"api":9997,"rtp":50000},"mediamtx_version":"v1.20.1","webrtc_ice_servers":[],"reader_hold_seconds":10,"h264_encoder":"auto","hls_variant":"mpegts"},` +
 		`"runtime":{"freshness_seconds":2,"sticky_seconds":0.5,"stale_writer_seconds":30,"max_writers":32,"stop_debounce_seconds":3,"prime_seconds":60}}`
 	if string(got) != want {
 		t.Errorf("defaults\n got  %s\n want %s", got, want)
@@ -53,6 +53,12 @@ func TestEngineSettingsRules(t *testing.T) {
 		{"unknown encoder", `{"h264_encoder":"h264_amf"}`, []string{"engine.h264_encoder:literal_error"}},
 		{"encoder not a string", `{"h264_encoder":1}`, []string{"engine.h264_encoder:string_type"}},
 		{"unknown kind", `{"kind":"gstreamer"}`, []string{"engine.kind:literal_error"}},
+		{"hls fmp4", `{"hls_variant":"fmp4"}`, nil},
+		{"hls low latency", `{"hls_variant":"lowLatency"}`, nil},
+		{"hls null keeps the default", `{"hls_variant":null}`, nil},
+		{"hls unknown variant", `{"hls_variant":"ll-hls"}`, []string{"engine.hls_variant:literal_error"}},
+		{"hls case matters", `{"hls_variant":"lowlatency"}`, []string{"engine.hls_variant:literal_error"}},
+		{"hls not a string", `{"hls_variant":true}`, []string{"engine.hls_variant:string_type"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -67,6 +73,16 @@ func TestEngineSettingsRules(t *testing.T) {
 	}
 	if s, err := DecodeSettings(json.RawMessage(`{"engine":{"h264_encoder":"h264_nvenc"}}`), testNow); err != nil || s.Engine.H264Encoder != H264EncoderNVENC {
 		t.Errorf("h264_encoder decodes to %q (%v)", s.Engine.H264Encoder, err)
+	}
+	for _, v := range HLSVariants {
+		s, err := DecodeSettings(json.RawMessage(`{"engine":{"hls_variant":"`+string(v)+`"}}`), testNow)
+		if err != nil || s.Engine.HLSVariant != v {
+			t.Errorf("hls_variant %q decodes to %q (%v)", v, s.Engine.HLSVariant, err)
+		}
+		raw, _ := json.Marshal(s)
+		if again, err := DecodeSettings(raw, testNow); err != nil || again.Engine.HLSVariant != v {
+			t.Errorf("hls_variant %q does not survive a round trip: %s (%v)", v, raw, err)
+		}
 	}
 	s, err := DecodeSettings(json.RawMessage(`{"engine":{"preferred_ports":{"hls":9000}}}`), testNow)
 	if err != nil {
@@ -196,6 +212,22 @@ func TestApplyPatch(t *testing.T) {
 		}
 		if len(got.Transmissions) != 1 || got.Transmissions[0].ID != "a" {
 			t.Errorf("transmissions changed: %+v", got.Transmissions)
+		}
+	})
+	t.Run("hls_variant alone keeps the rest, and the rest keeps it", func(t *testing.T) {
+		got, err := ApplyPatch(current, json.RawMessage(`{"engine":{"hls_variant":"lowLatency"}}`), testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Engine.HLSVariant != HLSLowLatency || got.Engine.PreferredPorts.RTSP != 9000 || !got.Engine.Enabled || len(got.Engine.WebRTCICEServers) != 1 {
+			t.Errorf("engine = %+v", got.Engine)
+		}
+		again, err := ApplyPatch(got, json.RawMessage(`{"engine":{"reader_hold_seconds":5}}`), testNow)
+		if err != nil || again.Engine.HLSVariant != HLSLowLatency {
+			t.Errorf("a patch of another member changed hls_variant to %q (%v)", again.Engine.HLSVariant, err)
+		}
+		if _, err := ApplyPatch(got, json.RawMessage(`{"engine":{"hls_variant":"dash","reader_hold_seconds":5}}`), testNow); err == nil {
+			t.Error("an unknown variant was accepted")
 		}
 	})
 	t.Run("lists are replaced", func(t *testing.T) {

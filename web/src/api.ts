@@ -47,7 +47,11 @@ export interface EngineSettings {
   webrtc_ice_servers: string[];
   reader_hold_seconds: number;
   h264_encoder?: string;
+  hls_variant?: HLSVariant;
 }
+
+/** engine.hls_variant: how both engines serve HLS. */
+export type HLSVariant = "mpegts" | "fmp4" | "lowLatency";
 
 export interface Settings { transmissions: Transmission[]; engine: EngineSettings; runtime: Record<string, number> }
 

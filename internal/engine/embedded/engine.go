@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/engine"
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // Engine is one instance of the embedded engine as the service's
@@ -50,6 +51,7 @@ func (e *Engine) Initialize() error {
 		HLSPort:               cfg.Ports.HLS,
 		WebRTCPort:            cfg.Ports.WebRTC,
 		ReaderHoldTimeout:     cfg.ReaderHoldTimeout,
+		HLSVariant:            cfg.HLSVariant,
 		ICEServers:            cfg.ICEServers,
 		WebRTCAdditionalHosts: cfg.WebRTCAdditionalHosts,
 		WebRTCLocalUDPAddress: cfg.WebRTCLocalUDPAddress,
@@ -99,6 +101,9 @@ func (e *Engine) SetICEServers(urls []string) { e.srv.SetICEServers(urls) }
 
 // SetReaderHold changes how long new readers of an idle path are held.
 func (e *Engine) SetReaderHold(d time.Duration) { e.srv.SetReaderHold(d) }
+
+// SetHLSVariant changes how HLS is served; HLS players reload.
+func (e *Engine) SetHLSVariant(v model.HLSVariant) { e.srv.SetHLSVariant(v) }
 
 // Readers lists the viewers of one path.
 func (e *Engine) Readers(path string) []engine.Reader {

@@ -11,14 +11,72 @@ import (
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 	"github.com/google/uuid"
+
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
-// HLS settings: MPEG-TS segments of at least 1 s (they end on an IDR).
+// HLS settings: segments of at least 1 s (they end on an IDR, so with the
+// encoders' one-second GOP a segment is one GOP); Low-Latency HLS parts of
+// at least 200 ms (any frame may end one), as MediaMTX's defaults. 7
+// segments is also Low-Latency HLS's minimum in gohlslib.
 const (
 	hlsSegmentCount       = 7
 	hlsSegmentMinDuration = time.Second
+	hlsPartMinDuration    = 200 * time.Millisecond
 	hlsQueueSize          = 256
 )
+
+// muxerVariant is gohlslib's variant for v; anything unknown is MPEG-TS,
+// the spec's default.
+func muxerVariant(v model.HLSVariant) gohlslib.MuxerVariant {
+	switch v {
+	case model.HLSFMP4:
+		return gohlslib.MuxerVariantFMP4
+	case model.HLSLowLatency:
+		return gohlslib.MuxerVariantLowLatency
+	default:
+		return gohlslib.MuxerVariantMPEGTS
+	}
+}
+
+// SetHLSVariant changes how HLS is served. Each path's muxer of another
+// variant is closed, so its players' next playlist request gets a muxer of
+// the new one (players reload; RTSP and WHEP readers are not touched).
+func (s *Server) SetHLSVariant(v model.HLSVariant) {
+	mv := muxerVariant(v)
+	if gohlslib.MuxerVariant(s.hlsVariant.Swap(int64(mv))) == mv {
+		return
+	}
+	s.mu.RLock()
+	paths := make([]*path, 0, len(s.paths))
+	for _, p := range s.paths {
+		paths = append(paths, p)
+	}
+	s.mu.RUnlock()
+	for _, p := range paths {
+		p.closeHLSUnless(mv)
+	}
+	s.log.Info("[HLS] variant changed", "variant", string(v))
+}
+
+func (s *Server) currentHLSVariant() gohlslib.MuxerVariant {
+	return gohlslib.MuxerVariant(s.hlsVariant.Load())
+}
+
+// closeHLSUnless closes the path's muxer when it is not of variant v.
+func (p *path) closeHLSUnless(v gohlslib.MuxerVariant) {
+	p.mu.Lock()
+	m := p.hls
+	if m != nil && m.mux.Variant != v {
+		p.hls = nil
+	} else {
+		m = nil
+	}
+	p.mu.Unlock()
+	if m != nil {
+		m.close()
+	}
+}
 
 // hlsPlayer is the page a browser gets for /<path>/ on the HLS port.
 //
@@ -215,9 +273,10 @@ func (p *path) hlsMuxer() (*hlsMuxer, error) {
 		done:  make(chan struct{}),
 		mux: &gohlslib.Muxer{
 			Tracks:             []*gohlslib.Track{track},
-			Variant:            gohlslib.MuxerVariantMPEGTS,
+			Variant:            p.s.currentHLSVariant(),
 			SegmentCount:       hlsSegmentCount,
 			SegmentMinDuration: hlsSegmentMinDuration,
+			PartMinDuration:    hlsPartMinDuration,
 			OnEncodeError: func(err error) {
 				p.s.log.Debug("[HLS] encode error", "path", p.name, "err", err)
 			},

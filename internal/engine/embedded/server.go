@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/pion/webrtc/v4"
 	"github.com/toposync/toposync-streaming/internal/engine"
+	"github.com/toposync/toposync-streaming/internal/model"
 )
 
 // PathConfig is one path the server accepts publishers and readers on.
@@ -58,6 +59,9 @@ type Config struct {
 	// publisher is held waiting for the first keyframe before it gets 404.
 	// Default 10s.
 	ReaderHoldTimeout time.Duration
+	// HLSVariant is how HLS is served (mpegts when empty); see
+	// [Server.SetHLSVariant].
+	HLSVariant model.HLSVariant
 	// HLSLinger is how long an HLS client, identified by (IP, User-Agent),
 	// still counts as a reader after its last request. Default 10s.
 	HLSLinger time.Duration
@@ -145,6 +149,7 @@ type Server struct {
 	log        *slog.Logger
 	iceServers atomic.Pointer[[]webrtc.ICEServer]
 	readerHold atomic.Int64 // time.Duration
+	hlsVariant atomic.Int64 // gohlslib.MuxerVariant of new muxers
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
@@ -193,6 +198,7 @@ func (s *Server) Initialize() error {
 	s.demand = engine.NewDemandQueue()
 	s.SetICEServers(cfg.ICEServers)
 	s.SetReaderHold(cfg.ReaderHoldTimeout)
+	s.hlsVariant.Store(int64(muxerVariant(cfg.HLSVariant)))
 
 	if err := s.start(); err != nil {
 		s.Close()

@@ -48,6 +48,9 @@ func (e *APIError) Error() string {
 type GlobalPatch struct {
 	AuthInternalUsers []AuthUser   `json:"authInternalUsers,omitempty"`
 	WebRTCICEServers2 *[]ICEServer `json:"webrtcICEServers2,omitempty"`
+	// HLSVariant set makes MediaMTX restart its HLS server (HLS players
+	// reload; RTSP and WebRTC readers stay).
+	HLSVariant string `json:"hlsVariant,omitempty"`
 }
 
 // Ready reports whether the API answers.

@@ -25,6 +25,21 @@ import (
 // for it). Reachable STUN servers answer within a few hundred ms.
 const STUNGatherTimeout = 500 * time.Millisecond
 
+// HLS segment and part durations (see Config.HLSSegmentDuration).
+const (
+	HLSSegmentDuration = time.Second
+	HLSPartDuration    = 200 * time.Millisecond
+)
+
+// HLSVariant is MediaMTX's hlsVariant for v: our names are its own, and
+// "" is mpegts (MediaMTX's own default would be lowLatency).
+func HLSVariant(v model.HLSVariant) string {
+	if v == "" {
+		return string(model.HLSMPEGTS)
+	}
+	return string(v)
+}
+
 // Defaults of an on-demand path's hook timing.
 const (
 	DefaultOnDemandStartTimeout = 10 * time.Second
@@ -60,6 +75,8 @@ type ConfigInput struct {
 	Hook []string
 
 	ReadTimeout, WriteTimeout time.Duration // 0 keeps MediaMTX's 10s
+
+	HLSVariant model.HLSVariant // "" is mpegts, the spec's default
 }
 
 // PathInput is one engine path and how it is fed.
@@ -113,10 +130,16 @@ type Config struct {
 	HLSAddress      string   `yaml:"hlsAddress"`
 	HLSAllowOrigins []string `yaml:"hlsAllowOrigins"`
 	HLSVariant      string   `yaml:"hlsVariant"`
-	HLSAlwaysRemux  bool     `yaml:"hlsAlwaysRemux"`
-	HLSEncryption   bool     `yaml:"hlsEncryption,omitempty"`
-	HLSServerKey    string   `yaml:"hlsServerKey,omitempty"`
-	HLSServerCert   string   `yaml:"hlsServerCert,omitempty"`
+	// Segments end on an IDR at least HLSSegmentDuration after they began
+	// (with the encoders' one-second GOP: one GOP), Low-Latency HLS parts
+	// at any frame HLSPartDuration after theirs; both are MediaMTX's
+	// defaults, written so the config says what the first segment costs.
+	HLSSegmentDuration Duration `yaml:"hlsSegmentDuration"`
+	HLSPartDuration    Duration `yaml:"hlsPartDuration"`
+	HLSAlwaysRemux     bool     `yaml:"hlsAlwaysRemux"`
+	HLSEncryption      bool     `yaml:"hlsEncryption,omitempty"`
+	HLSServerKey       string   `yaml:"hlsServerKey,omitempty"`
+	HLSServerCert      string   `yaml:"hlsServerCert,omitempty"`
 
 	WebRTC                bool        `yaml:"webrtc"`
 	WebRTCAddress         string      `yaml:"webrtcAddress"`
@@ -258,10 +281,12 @@ func NewConfig(c ConfigInput) (Config, error) {
 		RTPAddress:     listenAddress(c.BindHost, c.Ports.RTP),
 		RTCPAddress:    listenAddress(c.BindHost, c.Ports.RTP+1),
 
-		HLS:             true,
-		HLSAddress:      listenAddress(c.BindHost, c.Ports.HLS),
-		HLSAllowOrigins: anyOrigin,
-		HLSVariant:      "mpegts",
+		HLS:                true,
+		HLSAddress:         listenAddress(c.BindHost, c.Ports.HLS),
+		HLSAllowOrigins:    anyOrigin,
+		HLSVariant:         HLSVariant(c.HLSVariant),
+		HLSSegmentDuration: Duration(HLSSegmentDuration),
+		HLSPartDuration:    Duration(HLSPartDuration),
 
 		WebRTC:                  true,
 		WebRTCAddress:           listenAddress(c.BindHost, c.Ports.WebRTC),

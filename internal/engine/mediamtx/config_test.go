@@ -308,3 +308,16 @@ func TestConfigTLS(t *testing.T) {
 		t.Error("a certificate without a key rendered")
 	}
 }
+
+// engine.hls_variant is MediaMTX's hlsVariant (unset: mpegts, not
+// MediaMTX's own default lowLatency), with 1 s segments and 200 ms parts.
+func TestConfigHLSVariant(t *testing.T) {
+	for in, want := range map[model.HLSVariant]string{"": "mpegts", model.HLSMPEGTS: "mpegts", model.HLSFMP4: "fmp4", model.HLSLowLatency: "lowLatency"} {
+		c := sampleInput()
+		c.HLSVariant = in
+		m := decoded(t, c)
+		if m["hlsVariant"] != want || m["hlsSegmentDuration"] != "1s" || m["hlsPartDuration"] != "200ms" {
+			t.Errorf("variant %q: hlsVariant %v, hlsSegmentDuration %v, hlsPartDuration %v", in, m["hlsVariant"], m["hlsSegmentDuration"], m["hlsPartDuration"])
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/toposync/toposync-streaming/internal/engine"
+	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/publisher"
 )
 
@@ -137,11 +138,13 @@ type Engine struct {
 	refused map[string]string          // paths whose held readers to refuse, with why
 }
 
-// desired is what SetPaths, SetICEServers and SetReaderHold asked for.
+// desired is what SetPaths, SetICEServers, SetReaderHold and
+// SetHLSVariant asked for.
 type desired struct {
 	paths []engine.Path
 	ice   []string
 	hold  time.Duration
+	hls   model.HLSVariant
 }
 
 // Initialize installs the binary if needed, writes the config, starts
@@ -157,7 +160,7 @@ func (e *Engine) Initialize() error {
 		return err
 	}
 	engine.UsableICEServers(e.Config.ICEServers, e.log) // warns about the entries ICEServers leaves out
-	e.desired = desired{paths: e.Config.Paths, ice: e.Config.ICEServers, hold: e.Config.ReaderHoldTimeout}
+	e.desired = desired{paths: e.Config.Paths, ice: e.Config.ICEServers, hold: e.Config.ReaderHoldTimeout, hls: e.Config.HLSVariant}
 	e.readers = map[string][]engine.Reader{}
 	e.wake = make(chan struct{}, 1)
 	e.api = &APIClient{BaseURL: "http://127.0.0.1:" + strconv.Itoa(e.Config.Ports.API)}
@@ -311,7 +314,7 @@ func (e *Engine) snapshot() desired {
 }
 
 func sameDesired(a, b desired) bool {
-	return slices.Equal(a.paths, b.paths) && slices.Equal(a.ice, b.ice) && a.hold == b.hold
+	return slices.Equal(a.paths, b.paths) && slices.Equal(a.ice, b.ice) && a.hold == b.hold && a.hls == b.hls
 }
 
 func (e *Engine) poke() {
@@ -335,6 +338,9 @@ func (e *Engine) apply(ctx context.Context, have, want desired) error {
 	if !slices.Equal(have.ice, want.ice) {
 		ice := ICEServers(want.ice)
 		patch.WebRTCICEServers2 = &ice
+	}
+	if HLSVariant(have.hls) != HLSVariant(want.hls) {
+		patch.HLSVariant = HLSVariant(want.hls)
 	}
 	// Users first when paths are added (so a new path's publisher is let
 	// in), last when they are removed; both orders are safe for viewers
@@ -398,7 +404,8 @@ func (e *Engine) input(d desired) ConfigInput {
 		BindHost: c.BindHost, Ports: c.Ports,
 		ICEServers: d.ice, WebRTCAdditionalHosts: c.WebRTCAdditionalHosts,
 		WebRTCLocalUDPAddress: c.WebRTCLocalUDPAddress, WebRTCLocalTCPAddress: c.WebRTCLocalTCPAddress,
-		Hook: e.hookArgv(),
+		Hook:       e.hookArgv(),
+		HLSVariant: d.hls,
 	}
 	if c.TLS != nil {
 		in.TLSCertFile, in.TLSKeyFile = c.TLS.CertFile, c.TLS.KeyFile
@@ -515,6 +522,15 @@ func (e *Engine) refuseHeld(ctx context.Context, applied *desired) {
 func (e *Engine) SetReaderHold(d time.Duration) {
 	e.mu.Lock()
 	e.desired.hold = d
+	e.mu.Unlock()
+	e.poke()
+}
+
+// SetHLSVariant changes how MediaMTX serves HLS (it restarts its HLS
+// server: HLS players reload).
+func (e *Engine) SetHLSVariant(v model.HLSVariant) {
+	e.mu.Lock()
+	e.desired.hls = v
 	e.mu.Unlock()
 	e.poke()
 }

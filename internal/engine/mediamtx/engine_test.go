@@ -1,7 +1,10 @@
 package mediamtx
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -148,5 +151,78 @@ func TestEngineHoldsFirstReadAndChangesPathsLive(t *testing.T) {
 	closed = true
 	if pids := strays(k.ConfigPath(), 0); len(pids) != 0 {
 		t.Errorf("MediaMTX still runs after Close: %v", pids)
+	}
+}
+
+// hlsMedia is the first media playlist of a path's HLS index, "" while
+// MediaMTX has none to give.
+func hlsMedia(base string) string {
+	get := func(u string) string {
+		res, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(u)
+		if err != nil {
+			return ""
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK {
+			return ""
+		}
+		return string(b)
+	}
+	for _, l := range strings.Split(get(base+"index.m3u8"), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			return get(base + l)
+		}
+	}
+	return ""
+}
+
+// engine.hls_variant on MediaMTX: served as configured at start, changed
+// live through the API (no new process, no config rewrite), and the
+// Low-Latency playlist has parts and blocking reloads and plays.
+func TestEngineHLSVariantLive(t *testing.T) {
+	testutil.RequireFFmpegAndFFprobe(t)
+	k := testKind(t)
+	p := testutil.FreePorts(t, 4)
+	ports := model.Ports{RTSP: p[0], HLS: p[1], WebRTC: p[2], API: p[3], RTP: testutil.FreeRTPPort(t)}
+	yard := testPath("yard")
+	eng := k.New(engine.RunConfig{BindHost: "127.0.0.1", Ports: ports, Paths: []engine.Path{yard}, RuntimeDir: k.RuntimeDir, HLSVariant: model.HLSMPEGTS})
+	if err := eng.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	pid := eng.PID()
+	startPublisher(t, publishURL(ports.RTSP, yard))
+	base := fmt.Sprintf("http://127.0.0.1:%d/yard/", ports.HLS)
+	var media string
+	testutil.Eventually(t, 20*time.Second, "an mpegts playlist", func() bool {
+		media = hlsMedia(base)
+		return strings.Contains(media, ".ts")
+	})
+	if strings.Contains(media, "#EXT-X-PART:") {
+		t.Fatalf("mpegts playlist with parts:\n%s", media)
+	}
+	filed, err := os.ReadFile(k.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	eng.SetHLSVariant(model.HLSLowLatency)
+	testutil.Eventually(t, 20*time.Second, "a Low-Latency playlist", func() bool {
+		media = hlsMedia(base)
+		return strings.Contains(media, "#EXT-X-PART:") && strings.Contains(media, "CAN-BLOCK-RELOAD=YES")
+	})
+	if eng.PID() != pid {
+		t.Errorf("the variant change restarted MediaMTX (pid %d -> %d)", pid, eng.PID())
+	}
+	if now, _ := os.ReadFile(k.ConfigPath()); string(now) != string(filed) {
+		t.Error("the config file was rewritten on a live change")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-select_streams", "v:0",
+		"-show_entries", "stream=codec_name", "-of", "csv=p=0", base+"index.m3u8").CombinedOutput()
+	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(out)), "h264") {
+		t.Fatalf("ffprobe of the Low-Latency stream: %q %v", out, err)
 	}
 }

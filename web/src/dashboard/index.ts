@@ -3,7 +3,7 @@
 import { api, errorText, type EngineStatus, type Transmission } from "../api";
 import { h, icon, render, toast } from "../dom";
 import { poll } from "../poll";
-import { iceServers } from "./player";
+import { playerSettings } from "./player";
 import { Tile } from "./tile";
 
 const GRID_KEY = "toposync.streams.grid_mode.v1";
@@ -31,11 +31,10 @@ export function mountDashboard(root: HTMLElement): () => void {
   let loadError = "";
   let engine: EngineStatus | null = null;
   let engineKey: string | null = null;
-  let ice: RTCIceServer[] = [];
-  let holdMs = 10000;
+  let player = playerSettings(undefined);
   const tiles = new Map<string, Tile>();
 
-  const env = { engine: () => engine, ice: () => ice, holdMs: () => holdMs };
+  const env = { engine: () => engine, player: () => player };
 
   const gridEl = h("div.grid", { dataset: { testid: "grid", grid } });
   const pageLabel = h("span.page-label", { dataset: { testid: "page-label" } });
@@ -191,8 +190,7 @@ export function mountDashboard(root: HTMLElement): () => void {
       const s = await api.settings(true);
       if (signal.aborted) return;
       transmissions = s.transmissions ?? [];
-      ice = iceServers(s.engine?.webrtc_ice_servers ?? []);
-      holdMs = (s.engine?.reader_hold_seconds ?? 10) * 1000;
+      player = playerSettings(s.engine);
       loadError = "";
     } catch (err) {
       loadError = errorText(err);

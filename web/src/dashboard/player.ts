@@ -4,6 +4,7 @@
 // connection, a fatal HLS error) through onEnd, once.
 
 import type HlsType from "hls.js";
+import type { EngineSettings } from "../api";
 
 export type Transport = "WebRTC" | "HLS";
 
@@ -38,6 +39,17 @@ export function crlf(sdp: string): string {
   const lines = sdp.replace(/\r\n/g, "\n").replace(/\r/g, "\n").split("\n");
   while (lines.length && lines[lines.length - 1] === "") lines.pop();
   return lines.join("\r\n") + "\r\n";
+}
+
+/** What players take from the engine settings (GET /settings engine), read by the dashboard and /watch. */
+export interface PlayerSettings { ice: RTCIceServer[]; holdMs: number; lowLatencyHLS: boolean }
+
+export function playerSettings(e: EngineSettings | undefined): PlayerSettings {
+  return {
+    ice: iceServers(e?.webrtc_ice_servers ?? []),
+    holdMs: (e?.reader_hold_seconds ?? 10) * 1000,
+    lowLatencyHLS: e?.hls_variant === "lowLatency",
+  };
 }
 
 /**
@@ -246,7 +258,8 @@ function connected(pc: RTCPeerConnection, ms: number, signal: AbortSignal): Prom
 let hlsModule: Promise<typeof HlsType> | null = null;
 const loadHls = () => (hlsModule ??= import("hls.js").then((m) => m.default));
 
-export interface HlsOptions { url: string; auth?: string; user?: string; pass?: string; holdMs: number; signal: AbortSignal }
+/** lowLatency: the engine serves Low-Latency HLS (engine.hls_variant), so hls.js follows its parts. */
+export interface HlsOptions { url: string; auth?: string; user?: string; pass?: string; holdMs: number; lowLatency: boolean; signal: AbortSignal }
 
 /** Which HLS player this browser gets: hls.js where Media Source works (headers on every request), else native. */
 export async function hlsMode(): Promise<"hlsjs" | "native" | "none"> {
@@ -294,9 +307,12 @@ export async function playHLS(video: HTMLVideoElement, o: HlsOptions): Promise<S
 
   const Hls = await loadHls();
   const retry = { maxNumRetry: 2, retryDelayMs: 1000, maxRetryDelayMs: 4000 };
+  // Low-Latency HLS: hls.js loads parts with blocking playlist reloads and
+  // keeps the server's PART-HOLD-BACK behind live. Segment variants: stay
+  // two segments behind live (hls.js's default is three).
   const hls = new Hls({
     enableWorker: true,
-    lowLatencyMode: false,
+    lowLatencyMode: o.lowLatency,
     backBufferLength: 30,
     liveSyncDurationCount: 2,
     manifestLoadPolicy: { default: { maxTimeToFirstByteMs: o.holdMs + 10000, maxLoadTimeMs: o.holdMs + 15000, timeoutRetry: { maxNumRetry: 1, retryDelayMs: 0, maxRetryDelayMs: 0 }, errorRetry: retry } },

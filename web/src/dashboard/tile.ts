@@ -3,12 +3,11 @@
 // says plainly why it is not playing.
 import { api, ApiError, errorText, type EngineStatus, type OutputURL, type Transmission } from "../api";
 import { h, icon, render } from "../dom";
-import { basicAuth, PlayError, playHLS, playWHEP, type Session, type Transport } from "./player";
+import { basicAuth, PlayError, playHLS, playWHEP, type PlayerSettings, type Session, type Transport } from "./player";
 
 export interface TileEnv {
   engine(): EngineStatus | null;
-  ice(): RTCIceServer[];
-  holdMs(): number;
+  player(): PlayerSettings;
 }
 
 type State = "idle" | "connecting" | "playing" | "retrying" | "blocked";
@@ -217,7 +216,7 @@ export class Tile {
       return;
     }
 
-    const holdMs = this.env.holdMs();
+    const { ice, holdMs, lowLatencyHLS } = this.env.player();
     let note = "";
     let lastErr: PlayError | null = null;
     let session: Session | null = null;
@@ -227,7 +226,7 @@ export class Tile {
         note = "WebRTC unreachable → using HLS";
       } else {
         try {
-          session = await playWHEP(this.video, { url: whep.url, auth: whepAuth?.header, ice: this.env.ice(), holdMs, signal });
+          session = await playWHEP(this.video, { url: whep.url, auth: whepAuth?.header, ice, holdMs, signal });
         } catch (err) {
           if (signal.aborted) return;
           lastErr = err instanceof PlayError ? err : new PlayError("media", errorText(err));
@@ -246,7 +245,7 @@ export class Tile {
       if (signal.aborted) return;
       this.setStatus("connecting", whep ? "Connecting over HLS…" : "Connecting…", undefined, undefined, note);
       try {
-        session = await playHLS(this.video, { url: hls.url, auth: hlsAuth?.header, user: hlsAuth?.user, pass: hlsAuth?.pass, holdMs, signal });
+        session = await playHLS(this.video, { url: hls.url, auth: hlsAuth?.header, user: hlsAuth?.user, pass: hlsAuth?.pass, holdMs, lowLatency: lowLatencyHLS, signal });
       } catch (err) {
         if (signal.aborted) return;
         lastErr = err instanceof PlayError ? err : new PlayError("media", errorText(err));

@@ -4,16 +4,15 @@
 import { api, errorText, type EngineStatus } from "../api";
 import { h, render } from "../dom";
 import { poll } from "../poll";
-import { iceServers } from "./player";
+import { playerSettings } from "./player";
 import { Tile, tileLabel } from "./tile";
 
 export function mountWatch(root: HTMLElement, key: string): () => void {
   let engine: EngineStatus | null = null;
   let engineKey: string | null = null;
-  let ice: RTCIceServer[] = [];
-  let holdMs = 10000;
+  let player = playerSettings(undefined);
   let tile: Tile | null = null;
-  const env = { engine: () => engine, ice: () => ice, holdMs: () => holdMs };
+  const env = { engine: () => engine, player: () => player };
   const title = h("h1", null, key);
   const holder = h("div.watch-player");
   const watch = h("div.watch", { dataset: { testid: "watch" } },
@@ -26,8 +25,7 @@ export function mountWatch(root: HTMLElement, key: string): () => void {
     try {
       const s = await api.settings(true);
       if (signal.aborted) return;
-      ice = iceServers(s.engine?.webrtc_ice_servers ?? []);
-      holdMs = (s.engine?.reader_hold_seconds ?? 10) * 1000;
+      player = playerSettings(s.engine);
       const t = (s.transmissions ?? []).find((x) => x.id === key || x.path === key);
       if (!t) {
         message = `No transmission has the id or path "${key}".`;

@@ -1,7 +1,7 @@
 // Engine card (status, polled while visible; start/stop/restart; the engine
 // kind and MediaMTX version; for MediaMTX its download, paths and strays) and
 // the engine settings form (LAN exposure, preferred ports, ICE servers).
-import { api, ApiError, errorText, type EngineSettings, type EngineStatus } from "../api";
+import { api, ApiError, errorText, type EngineSettings, type EngineStatus, type HLSVariant } from "../api";
 import { fmtDuration, h, icon, render, toast } from "../dom";
 import { checkbox, field, FormErrors, optInt, select } from "../forms";
 import { poll, type Poller } from "../poll";
@@ -272,6 +272,8 @@ export function engineForm(initial: EngineSettings, onSaved: (e: EngineSettings)
   const hold = h("input", { type: "number", min: "1", max: "60", value: String(draft.reader_hold_seconds ?? 10) });
   const encoderChoice = select(draft.h264_encoder ?? "auto", [["auto", "Auto (hardware when it works, else libx264)"], ["libx264", "libx264 (CPU)"], ["h264_nvenc", "NVIDIA NVENC"], ["h264_vaapi", "VA-API (Intel/AMD)"], ["h264_qsv", "Intel Quick Sync"]], (v) => { draft.h264_encoder = v });
   encoderChoice.dataset.testid = "engine-h264-encoder";
+  const hlsChoice = select<HLSVariant>(draft.hls_variant ?? "mpegts", [["mpegts", "MPEG-TS segments (plays everywhere)"], ["fmp4", "fMP4 segments"], ["lowLatency", "Low-Latency HLS (fMP4 parts)"]], (v) => { draft.hls_variant = v });
+  hlsChoice.dataset.testid = "engine-hls-variant";
   const save = h("button.btn.primary", { type: "submit" }, "Save engine settings");
 
   const form = h("form.card.engine-form", { dataset: { testid: "engine-form" }, novalidate: true },
@@ -288,6 +290,7 @@ export function engineForm(initial: EngineSettings, onSaved: (e: EngineSettings)
     field("ICE servers (one per line)", ice, "engine.webrtc_ice_servers", "stun:, turn: or turns: URLs; the dashboard passes them to the browser too."),
     field("Reader hold (seconds)", hold, "engine.reader_hold_seconds", "How long a viewer waits for a stream that is starting."),
     field("H.264 encoder", encoderChoice, "engine.h264_encoder", "Probed once; an encoder that does not work here falls back to libx264 (the Encoders card shows what runs and the warning)."),
+    field("HLS variant", hlsChoice, "engine.hls_variant", "Low-Latency HLS starts and follows live sooner in hls.js and Safari; a change makes HLS players reload."),
     h("div.actions", null, save),
   );
   const errors = new FormErrors(form, banner);
@@ -302,6 +305,7 @@ export function engineForm(initial: EngineSettings, onSaved: (e: EngineSettings)
         webrtc_ice_servers: ice.value.split(/\r?\n/).map((s) => s.trim()).filter(Boolean),
         reader_hold_seconds: optInt(hold.value),
         h264_encoder: draft.h264_encoder ?? "auto",
+        hls_variant: draft.hls_variant ?? "mpegts",
       },
     };
     try {
