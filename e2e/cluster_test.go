@@ -128,7 +128,7 @@ func distributedHosting(t *testing.T, kind string, env []string) {
 		t.Errorf("down: %d %v", status, out)
 	}
 	// It cannot be deleted while the transmission uses it.
-	if status, out := core.call("DELETE", "/../processing-servers/edge-1", ""); status != 409 || !strings.Contains(fmt.Sprint(out), id) {
+	if status, out := core.call("DELETE", "/../processing-servers/edge-1", ""); status != 409 || !strings.Contains(fmt.Sprint(out), "transmission 'Gate'") {
 		t.Errorf("delete in use: %d %v", status, out)
 	}
 	for _, secret := range []string{"edge-sync-token", "core-pass", "edge-pass"} {

@@ -108,7 +108,11 @@ func whepUnreachableICE(t *testing.T, kind string, env []string, dead string) {
 	check("dead STUN", map[bool]time.Duration{true: time.Second, false: 1500 * time.Millisecond}[embedded], 1, []string{stunLink})
 
 	setICE(stun, turn)
-	testutil.Eventually(t, 20*time.Second, "the TURN server advertised", func() bool {
+	// MediaMTX applies new ICE servers by restarting its WebRTC server and,
+	// with it, its API; with a dead TURN server that restart has taken
+	// over 20 s on a loaded machine (our patch times out and is retried).
+	advertised := map[bool]time.Duration{true: 20 * time.Second, false: 60 * time.Second}[embedded]
+	testutil.Eventually(t, advertised, "the TURN server advertised", func() bool {
 		_, links := whepOptions(t, ctx, url, "viewer", "s3cret")
 		return len(links) == 2
 	})

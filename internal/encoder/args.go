@@ -162,5 +162,11 @@ func (p Params) video(profile model.LatencyProfile) []string {
 	if c.keyframes != nil {
 		args = append(args, c.keyframes(gop)...)
 	}
+	// One more IDR a fifth of a second in: an HLS segment ends at an IDR,
+	// so an idle output's first segment is ready 0.2 s after its first
+	// frame instead of a whole GOP later. The GOPs after it are fps frames.
+	if early := p.FPS / 5; early >= 1 {
+		args = append(args, "-force_key_frames", "expr:eq(n,"+strconv.Itoa(early)+")")
+	}
 	return args
 }

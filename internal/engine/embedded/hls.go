@@ -15,13 +15,15 @@ import (
 	"github.com/toposync/toposync-streaming/internal/model"
 )
 
-// HLS settings: segments of at least 1 s (they end on an IDR, so with the
-// encoders' one-second GOP a segment is one GOP); Low-Latency HLS parts of
-// at least 200 ms (any frame may end one), as MediaMTX's defaults. 7
-// segments is also Low-Latency HLS's minimum in gohlslib.
+// HLS settings: segments of at least 200 ms that end on an IDR, so with
+// the encoders' one-second GOP a segment is one GOP, except the first: the
+// encoders add an IDR 0.2 s in (see encoder.Params.Args), so a player's
+// first segment is ready that soon. Low-Latency HLS parts of at least
+// 200 ms (any frame may end one), as MediaMTX's default. 7 segments is
+// also Low-Latency HLS's minimum in gohlslib.
 const (
 	hlsSegmentCount       = 7
-	hlsSegmentMinDuration = time.Second
+	hlsSegmentMinDuration = 200 * time.Millisecond
 	hlsPartMinDuration    = 200 * time.Millisecond
 	hlsQueueSize          = 256
 )

@@ -27,7 +27,7 @@ const STUNGatherTimeout = 500 * time.Millisecond
 
 // HLS segment and part durations (see Config.HLSSegmentDuration).
 const (
-	HLSSegmentDuration = time.Second
+	HLSSegmentDuration = 200 * time.Millisecond
 	HLSPartDuration    = 200 * time.Millisecond
 )
 
@@ -130,10 +130,11 @@ type Config struct {
 	HLSAddress      string   `yaml:"hlsAddress"`
 	HLSAllowOrigins []string `yaml:"hlsAllowOrigins"`
 	HLSVariant      string   `yaml:"hlsVariant"`
-	// Segments end on an IDR at least HLSSegmentDuration after they began
-	// (with the encoders' one-second GOP: one GOP), Low-Latency HLS parts
-	// at any frame HLSPartDuration after theirs; both are MediaMTX's
-	// defaults, written so the config says what the first segment costs.
+	// Segments end on an IDR at least HLSSegmentDuration after they began:
+	// with the encoders' one-second GOP one GOP, except the first, which
+	// ends at the extra IDR the encoders make 0.2 s in (MediaMTX's default
+	// of 1 s would make it 1.2 s). Low-Latency HLS parts end at any frame
+	// HLSPartDuration after theirs (MediaMTX's default).
 	HLSSegmentDuration Duration `yaml:"hlsSegmentDuration"`
 	HLSPartDuration    Duration `yaml:"hlsPartDuration"`
 	HLSAlwaysRemux     bool     `yaml:"hlsAlwaysRemux"`

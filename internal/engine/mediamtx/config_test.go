@@ -316,7 +316,7 @@ func TestConfigHLSVariant(t *testing.T) {
 		c := sampleInput()
 		c.HLSVariant = in
 		m := decoded(t, c)
-		if m["hlsVariant"] != want || m["hlsSegmentDuration"] != "1s" || m["hlsPartDuration"] != "200ms" {
+		if m["hlsVariant"] != want || m["hlsSegmentDuration"] != "200ms" || m["hlsPartDuration"] != "200ms" {
 			t.Errorf("variant %q: hlsVariant %v, hlsSegmentDuration %v, hlsPartDuration %v", in, m["hlsVariant"], m["hlsSegmentDuration"], m["hlsPartDuration"])
 		}
 	}
