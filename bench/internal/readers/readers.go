@@ -141,7 +141,7 @@ func (r *RTSP) Close() { r.c.Close() }
 // HLSFirstSegment fetches indexURL, the media playlist it names and the
 // first segment of that playlist, as a new client (own User-Agent), and
 // returns the time from the first request until the segment is downloaded.
-// A 404 or empty answer (an on-demand stream still starting) is asked again
+// A 404, 5xx or empty answer (an on-demand stream still starting) is asked again
 // every 20 ms until ctx ends.
 func HLSFirstSegment(ctx context.Context, indexURL, ua string) (time.Duration, error) {
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -164,7 +164,9 @@ func HLSFirstSegment(ctx context.Context, indexURL, ua string) (time.Duration, e
 			if res.StatusCode == http.StatusOK && len(body) > 0 {
 				return body, nil
 			}
-			if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusOK {
+			// 404 and 5xx come from a muxer that is still starting
+			// (MediaMTX answers 500 while its on-demand source connects).
+			if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusOK && res.StatusCode < 500 {
 				return nil, fmt.Errorf("GET %s: %d", u, res.StatusCode)
 			}
 			select {
