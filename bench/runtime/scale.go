@@ -40,7 +40,10 @@ func scaleRound(ctx context.Context, o options, bin, dir string, t *table.Table)
 }
 
 func scaleOnce(ctx context.Context, o options, bin, dir string, env []string, kind, side string, t *table.Table) error {
-	svc, err := startServiceEnv(bin, filepath.Join(dir, "data"), dir+".log", env)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	svc, err := startServiceEnv(bin, filepath.Join(dir, "data"), filepath.Join(dir, "service.log"), env)
 	if err != nil {
 		return err
 	}
