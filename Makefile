@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/toposync-streaming
 ARGS ?=
 
-.PHONY: run test build deps web fuzz clean
+.PHONY: run test build deps web fuzz bench clean
 
 ## run: install what is missing, build the UI and the binary, run the service on 127.0.0.1:8100 with the live demo
 run: deps web build
@@ -38,6 +38,13 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 ## make test runs only their checked-in seed corpora
 fuzz:
 	scripts/fuzz.sh
+
+## bench: the side-by-side benchmark, ours beside MediaMTX v1.20.1 (about 10 min on
+## 2 cores); writes its table into BENCHMARKS.md ("make bench"). Not part of make test.
+## BENCH_FLAGS=-quick is a short trial run; BENCH_FLAGS=-h lists the flags.
+BENCH_FLAGS ?=
+bench: deps
+	go run ./bench/runtime -scenario compare -runs 2 -mediamtx-mirror $${TOPOSYNC_TEST_MEDIAMTX_MIRROR:-../shared/mediamtx-mirror} $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin test-artifacts

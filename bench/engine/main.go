@@ -52,14 +52,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
-	"github.com/bluenviron/gortsplib/v5"
-	"github.com/bluenviron/gortsplib/v5/pkg/base"
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/pion/rtp"
-
+	"github.com/toposync/toposync-streaming/bench/internal/readers"
+	"github.com/toposync/toposync-streaming/bench/internal/report"
 	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/engine"
 	"github.com/toposync/toposync-streaming/internal/whep"
@@ -83,6 +78,8 @@ type options struct {
 	gop         int
 	bitrate     string
 	keep        bool
+	split       bool
+	jsonOut     string
 }
 
 const (
@@ -101,12 +98,14 @@ func main() {
 	flag.IntVar(&o.rtspReaders, "rtsp-readers", 50, "RTSP readers (gortsplib, TCP) during the load window")
 	flag.IntVar(&o.whepReaders, "whep-readers", 10, "WHEP readers (pion) during the load window")
 	flag.IntVar(&o.joins, "joins", 5, "joins per protocol on the running stream (medians are reported)")
-	flag.IntVar(&o.coldStarts, "cold-starts", 3, "publisher cold starts with a held RTSP reader")
+	flag.IntVar(&o.coldStarts, "cold-starts", 3, "publisher cold starts with a held RTSP reader (0: none, just start the publisher)")
 	flag.StringVar(&o.size, "size", "1280x720", "publisher frame size")
 	flag.IntVar(&o.fps, "fps", 15, "publisher frame rate")
 	flag.IntVar(&o.gop, "gop", 15, "publisher keyframe interval in frames (-g)")
 	flag.StringVar(&o.bitrate, "bitrate", "2M", "publisher bitrate (-b:v and -maxrate)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (binary, data dirs, logs)")
+	flag.BoolVar(&o.split, "split", false, "measure the RTSP readers and the WHEP readers in two windows instead of one (gives RTSP readers per core)")
+	flag.StringVar(&o.jsonOut, "json", "", "also write the pooled samples to this file as JSON (bench/internal/report.Table)")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	if err := run(o); err != nil {
@@ -210,7 +209,7 @@ func run(o options) error {
 		}
 	}
 	start := time.Now()
-	res := &results{o: o, kinds: ks}
+	res := report.New(ks...)
 	// Interleaved (embedded, mediamtx, embedded, ...), so that a drift of
 	// the machine's load over the run hits both kinds alike.
 	for i := range o.runs {
@@ -220,10 +219,15 @@ func run(o options) error {
 			if err != nil {
 				return fmt.Errorf("run %d, %s: %w", i+1, k, err)
 			}
-			res.add(k, rows)
+			for _, r := range rows {
+				res.Add(k, r.metric, r.unit, r.target, r.v...)
+			}
 		}
 	}
-	res.print(time.Since(start))
+	printTable(o, ks, res, time.Since(start))
+	if o.jsonOut != "" {
+		return writeJSON(o.jsonOut, res)
+	}
 	return nil
 }
 
@@ -611,110 +615,6 @@ func withDescendants(pid int) []int {
 	return out
 }
 
-// ---- RTSP reader ----
-
-type rtspReader struct {
-	c     *gortsplib.Client
-	start time.Time
-
-	mu        sync.Mutex
-	described time.Time
-	firstPkt  time.Time
-	firstIDR  time.Time
-	packets   uint64
-	frames    uint64 // packets with the marker bit
-	lost      uint64
-	idrCh     chan struct{}
-}
-
-// dialRTSP connects a gortsplib reader over TCP and returns once it plays
-// (a held DESCRIBE blocks it). sent, when set, is called when the DESCRIBE
-// request goes out.
-func dialRTSP(rawURL string, sent func()) (*rtspReader, error) {
-	u, err := base.ParseURL(rawURL)
-	if err != nil {
-		return nil, err
-	}
-	tcp := gortsplib.ProtocolTCP
-	r := &rtspReader{start: time.Now(), idrCh: make(chan struct{})}
-	r.c = &gortsplib.Client{
-		Scheme: u.Scheme, Host: u.Host, Protocol: &tcp, ReadTimeout: 20 * time.Second,
-		OnRequest: func(req *base.Request) {
-			if req.Method == base.Describe && sent != nil {
-				sent()
-			}
-		},
-		OnPacketsLost: func(lost uint64) {
-			r.mu.Lock()
-			r.lost += lost
-			r.mu.Unlock()
-		},
-		OnDecodeError: func(error) {},
-	}
-	if err := r.c.Start(); err != nil {
-		return nil, err
-	}
-	desc, _, err := r.c.Describe(u)
-	if err != nil {
-		r.c.Close()
-		return nil, err
-	}
-	r.mu.Lock()
-	r.described = time.Now()
-	r.mu.Unlock()
-	var f *format.H264
-	medi := desc.FindFormat(&f)
-	if medi == nil {
-		r.c.Close()
-		return nil, errors.New("no H.264 track")
-	}
-	dec, err := f.CreateDecoder()
-	if err != nil {
-		r.c.Close()
-		return nil, err
-	}
-	if _, err := r.c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
-		r.c.Close()
-		return nil, err
-	}
-	gotIDR := false // read goroutine only
-	r.c.OnPacketRTP(medi, f, func(pkt *rtp.Packet) {
-		now := time.Now()
-		r.mu.Lock()
-		r.packets++
-		if pkt.Marker {
-			r.frames++
-		}
-		if r.firstPkt.IsZero() {
-			r.firstPkt = now
-		}
-		r.mu.Unlock()
-		if gotIDR {
-			return // depacketize only until the first decodable frame
-		}
-		au, err := dec.Decode(pkt)
-		if err != nil || !h264.IsRandomAccess(au) {
-			return
-		}
-		gotIDR = true
-		r.mu.Lock()
-		r.firstIDR = now
-		r.mu.Unlock()
-		close(r.idrCh)
-	})
-	if _, err := r.c.Play(nil); err != nil {
-		r.c.Close()
-		return nil, err
-	}
-	return r, nil
-}
-
-func (r *rtspReader) snapshot() (packets, frames, lost uint64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.packets, r.frames, r.lost
-}
-
 func waitCh(ch <-chan struct{}, d time.Duration) bool {
 	select {
 	case <-ch:
@@ -748,7 +648,7 @@ type row struct {
 
 func (b *bench) add(metric, unit, target string, v ...float64) {
 	b.rows = append(b.rows, row{metric, unit, target, v})
-	log.Printf("%s: %s", metric, summary(unit, v))
+	log.Printf("%s: %s", metric, report.Summary(unit, v))
 }
 
 func (b *bench) addDurs(metric, target string, ds []time.Duration) {
@@ -866,6 +766,11 @@ func (b *bench) run() error {
 // coldStarts: a gortsplib reader DESCRIBEs the path first (the engine holds
 // it), then ffmpeg starts publishing.
 func (b *bench) coldStarts() error {
+	if b.o.coldStarts == 0 {
+		// No held reader: just the publisher for the phases after this.
+		_, err := b.startPublisher()
+		return err
+	}
 	var execToIDR, pktToIDR, execToDescribe, engineAfter []time.Duration
 	for i := range b.o.coldStarts {
 		b.stopPublisher()
@@ -878,12 +783,12 @@ func (b *bench) coldStarts() error {
 		sent := make(chan struct{})
 		var once sync.Once
 		type res struct {
-			r   *rtspReader
+			r   *readers.RTSP
 			err error
 		}
 		dialed := make(chan res, 1)
 		go func() {
-			r, err := dialRTSP(b.rtspURL, func() { once.Do(func() { close(sent) }) })
+			r, err := readers.DialRTSP(b.rtspURL, func() { once.Do(func() { close(sent) }) })
 			dialed <- res{r, err}
 		}()
 		if !waitCh(sent, 5*time.Second) {
@@ -901,15 +806,14 @@ func (b *bench) coldStarts() error {
 			return fmt.Errorf("held reader: %w", d.err)
 		}
 		r := d.r
-		if !waitCh(r.idrCh, 10*time.Second) {
-			r.c.Close()
+		if !waitCh(r.IDR(), 10*time.Second) {
+			r.Close()
 			return errors.New("held reader got no IDR within 10 s of the publisher start")
 		}
-		r.mu.Lock()
-		execToIDR = append(execToIDR, r.firstIDR.Sub(t0))
-		pktToIDR = append(pktToIDR, r.firstIDR.Sub(r.firstPkt))
-		execToDescribe = append(execToDescribe, r.described.Sub(t0))
-		r.mu.Unlock()
+		described, firstPkt, firstIDR := r.Times()
+		execToIDR = append(execToIDR, firstIDR.Sub(t0))
+		pktToIDR = append(pktToIDR, firstIDR.Sub(firstPkt))
+		execToDescribe = append(execToDescribe, described.Sub(t0))
 		// only the embedded engine logs "path ready" into the service log
 		if b.kind == kindEmbedded {
 			select {
@@ -921,7 +825,7 @@ func (b *bench) coldStarts() error {
 				log.Printf("cold start %d: no \"path ready\" log line", i+1)
 			}
 		}
-		r.c.Close()
+		r.Close()
 		log.Printf("cold start %d: publisher exec -> first IDR at held reader %v", i+1, execToIDR[i].Round(time.Millisecond))
 	}
 	b.addDurs("cold start: publisher's first packet -> first decodable frame at held RTSP reader", "<= 300 ms", pktToIDR)
@@ -950,19 +854,18 @@ func (b *bench) joinTimes() error {
 		time.Sleep(gop/2 + time.Duration(rand.Int64N(int64(gop))))
 
 		t0 := time.Now()
-		r, err := dialRTSP(b.rtspURL, nil)
+		r, err := readers.DialRTSP(b.rtspURL, nil)
 		if err != nil {
 			return fmt.Errorf("RTSP join: %w", err)
 		}
-		if !waitCh(r.idrCh, 10*time.Second) {
-			r.c.Close()
+		if !waitCh(r.IDR(), 10*time.Second) {
+			r.Close()
 			return errors.New("RTSP join: no IDR in 10 s")
 		}
-		r.mu.Lock()
-		rtspJ = append(rtspJ, r.firstIDR.Sub(t0))
-		rtspPkt = append(rtspPkt, r.firstPkt.Sub(t0))
-		r.mu.Unlock()
-		r.c.Close()
+		_, firstPkt, firstIDR := r.Times()
+		rtspJ = append(rtspJ, firstIDR.Sub(t0))
+		rtspPkt = append(rtspPkt, firstPkt.Sub(t0))
+		r.Close()
 
 		t0 = time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -980,7 +883,7 @@ func (b *bench) joinTimes() error {
 		whepAns = append(whepAns, st.Answered.Sub(t0))
 		_ = w.Close()
 
-		d, err := b.hlsJoin(fmt.Sprintf("bench-hls-%d", i))
+		d, err := hlsJoin(b.hlsURL, fmt.Sprintf("bench-hls-%d", i))
 		if err != nil {
 			return fmt.Errorf("HLS join: %w", err)
 		}
@@ -1016,62 +919,11 @@ func (b *bench) joinTimes() error {
 	return nil
 }
 
-// hlsJoin fetches index.m3u8, the media playlist it names and the first
-// segment of that playlist, as a new client (own User-Agent).
-func (b *bench) hlsJoin(ua string) (time.Duration, error) {
-	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	get := func(u string) ([]byte, error) {
-		req, err := http.NewRequest(http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("User-Agent", ua)
-		res, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer res.Body.Close()
-		body, err := io.ReadAll(res.Body)
-		if err != nil {
-			return nil, err
-		}
-		if res.StatusCode != http.StatusOK || len(body) == 0 {
-			return nil, fmt.Errorf("GET %s: %d (%d bytes)", u, res.StatusCode, len(body))
-		}
-		return body, nil
-	}
-	firstURI := func(playlist []byte) string {
-		for _, l := range strings.Split(string(playlist), "\n") {
-			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-				return l
-			}
-		}
-		return ""
-	}
-	t0 := time.Now()
-	idx, err := get(b.hlsURL)
-	if err != nil {
-		return 0, err
-	}
-	baseURL := b.hlsURL[:strings.LastIndexByte(b.hlsURL, '/')+1]
-	media := idx
-	if strings.Contains(string(idx), "#EXT-X-STREAM-INF") {
-		uri := firstURI(idx)
-		if uri == "" {
-			return 0, errors.New("multivariant playlist without variant")
-		}
-		if media, err = get(baseURL + uri); err != nil {
-			return 0, err
-		}
-	}
-	seg := firstURI(media)
-	if seg == "" {
-		return 0, fmt.Errorf("media playlist without segment:\n%s", media)
-	}
-	if _, err := get(baseURL + seg); err != nil {
-		return 0, err
-	}
-	return time.Since(t0), nil
+// hlsJoin is one HLS join, bounded to 20 s.
+func hlsJoin(indexURL, ua string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return readers.HLSFirstSegment(ctx, indexURL, ua)
 }
 
 // procGroup is a set of processes whose CPU and memory are reported
@@ -1173,12 +1025,15 @@ func (b *bench) addUsage(window string, u []usage, cpuTarget, rssTarget string, 
 	}
 }
 
-// load measures the service with the publisher alone, then with all readers.
+// load measures the service with the publisher alone, then with all
+// readers in one window, or (-split) with the RTSP readers and then the
+// WHEP readers in windows of their own.
 func (b *bench) load() error {
 	st0, err := b.svc.engineStatus()
 	if err != nil {
 		return err
 	}
+	baseCPU := -1.0
 	if b.o.baseline > 0 {
 		// The HLS muxer of the join phase lives on (60 s in the embedded
 		// engine): the baseline includes it.
@@ -1187,14 +1042,41 @@ func (b *bench) load() error {
 			return err
 		}
 		b.addUsage("publisher only", u, "", "", false)
+		baseCPU = u[len(u)-1].cpu
 	}
+	windows := [][2]int{{b.o.rtspReaders, b.o.whepReaders}}
+	if b.o.split {
+		windows = [][2]int{{b.o.rtspReaders, 0}, {0, b.o.whepReaders}}
+	}
+	for _, w := range windows {
+		if w[0]+w[1] == 0 {
+			continue
+		}
+		cpu, err := b.readersWindow(w[0], w[1])
+		if err != nil {
+			return err
+		}
+		// Readers per core: what one core serves at this bitrate, from the
+		// CPU the readers add over the publisher alone.
+		if w[1] == 0 && baseCPU >= 0 && cpu > baseCPU {
+			b.add(fmt.Sprintf("RTSP readers per core at %sbit/s (readers / added CPU)", b.o.bitrate), "count", "", float64(w[0])*100/(cpu-baseCPU))
+		}
+	}
+	if st1, err := b.svc.engineStatus(); err != nil || st1.RestartCount != st0.RestartCount || !samePID(st0.PID, st1.PID) {
+		return fmt.Errorf("the engine restarted during the load phase (%v)", err)
+	}
+	return nil
+}
 
+// readersWindow connects nRTSP RTSP and nWHEP WHEP readers, measures over
+// -duration and disconnects them. It returns the total CPU.
+func (b *bench) readersWindow(nRTSP, nWHEP int) (float64, error) {
 	connectStart := time.Now()
-	var readers []*rtspReader
+	var rtspReaders []*readers.RTSP
 	var sessions []*whep.Session
 	defer func() {
-		for _, r := range readers {
-			r.c.Close()
+		for _, r := range rtspReaders {
+			r.Close()
 		}
 		for _, s := range sessions {
 			_ = s.Close()
@@ -1204,21 +1086,21 @@ func (b *bench) load() error {
 	var wg sync.WaitGroup
 	var firstErr error
 	sem := make(chan struct{}, 10)
-	for range b.o.rtspReaders {
+	for range nRTSP {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			r, err := dialRTSP(b.rtspURL, nil)
+			r, err := readers.DialRTSP(b.rtspURL, nil)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				firstErr = keepFirst(firstErr, err)
 				return
 			}
-			readers = append(readers, r)
+			rtspReaders = append(rtspReaders, r)
 		})
 	}
-	for range b.o.whepReaders {
+	for range nWHEP {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
@@ -1236,19 +1118,19 @@ func (b *bench) load() error {
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return fmt.Errorf("connecting readers: %w", firstErr)
+		return 0, fmt.Errorf("connecting readers: %w", firstErr)
 	}
-	for _, r := range readers {
-		if !waitCh(r.idrCh, 15*time.Second) {
-			return errors.New("an RTSP load reader got no IDR")
+	for _, r := range rtspReaders {
+		if !waitCh(r.IDR(), 15*time.Second) {
+			return 0, errors.New("an RTSP load reader got no IDR")
 		}
 	}
 	for _, s := range sessions {
 		if !waitCh(s.FirstIDR(), 15*time.Second) {
-			return errors.New("a WHEP load reader got no IDR")
+			return 0, errors.New("a WHEP load reader got no IDR")
 		}
 	}
-	log.Printf("%d RTSP + %d WHEP readers decoding after %v", len(readers), len(sessions), time.Since(connectStart).Round(time.Millisecond))
+	log.Printf("%d RTSP + %d WHEP readers decoding after %v", len(rtspReaders), len(sessions), time.Since(connectStart).Round(time.Millisecond))
 	if p, err := b.pathState(); err == nil {
 		log.Printf("engine lists %d readers", len(p.Readers))
 	}
@@ -1257,9 +1139,9 @@ func (b *bench) load() error {
 
 	p0, _ := b.pathState()
 	type counts struct{ packets, frames, lost uint64 }
-	before := make([]counts, len(readers))
-	for i, r := range readers {
-		before[i].packets, before[i].frames, before[i].lost = r.snapshot()
+	before := make([]counts, len(rtspReaders))
+	for i, r := range rtspReaders {
+		before[i].packets, before[i].frames, before[i].lost = r.Snapshot()
 	}
 	wBefore := make([]whep.Stats, len(sessions))
 	for i, s := range sessions {
@@ -1269,7 +1151,7 @@ func (b *bench) load() error {
 	t0 := time.Now()
 	u, err := b.measure(b.o.duration)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	secs := time.Since(t0).Seconds()
 	self1, _ := sampleProcs(os.Getpid())
@@ -1277,8 +1159,8 @@ func (b *bench) load() error {
 
 	var rtspFPS, whepFPS []float64
 	var lost uint64
-	for i, r := range readers {
-		_, f, l := r.snapshot()
+	for i, r := range rtspReaders {
+		_, f, l := r.Snapshot()
 		rtspFPS = append(rtspFPS, float64(f-before[i].frames)/secs)
 		lost += l - before[i].lost
 	}
@@ -1286,21 +1168,31 @@ func (b *bench) load() error {
 		st := s.Stats()
 		whepFPS = append(whepFPS, float64(st.Frames-wBefore[i].Frames)/secs)
 	}
-	b.addUsage(fmt.Sprintf("%d RTSP + %d WHEP readers", len(readers), len(sessions)), u, "<= 15 %", "<= 80 MiB", true)
-	b.add("publisher bitrate into the engine", "Mbit/s", "", float64(p1.BytesReceived-p0.BytesReceived)*8/secs/1e6)
-	b.add("engine egress (RTSP + WHEP)", "Mbit/s", "", float64(p1.BytesSent-p0.BytesSent)*8/secs/1e6)
+	win := fmt.Sprintf("%d RTSP + %d WHEP readers", len(rtspReaders), len(sessions))
+	// Split windows keep their per-window rows apart; the peak over the
+	// run is read once, after the last.
+	name := func(n string) string {
+		if b.o.split {
+			return n + ", " + win
+		}
+		return n
+	}
+	b.addUsage(win, u, "<= 15 %", "<= 80 MiB", !b.o.split || nWHEP > 0)
+	b.add(name("publisher bitrate into the engine"), "Mbit/s", "", float64(p1.BytesReceived-p0.BytesReceived)*8/secs/1e6)
+	b.add(name("engine egress (RTSP + WHEP)"), "Mbit/s", "", float64(p1.BytesSent-p0.BytesSent)*8/secs/1e6)
 	fps := strconv.Itoa(b.o.fps)
-	b.add("frames/s per RTSP reader", "fps", fps, rtspFPS...)
-	b.add("frames/s per WHEP reader", "fps", fps, whepFPS...)
-	b.add("RTP packets lost at RTSP readers during the window", "count", "0", float64(lost))
-	b.add("harness process CPU (readers; not part of the service figure)", "% of one core", "", cpuPercent(self0, self1))
+	if nRTSP > 0 {
+		b.add("frames/s per RTSP reader", "fps", fps, rtspFPS...)
+		b.add(name("RTP packets lost at RTSP readers during the window"), "count", "0", float64(lost))
+	}
+	if nWHEP > 0 {
+		b.add("frames/s per WHEP reader", "fps", fps, whepFPS...)
+	}
+	b.add(name("harness process CPU (readers; not part of the service figure)"), "% of one core", "", cpuPercent(self0, self1))
 	if !b.publisherAlive() || p0.Source == nil || p1.Source == nil || p0.Source.ID != p1.Source.ID {
-		return errors.New("the benchmark publisher was replaced or stopped during the load window")
+		return 0, errors.New("the benchmark publisher was replaced or stopped during the load window")
 	}
-	if st1, err := b.svc.engineStatus(); err != nil || st1.RestartCount != st0.RestartCount || !samePID(st0.PID, st1.PID) {
-		return fmt.Errorf("the engine restarted during the load phase (%v)", err)
-	}
-	return nil
+	return u[len(u)-1].cpu, nil
 }
 
 func samePID(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
@@ -1315,132 +1207,20 @@ func keepFirst(prev, err error) error {
 
 // ---- results ----
 
-// median of sorted values
-func median(s []float64) float64 {
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
+// writeJSON writes the pooled table for another harness (make bench).
+func writeJSON(path string, t *report.Table) error {
+	raw, err := json.MarshalIndent(t, "", " ")
+	if err != nil {
+		return err
 	}
-	return (s[n/2-1] + s[n/2]) / 2
+	return os.WriteFile(path, raw, 0o644)
 }
 
-func sorted(v []float64) []float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s
-}
-
-func fmtNum(unit string, v float64) string {
-	switch a := max(v, -v); {
-	case unit == "count" || a >= 100 || v == 0:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case a >= 1:
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	default:
-		return strconv.FormatFloat(v, 'f', 2, 64)
-	}
-}
-
-// summary is "median (min–max, n=…)", for the progress log.
-func summary(unit string, v []float64) string {
-	if len(v) == 0 {
-		return "n/a"
-	}
-	s := sorted(v)
-	return fmt.Sprintf("%s %s (%s–%s, n=%d)", fmtNum(unit, median(s)), unit, fmtNum(unit, s[0]), fmtNum(unit, s[len(s)-1]), len(s))
-}
-
-// results pools each metric's samples over the runs of each kind.
-type results struct {
-	o       options
-	kinds   []string
-	metrics []row                           // in run order; unit and target only
-	v       map[string]map[string][]float64 // kind -> metric -> samples
-}
-
-func (r *results) add(kind string, rows []row) {
-	if r.v == nil {
-		r.v = map[string]map[string][]float64{}
-	}
-	if r.v[kind] == nil {
-		r.v[kind] = map[string][]float64{}
-	}
-	// A metric one kind alone has goes after the one it follows in its run.
-	at := 0
-	for _, w := range rows {
-		if i := slices.IndexFunc(r.metrics, func(m row) bool { return m.metric == w.metric }); i >= 0 {
-			at = i + 1
-		} else {
-			r.metrics = slices.Insert(r.metrics, at, row{metric: w.metric, unit: w.unit, target: w.target})
-			at++
-		}
-		r.v[kind][w.metric] = append(r.v[kind][w.metric], w.v...)
-	}
-}
-
-// cell is "min / median / max (n)" of one kind's samples.
-func (r *results) cell(kind string, m row) (string, float64, bool) {
-	v := r.v[kind][m.metric]
-	if len(v) == 0 {
-		return "–", 0, false
-	}
-	s := sorted(v)
-	if len(s) == 1 {
-		return fmtNum(m.unit, s[0]) + " (1)", s[0], true
-	}
-	return fmt.Sprintf("%s / %s / %s (%d)", fmtNum(m.unit, s[0]), fmtNum(m.unit, median(s)), fmtNum(m.unit, s[len(s)-1]), len(s)), median(s), true
-}
-
-func (r *results) print(took time.Duration) {
+func printTable(o options, ks []string, t *report.Table, took time.Duration) {
 	host, _ := os.Hostname()
 	fmt.Printf("\nEngine benchmark, %s, %s, %d CPUs, publisher %s@%d fps -g %d %s, %d run(s) of %s, took %v\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), r.o.size, r.o.fps, r.o.gop, r.o.bitrate,
-		r.o.runs, strings.Join(r.kinds, " + "), took.Round(time.Second))
-	fmt.Printf("Windows: publisher only %v, with readers %v. Cells: min / median / max (samples, pooled over runs).\n\n", r.o.baseline, r.o.duration)
-	header := append([]string{"metric", "unit"}, r.kinds...)
-	both := len(r.kinds) == 2
-	if both {
-		header = append(header, r.kinds[1]+" / "+r.kinds[0]+" (medians)")
-	}
-	header = append(header, "target")
-	table := [][]string{header}
-	for _, m := range r.metrics {
-		line := []string{m.metric, m.unit}
-		var med []float64
-		for _, k := range r.kinds {
-			c, v, ok := r.cell(k, m)
-			line = append(line, c)
-			if ok {
-				med = append(med, v)
-			}
-		}
-		if both {
-			ratio := "–"
-			if len(med) == 2 && med[0] != 0 {
-				ratio = fmt.Sprintf("%.2f", med[1]/med[0])
-			}
-			line = append(line, ratio)
-		}
-		table = append(table, append(line, m.target))
-	}
-	widths := make([]int, len(header))
-	for _, l := range table {
-		for i, c := range l {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-		}
-	}
-	for n, l := range table {
-		var sb strings.Builder
-		for i, c := range l {
-			fmt.Fprintf(&sb, "| %s%s ", c, strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)))
-		}
-		fmt.Println(sb.String() + "|")
-		if n == 0 {
-			sb.Reset()
-			for _, w := range widths {
-				sb.WriteString("|" + strings.Repeat("-", w+2))
-			}
-			fmt.Println(sb.String() + "|")
-		}
-	}
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), o.size, o.fps, o.gop, o.bitrate,
+		o.runs, strings.Join(ks, " + "), took.Round(time.Second))
+	fmt.Printf("Windows: publisher only %v, with readers %v. Cells: min / median / max (samples, pooled over runs).\n\n", o.baseline, o.duration)
+	fmt.Print(t.Markdown())
 }

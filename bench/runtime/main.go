@@ -42,6 +42,14 @@ type options struct {
 	keep       bool
 	scenario   string
 	mirror     string
+	// compare (make bench)
+	quick        bool
+	scaleTx      int
+	scaleSize    string
+	scaleProfile string
+	engineFlags  string
+	benchFile    string
+	command      string
 }
 
 func main() {
@@ -53,9 +61,26 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 5, "runs of each first-frame measurement (measurement 2)")
 	flag.DurationVar(&o.throughput, "throughput", 5*time.Second, "length of the ingest throughput run (measurement 4)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (binary, data dir, service log)")
-	flag.StringVar(&o.scenario, "scenario", "runtime", "runtime: measurements 1-4; sharing: 5 (the demo watched on its three outputs) and 6 (three pipelines on one RTSP camera)")
+	flag.StringVar(&o.scenario, "scenario", "runtime", "runtime: measurements 1-4; sharing: 5 (the demo watched on its three outputs) and 6 (three pipelines on one RTSP camera); compare: make bench, ours beside MediaMTX")
 	flag.StringVar(&o.mirror, "mediamtx-mirror", filepath.Join("..", "shared", "mediamtx-mirror"), "MediaMTX release mirror directory; sharing plays the camera with its MediaMTX")
+	flag.BoolVar(&o.quick, "quick", false, "compare: a short trial run of every measurement (1 round, few frames and readers, short windows); sets the flags not given")
+	flag.IntVar(&o.scaleTx, "scale-transmissions", 16, "compare: transmissions of the scale load (0: skip it)")
+	flag.StringVar(&o.scaleSize, "scale-size", "640x360", "compare: output size of the scale load")
+	flag.StringVar(&o.scaleProfile, "scale-profile", "normal", "compare: latency profile of the scale load")
+	flag.StringVar(&o.engineFlags, "engine-flags", "-duration 10s -baseline 5s -rtsp-readers 50 -whep-readers 10 -joins 5 -cold-starts 0", "compare: flags of each round's bench/engine -kind both run")
+	flag.StringVar(&o.benchFile, "bench-file", "BENCHMARKS.md", "compare: file (relative to the module root) whose \"## make bench\" section is replaced; empty: print only")
 	flag.Parse()
+	o.command = strings.Join(append([]string{"go run ./bench/runtime"}, os.Args[1:]...), " ")
+	if o.quick {
+		given := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		for name, v := range map[string]string{"runs": "1", "frames": "60", "warmup": "1s", "duration": "3s", "scale-transmissions": "4",
+			"engine-flags": "-duration 3s -baseline 2s -rtsp-readers 10 -whep-readers 2 -joins 2 -cold-starts 0"} {
+			if !given[name] {
+				_ = flag.Set(name, v)
+			}
+		}
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/runtime:", err)
 		os.Exit(1)
@@ -95,10 +120,21 @@ func run(o options) error {
 			return err
 		}
 	}
-	if o.scenario == "sharing" {
+	switch o.scenario {
+	case "sharing":
 		return runSharing(ctx, o, bin, tmp)
-	} else if o.scenario != "runtime" {
-		return fmt.Errorf("-scenario %q: want runtime or sharing", o.scenario)
+	case "compare":
+		if o.benchFile != "" && !filepath.IsAbs(o.benchFile) {
+			root, err := moduleRoot()
+			if err != nil {
+				return err
+			}
+			o.benchFile = filepath.Join(root, o.benchFile)
+		}
+		return runCompare(ctx, o, bin, tmp)
+	case "runtime":
+	default:
+		return fmt.Errorf("-scenario %q: want runtime, sharing or compare", o.scenario)
 	}
 	svc, err := startService(bin, filepath.Join(tmp, "data"), filepath.Join(tmp, "service.log"))
 	if err != nil {

@@ -183,30 +183,17 @@ func startWriter(ctx context.Context, s *service, tid, wid, query string, fps fl
 	go func() {
 		defer pw.Close()
 		var hdr [4]byte
-		start := time.Now()
-		for i := 0; ctx.Err() == nil; i++ {
-			if fps > 0 {
-				due := start.Add(time.Duration(float64(i) * float64(time.Second) / fps))
-				if late := time.Since(due); late > time.Duration(float64(time.Second)/fps) {
-					i += int(late.Seconds() * fps)
-					due = start.Add(time.Duration(float64(i) * float64(time.Second) / fps))
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(time.Until(due)):
-				}
-			}
-			data := src.next(i)
+		pace(ctx, fps, src, func(data []byte) error {
 			binary.BigEndian.PutUint32(hdr[:], uint32(len(data)))
 			if _, err := pw.Write(hdr[:]); err != nil {
-				return
+				return err
 			}
-			if _, err := pw.Write(data); err != nil {
-				return
+			_, err := pw.Write(data)
+			if err == nil {
+				sent++
 			}
-			sent++
-		}
+			return err
+		})
 	}()
 	go func() {
 		start := time.Now()
@@ -238,6 +225,30 @@ func startWriter(ctx context.Context, s *service, tid, wid, query string, fps fl
 		w.done <- res
 	}()
 	return w
+}
+
+// pace calls write with frame i of src at start + i/fps, paced by the wall
+// clock (missed ticks are skipped, never burst; fps <= 0: as fast as write
+// returns), until ctx ends or write fails.
+func pace(ctx context.Context, fps float64, src frameSource, write func([]byte) error) {
+	start := time.Now()
+	for i := 0; ctx.Err() == nil; i++ {
+		if fps > 0 {
+			due := start.Add(time.Duration(float64(i) * float64(time.Second) / fps))
+			if late := time.Since(due); late > time.Duration(float64(time.Second)/fps) {
+				i += int(late.Seconds() * fps)
+				due = start.Add(time.Duration(float64(i) * float64(time.Second) / fps))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(due)):
+			}
+		}
+		if write(src.next(i)) != nil {
+			return
+		}
+	}
 }
 
 // stop ends the stream and returns its result.

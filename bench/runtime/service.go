@@ -72,11 +72,17 @@ func build(out string) error {
 // startService runs `bin serve` (with extra flags) on a free port with
 // dataDir, keeps its log in logPath and waits until it answers /health.
 func startService(bin, dataDir, logPath string, extra ...string) (*service, error) {
+	return startServiceEnv(bin, dataDir, logPath, nil, extra...)
+}
+
+// startServiceEnv is startService with env added to this process's.
+func startServiceEnv(bin, dataDir, logPath string, env []string, extra ...string) (*service, error) {
 	logF, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -297,16 +303,28 @@ func (s *service) createTransmission(path string, w, h, fps int, profile string,
 // enableEngine enables the engine on free ports with the given stop
 // debounce and waits until it runs.
 func (s *service) enableEngine(debounce float64) error {
+	_, err := s.enableEngineKind("", debounce)
+	return err
+}
+
+// enableEngineKind is enableEngine that also sets the engine kind (""
+// keeps the default) and returns the ports (rtsp, hls, webrtc, api).
+func (s *service) enableEngineKind(kind string, debounce float64) ([]int, error) {
 	p, err := freePorts(4)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	body := fmt.Sprintf(`{"engine":{"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}},"runtime":{"stop_debounce_seconds":%g}}`,
-		p[0], p[1], p[2], p[3], debounce)
+	kindField := ""
+	if kind != "" {
+		kindField = fmt.Sprintf(`"kind":%q,`, kind)
+	}
+	body := fmt.Sprintf(`{"engine":{%s"enabled":true,"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d}},"runtime":{"stop_debounce_seconds":%g}}`,
+		kindField, p[0], p[1], p[2], p[3], debounce)
 	if err := s.callJSON("PATCH", "/settings", body, 200, nil); err != nil {
-		return err
+		return nil, err
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	// MediaMTX may install first
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var st struct {
 			Running   bool   `json:"running"`
@@ -316,13 +334,13 @@ func (s *service) enableEngine(debounce float64) error {
 			} `json:"ports"`
 		}
 		if err := s.callJSON("GET", "/engine/status", "", 200, &st); err != nil {
-			return err
+			return nil, err
 		}
 		if st.Running && st.Ports.RTSP == p[0] { // not an engine that ran before (the demo's)
-			return nil
+			return p, nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("engine not running within 15s (last_error %q)", st.LastError)
+			return nil, fmt.Errorf("engine not running within 60s (last_error %q)", st.LastError)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -231,29 +231,15 @@ func measureCameraPipelines(ctx context.Context, o options, bin, dir string) (sh
 // startCamera extracts MediaMTX from the mirror, runs it on free ports and
 // publishes the test picture into it. sessions counts its RTSP readers.
 func startCamera(ctx context.Context, o options, dir string) (url string, sessions func() (int, error), stop func(), err error) {
-	archives, _ := filepath.Glob(filepath.Join(o.mirror, "*", "mediamtx_*_linux_amd64.tar.gz"))
-	if len(archives) == 0 {
-		return "", nil, nil, fmt.Errorf("no MediaMTX archive under -mediamtx-mirror %q (it plays the camera)", o.mirror)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", nil, nil, err
-	}
-	if out, err := exec.Command("tar", "-xzf", archives[0], "-C", dir, "mediamtx").CombinedOutput(); err != nil {
-		return "", nil, nil, fmt.Errorf("extract MediaMTX: %v: %s", err, out)
-	}
 	p, err := freePorts(2)
 	if err != nil {
 		return "", nil, nil, err
 	}
 	conf := fmt.Sprintf("logLevel: warn\nrtspAddress: 127.0.0.1:%d\nrtspTransports: [tcp]\napi: yes\napiAddress: 127.0.0.1:%d\n"+
-		"hls: no\nwebrtc: no\nrtmp: no\nsrt: no\npaths:\n  all_others:\n", p[0], p[1])
-	confPath := filepath.Join(dir, "camera.yml")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		return "", nil, nil, err
-	}
+		"hls: no\nwebrtc: no\nrtmp: no\nsrt: no\nmoq: no\npaths:\n  all_others:\n", p[0], p[1])
 	cctx, cancel := context.WithCancel(ctx)
-	mtx := exec.CommandContext(cctx, filepath.Join(dir, "mediamtx"), confPath)
-	if err := mtx.Start(); err != nil {
+	mtx, err := startMediaMTX(cctx, o, dir, conf)
+	if err != nil {
 		cancel()
 		return "", nil, nil, err
 	}
