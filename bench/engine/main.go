@@ -98,7 +98,7 @@ func main() {
 	flag.IntVar(&o.rtspReaders, "rtsp-readers", 50, "RTSP readers (gortsplib, TCP) during the load window")
 	flag.IntVar(&o.whepReaders, "whep-readers", 10, "WHEP readers (pion) during the load window")
 	flag.IntVar(&o.joins, "joins", 5, "joins per protocol on the running stream (medians are reported)")
-	flag.IntVar(&o.coldStarts, "cold-starts", 3, "publisher cold starts with a held RTSP reader (0: none, just start the publisher)")
+	flag.IntVar(&o.coldStarts, "cold-starts", 0, "publisher cold starts with a held RTSP reader (0: none, just start the publisher); off by default: the service, which has no ffmpeg here, refuses held readers of a path it cannot publish, so only an old binary (-bin) can run them")
 	flag.StringVar(&o.size, "size", "1280x720", "publisher frame size")
 	flag.IntVar(&o.fps, "fps", 15, "publisher frame rate")
 	flag.IntVar(&o.gop, "gop", 15, "publisher keyframe interval in frames (-g)")
