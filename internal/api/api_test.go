@@ -30,10 +30,12 @@ import (
 )
 
 type client struct {
-	t     *testing.T
-	base  string
-	dir   string // the data dir
-	store *store.Store
+	t       *testing.T
+	base    string
+	dir     string // the data dir
+	store   *store.Store
+	handler http.Handler // what srv serves, for tests that call it in-process
+	arbiter *arbiter.Arbiter
 }
 
 // newServer runs the API on a real HTTP server over a fresh data dir, with
@@ -76,7 +78,8 @@ func newServerIdle(t *testing.T, serverID string, idle time.Duration, mod func(*
 	}
 	opts := Options{Store: st, Engine: manager, Bridge: b, Arbiter: arb, Pipelines: host, ServerID: serverID, FFmpegPath: ffmpeg, FFmpegErr: ffmpegErr}
 	mod(&opts)
-	srv := httptest.NewServer(reqbody.Handler(Handler(opts), idle))
+	handler := reqbody.Handler(Handler(opts), idle)
+	srv := httptest.NewServer(handler)
 	t.Cleanup(func() {
 		srv.Close()
 		host.Close()
@@ -84,7 +87,7 @@ func newServerIdle(t *testing.T, serverID string, idle time.Duration, mod func(*
 		manager.Close()
 		_ = st.Close()
 	})
-	return &client{t: t, base: srv.URL + Prefix, dir: dir, store: st}
+	return &client{t: t, base: srv.URL + Prefix, dir: dir, store: st, handler: handler, arbiter: arb}
 }
 
 // do sends body (a string, or any value marshalled as JSON) and decodes the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 )
 
 // The streaming ingest's framing: each frame is a 4-byte big-endian length
@@ -26,10 +27,17 @@ func (e *frameTooLargeError) Error() string {
 // frameReader reads frames from a body. Its buffer grows with the bytes
 // that actually arrive, so a length prefix costs nothing until its bytes
 // are sent (announcing 99 MB used to allocate them at once).
+//
+// With keep, every frame comes in a buffer of its own that the caller keeps
+// (raw BGR24 pixels become the frame as they are, see readOwned); a frame
+// no larger than one the body has already delivered whole is then read
+// straight into its buffer.
 type frameReader struct {
-	r   io.Reader
-	max int
-	buf []byte
+	r      io.Reader
+	max    int
+	buf    []byte
+	keep   bool
+	proven int // the largest frame delivered whole (keep)
 }
 
 // frameGrowth is the least a buffer grows by while a frame arrives.
@@ -51,6 +59,14 @@ func (fr *frameReader) next() ([]byte, error) {
 	if n > fr.max {
 		return nil, &frameTooLargeError{n: n, max: fr.max}
 	}
+	if fr.keep {
+		data, _, err := readOwned(fr.r, n, n <= fr.proven)
+		if err != nil {
+			return nil, err
+		}
+		fr.proven = max(fr.proven, n)
+		return data, nil
+	}
 	have := 0
 	for have < n {
 		want := n
@@ -63,11 +79,64 @@ func (fr *frameReader) next() ([]byte, error) {
 		got, err := io.ReadFull(fr.r, fr.buf[have:want])
 		have += got
 		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, errShortFrame
-			}
-			return nil, err
+			return nil, shortFrame(err)
 		}
 	}
 	return fr.buf[:n], nil
+}
+
+// shortFrame is errShortFrame for a body that ended early, err otherwise.
+func shortFrame(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errShortFrame
+	}
+	return err
+}
+
+// rawBlock is the unit in which readOwned gathers a body it does not read
+// straight into its buffer.
+const rawBlock = 1 << 20
+
+var rawBlocks = sync.Pool{New: func() any { return new([rawBlock]byte) }}
+
+// readOwned reads exactly n bytes from r into a new buffer of n bytes that
+// the caller keeps: raw pixels become the frame without another copy. It
+// returns how many bytes arrived; when fewer than n, errShortFrame (or r's
+// own error).
+//
+// direct reads straight into the buffer; callers set it for sizes the
+// sender has already delivered whole, whose allocation up front costs
+// nothing the sender could not cause anyway. Otherwise memory follows data
+// as in frameReader: beyond rawBlock, the bytes land in pooled blocks as
+// they arrive and are copied into the buffer once all n are there. Either
+// way every byte is copied at most once after it is read.
+func readOwned(r io.Reader, n int, direct bool) ([]byte, int, error) {
+	if direct || n <= rawBlock {
+		buf := make([]byte, n)
+		got, err := io.ReadFull(r, buf)
+		if err != nil {
+			return nil, got, shortFrame(err)
+		}
+		return buf, n, nil
+	}
+	blocks := make([]*[rawBlock]byte, 0, (n+rawBlock-1)/rawBlock)
+	defer func() {
+		for _, b := range blocks {
+			rawBlocks.Put(b)
+		}
+	}()
+	for have := 0; have < n; {
+		b := rawBlocks.Get().(*[rawBlock]byte)
+		blocks = append(blocks, b)
+		got, err := io.ReadFull(r, b[:min(rawBlock, n-have)])
+		have += got
+		if err != nil {
+			return nil, have, shortFrame(err)
+		}
+	}
+	buf := make([]byte, n)
+	for i, b := range blocks {
+		copy(buf[i*rawBlock:], b[:])
+	}
+	return buf, n, nil
 }

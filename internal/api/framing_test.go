@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 )
 
@@ -55,6 +56,50 @@ func TestFrameReaderMemoryFollowsData(t *testing.T) {
 	if cap(fr.buf) > 2*frameGrowth {
 		t.Errorf("buffer of %d bytes for 1000 that arrived", cap(fr.buf))
 	}
+	// Kept frames too: the bytes wait in pooled blocks, and a size not yet
+	// delivered whole is not allocated.
+	b.Reset()
+	_ = binary.Write(&b, binary.BigEndian, uint32(MaxFrameBytes))
+	b.Write(make([]byte, 1000))
+	fr = &frameReader{r: &b, max: MaxFrameBytes, keep: true}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := fr.next(); !errors.Is(err, errShortFrame) {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 4*rawBlock {
+		t.Errorf("%d bytes allocated for 1000 that arrived", n)
+	}
+}
+
+// With keep, each frame has a buffer of its own, exactly its size.
+func TestFrameReaderKeep(t *testing.T) {
+	big := bytes.Repeat([]byte{9}, 3*rawBlock+5)
+	fr := &frameReader{r: bytes.NewReader(streamBody([]byte("abc"), big, big, []byte("de")).Bytes()), max: MaxFrameBytes, keep: true}
+	var got [][]byte
+	for {
+		f, err := fr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, f)
+	}
+	want := [][]byte{[]byte("abc"), big, big, []byte("de")}
+	if len(got) != len(want) {
+		t.Fatalf("%d frames, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) || cap(got[i]) != len(want[i]) {
+			t.Errorf("frame %d: %d bytes (cap %d), want %d", i, len(got[i]), cap(got[i]), len(want[i]))
+		}
+	}
+	if &got[1][0] == &got[2][0] {
+		t.Error("two frames share a buffer")
+	}
 }
 
 // FuzzFrameReader: whatever the body, the frames read are exactly the
@@ -67,24 +112,26 @@ func FuzzFrameReader(f *testing.F) {
 	f.Add(streamBody(make([]byte, 70000)).Bytes(), uint32(1<<20))
 	f.Fuzz(func(t *testing.T, body []byte, max uint32) {
 		max %= 1 << 20
-		fr := &frameReader{r: bytes.NewReader(body), max: int(max)}
-		var again bytes.Buffer
-		for {
-			frame, err := fr.next()
-			if err != nil {
-				if errors.Is(err, io.EOF) && !bytes.Equal(again.Bytes(), body) {
-					t.Fatalf("clean end after %d of %d bytes", again.Len(), len(body))
+		for _, keep := range []bool{false, true} {
+			fr := &frameReader{r: bytes.NewReader(body), max: int(max), keep: keep}
+			var again bytes.Buffer
+			for {
+				frame, err := fr.next()
+				if err != nil {
+					if errors.Is(err, io.EOF) && !bytes.Equal(again.Bytes(), body) {
+						t.Fatalf("keep %v: clean end after %d of %d bytes", keep, again.Len(), len(body))
+					}
+					if !bytes.HasPrefix(body, again.Bytes()) {
+						t.Fatalf("keep %v: frames read are not the body's", keep)
+					}
+					break
 				}
-				if !bytes.HasPrefix(body, again.Bytes()) {
-					t.Fatal("frames read are not the body's")
+				if len(frame) > int(max) {
+					t.Fatalf("frame of %d bytes, max %d", len(frame), max)
 				}
-				return
+				_ = binary.Write(&again, binary.BigEndian, uint32(len(frame)))
+				again.Write(frame)
 			}
-			if len(frame) > int(max) {
-				t.Fatalf("frame of %d bytes, max %d", len(frame), max)
-			}
-			_ = binary.Write(&again, binary.BigEndian, uint32(len(frame)))
-			again.Write(frame)
 		}
 	})
 }

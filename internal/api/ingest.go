@@ -74,6 +74,9 @@ func parseFrameParams(r *http.Request, needSize bool) (frameParams, error) {
 	if !needSize {
 		return p, nil
 	}
+	if rawBytesPerPixel[p.format] == 0 {
+		return p, errorf(http.StatusUnsupportedMediaType, "format must be bgr24, gray or bgra, not %q", p.format)
+	}
 	for _, f := range []struct {
 		key string
 		max int
@@ -88,19 +91,22 @@ func parseFrameParams(r *http.Request, needSize bool) (frameParams, error) {
 	return p, nil
 }
 
-// rawFrame builds a frame from raw pixels in the params' format.
+// rawBytesPerPixel are the raw pixel formats of the ingest API.
+var rawBytesPerPixel = map[string]int{"bgr24": 3, "gray": 1, "bgra": 4}
+
+// rawFrame builds a frame from raw pixels in the params' format. data is
+// the caller's to give (read by readOwned): BGR24 pixels become the frame
+// as they are.
 func rawFrame(p frameParams, data []byte) (*frame.Frame, error) {
 	var f *frame.Frame
 	var err error
 	switch p.format {
 	case "bgr24":
-		f, err = frame.NewBGR(p.width, p.height, data)
+		f, err = frame.WrapBGR(p.width, p.height, data)
 	case "gray":
 		f, err = frame.NewGray(p.width, p.height, data)
 	case "bgra":
 		f, err = frame.NewBGRA(p.width, p.height, data)
-	default:
-		return nil, errorf(http.StatusUnsupportedMediaType, "format must be bgr24, gray or bgra, not %q", p.format)
 	}
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
@@ -146,9 +152,9 @@ func (s *server) putFrame(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, errorf(http.StatusRequestEntityTooLarge, "Frame is larger than %d bytes", MaxFrameBytes))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFrameBytes))
+	body, err := readFrameBody(w, r, raw, p)
 	if err != nil {
-		s.writeError(w, r, bodyError(err, fmt.Sprintf("Frame is larger than %d bytes", MaxFrameBytes)))
+		s.refuse(w, r, err)
 		return
 	}
 	f, err := s.buildFrame(r.Context(), lim, mediaType, p, body)
@@ -162,6 +168,35 @@ func (s *server) putFrame(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, writerAnswer(t.ID, wid, active))
+}
+
+// readFrameBody reads the body of a frame upload. A raw body must be
+// exactly the frame's bytes: it is read into a buffer of that size that
+// becomes the frame (readOwned), so raw pixels are copied at most once on
+// their way to the arbiter.
+func readFrameBody(w http.ResponseWriter, r *http.Request, raw bool, p frameParams) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, MaxFrameBytes)
+	tooLarge := fmt.Sprintf("Frame is larger than %d bytes", MaxFrameBytes)
+	if !raw {
+		data, err := io.ReadAll(body)
+		if err != nil {
+			return nil, bodyError(err, tooLarge)
+		}
+		return data, nil
+	}
+	n := p.width * p.height * rawBytesPerPixel[p.format]
+	data, got, err := readOwned(body, n, false)
+	if errors.Is(err, errShortFrame) {
+		return nil, errorf(http.StatusBadRequest, "A raw %s frame of %dx%d is %d bytes, the body has %d: send exactly width*height*%d bytes", p.format, p.width, p.height, n, got, rawBytesPerPixel[p.format])
+	}
+	if err != nil {
+		return nil, bodyError(err, tooLarge)
+	}
+	var more [1]byte
+	if k, _ := io.ReadFull(body, more[:]); k > 0 {
+		return nil, errorf(http.StatusBadRequest, "A raw %s frame of %dx%d is %d bytes, the body has more: send exactly width*height*%d bytes", p.format, p.width, p.height, n, rawBytesPerPixel[p.format])
+	}
+	return data, nil
 }
 
 // refuse answers an ingest request whose body is not read (or not to its
@@ -240,7 +275,8 @@ func (s *server) streamFrames(w http.ResponseWriter, r *http.Request) {
 		}
 		s.refuse(w, r, err)
 	}
-	in := &frameReader{r: bufio.NewReaderSize(r.Body, 1<<20), max: MaxFrameBytes}
+	// Raw BGR24 frames are read into buffers that become the frames.
+	in := &frameReader{r: bufio.NewReaderSize(r.Body, 1<<20), max: MaxFrameBytes, keep: !encoded && p.format == "bgr24"}
 	lifecycle := arbiter.Open
 	for {
 		data, err := in.next()

@@ -185,61 +185,62 @@ func uncmyk(c, k uint8) uint8 {
 }
 
 // fromYCbCr converts a (JPEG) YCbCr image with the same fixed-point
-// arithmetic as color.YCbCrToRGB, for every chroma subsampling.
+// arithmetic as color.YCbCrToRGB, for every chroma subsampling. It walks
+// each row by chroma sample: the chroma terms (from tables) are worked out
+// once for the 1, 2 or 4 pixels that share the sample.
 func fromYCbCr(out []byte, m *image.YCbCr) {
 	b := m.Rect
 	w := b.Dx()
-	// Horizontal and vertical chroma subsampling factors.
-	hs, vs := 1, 1
+	// Horizontal and vertical chroma subsampling, as shifts.
+	hs, vs := 0, 0
 	switch m.SubsampleRatio {
 	case image.YCbCrSubsampleRatio422:
-		hs = 2
+		hs = 1
 	case image.YCbCrSubsampleRatio420:
-		hs, vs = 2, 2
+		hs, vs = 1, 1
 	case image.YCbCrSubsampleRatio440:
-		vs = 2
+		vs = 1
 	case image.YCbCrSubsampleRatio411:
-		hs = 4
+		hs = 2
 	case image.YCbCrSubsampleRatio410:
-		hs, vs = 4, 2
+		hs, vs = 2, 1
 	}
-	cx0 := b.Min.X / hs
+	cx0 := b.Min.X >> hs
+	nc := ((b.Max.X - 1) >> hs) - cx0 + 1 // chroma samples a row
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		yi := m.YOffset(b.Min.X, y)
 		ys := m.Y[yi : yi+w]
-		ci := (y/vs - b.Min.Y/vs) * m.CStride
+		ci := (y>>vs - b.Min.Y>>vs) * m.CStride
+		cbs, crs := m.Cb[ci:ci+nc], m.Cr[ci:ci+nc]
 		d := out[3*w*(y-b.Min.Y) : 3*w*(y-b.Min.Y+1)]
-		for x := 0; x < w; x++ {
-			c := ci + (b.Min.X+x)/hs - cx0
-			r, g, bl := ycc(ys[x], m.Cb[c], m.Cr[c])
-			q := d[3*x : 3*x+3 : 3*x+3]
-			q[0], q[1], q[2] = bl, g, r
+		x := 0
+		for c := range nc {
+			cb, cr := cbs[c], crs[c]
+			rc, gc, bc := yccR[cr], yccGb[cb]+yccGr[cr], yccB[cb]
+			for end := min((c+cx0+1)<<hs-b.Min.X, w); x < end; x++ {
+				yy := int32(ys[x]) * 0x10101
+				q := d[3*x : 3*x+3 : 3*x+3]
+				q[0], q[1], q[2] = clampYCC(yy+bc), clampYCC(yy+gc), clampYCC(yy+rc)
+			}
 		}
 	}
 }
 
-// ycc is color.YCbCrToRGB, inlinable.
-func ycc(y, cb, cr uint8) (uint8, uint8, uint8) {
-	yy1 := int32(y) * 0x10101
-	cb1 := int32(cb) - 128
-	cr1 := int32(cr) - 128
-	r := yy1 + 91881*cr1
-	if uint32(r)&0xff000000 == 0 {
-		r >>= 16
-	} else {
-		r = ^(r >> 31)
+// The chroma terms of color.YCbCrToRGB by sample value: R gets
+// 91881*(cr-128), G -22554*(cb-128) - 46802*(cr-128), B 116130*(cb-128).
+var yccR, yccGb, yccGr, yccB = func() (r, gb, gr, b [256]int32) {
+	for i := range 256 {
+		v := int32(i) - 128
+		r[i], gb[i], gr[i], b[i] = 91881*v, -22554*v, -46802*v, 116130*v
 	}
-	g := yy1 - 22554*cb1 - 46802*cr1
-	if uint32(g)&0xff000000 == 0 {
-		g >>= 16
-	} else {
-		g = ^(g >> 31)
+	return
+}()
+
+// clampYCC is the rounding and clamping of color.YCbCrToRGB: v is a channel
+// in 16.16 fixed point.
+func clampYCC(v int32) uint8 {
+	if uint32(v)&0xff000000 == 0 {
+		return uint8(v >> 16)
 	}
-	b := yy1 + 116130*cb1
-	if uint32(b)&0xff000000 == 0 {
-		b >>= 16
-	} else {
-		b = ^(b >> 31)
-	}
-	return uint8(r), uint8(g), uint8(b)
+	return uint8(^(v >> 31))
 }

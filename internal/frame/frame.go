@@ -71,6 +71,17 @@ func NewBGR(width, height int, data []byte) (*Frame, error) {
 	return &Frame{Width: width, Height: height, Data: append([]byte(nil), data...)}, nil
 }
 
+// WrapBGR returns a frame whose pixels are data itself, not a copy: the
+// ingest path reads a raw body straight into the buffer that becomes the
+// frame. The caller gives data up: nobody may modify it afterwards. It
+// fails as NewBGR does.
+func WrapBGR(width, height int, data []byte) (*Frame, error) {
+	if err := checkLen(width, height, 3, data, "BGR24"); err != nil {
+		return nil, err
+	}
+	return &Frame{Width: width, Height: height, Data: data[:len(data):len(data)]}, nil
+}
+
 // NewGray returns a BGR frame built from 8-bit gray data (width*height
 // bytes): each gray value becomes B = G = R.
 func NewGray(width, height int, data []byte) (*Frame, error) {

@@ -168,10 +168,15 @@ type tap2 struct{ p, q, w0 uint16 } // w1 = 1<<wBits - w0
 // plan is everything Contain needs for one source size.
 type plan struct {
 	sw, sh     int
-	x, y, w, h int  // content rectangle in the output
-	copy       bool // content size == source size: straight row copies
-	ax, ay     axis
-	h2         []tap2 // ax.k == 2
+	x, y, w, h int // content rectangle in the output
+	// Halving stages (see halvings), each into bufs[i%2], and the size
+	// rw x rh they leave for the resample.
+	stages []halving
+	bufs   [2][]byte
+	rw, rh int
+	copy   bool // content size == rw x rh: straight row copies
+	ax, ay axis
+	h2     []tap2 // ax.k == 2
 }
 
 // worker is one goroutine's share of a Contain call: it takes chunks of
@@ -196,9 +201,10 @@ type Resizer struct {
 	wg            sync.WaitGroup
 	// The call in progress, read by the workers: its arguments and the
 	// next chunk of rows to render.
-	src  *Frame
-	dst  []byte
-	next atomic.Int32
+	src   *Frame
+	dst   []byte
+	phase int // index of the halving stage being rendered; len(stages): the resample
+	next  atomic.Int32
 }
 
 // maxWorkers caps the goroutines of one Contain call.
@@ -267,8 +273,19 @@ func (r *Resizer) Contain(dst []byte, src *Frame) {
 	clear(dst[:p.y*stride])
 	clear(dst[(p.y+p.h)*stride:])
 
-	n := min(len(r.workers), max(p.h/minRowsPerWorker, 1))
 	r.src, r.dst = src, dst
+	for i, st := range p.stages {
+		r.run(i, st.h)
+	}
+	r.run(len(p.stages), p.h)
+	r.src, r.dst = nil, nil
+}
+
+// run renders the rows of one phase (a halving stage, or the resample into
+// dst) across the workers, and waits for them.
+func (r *Resizer) run(phase, rows int) {
+	n := min(len(r.workers), max(rows/minRowsPerWorker, 1))
+	r.phase = phase
 	r.next.Store(0)
 	r.wg.Add(n - 1)
 	for _, w := range r.workers[1:n] {
@@ -276,32 +293,63 @@ func (r *Resizer) Contain(dst []byte, src *Frame) {
 	}
 	r.work(r.workers[0].tmp)
 	r.wg.Wait()
-	r.src, r.dst = nil, nil
 }
 
-// work renders chunks of content rows until none is left.
+// work renders chunks of the phase's rows until none is left.
 func (r *Resizer) work(tmp *irow) {
-	h := r.plan.h
+	p := &r.plan
+	h := p.h
+	if r.phase < len(p.stages) {
+		h = p.stages[r.phase].h
+	}
 	for {
 		y0 := int(r.next.Add(1)-1) * chunkRows
 		if y0 >= h {
 			return
 		}
-		r.rows(tmp, y0, min(y0+chunkRows, h))
+		y1 := min(y0+chunkRows, h)
+		if r.phase < len(p.stages) {
+			r.halve(tmp, y0, y1)
+		} else {
+			r.rows(tmp, y0, y1)
+		}
+	}
+}
+
+// halve renders rows [y0, y1) of the current halving stage.
+func (r *Resizer) halve(tmp *irow, y0, y1 int) {
+	p := &r.plan
+	i := r.phase
+	st := p.stages[i]
+	in, iw := r.src.Data, p.sw
+	if i > 0 {
+		in, iw = p.bufs[(i-1)%2], p.stages[i-1].w
+	}
+	out := p.bufs[i%2]
+	n := 3 * st.w
+	for y := y0; y < y1; y++ {
+		halveRow(out[y*n:(y+1)*n], in, iw, y, st, tmp[:])
 	}
 }
 
 // prepare builds the plan for a source size.
 func (r *Resizer) prepare(sw, sh int) {
 	x, y, w, h := Fit(sw, sh, r.width, r.height)
-	p := plan{sw: sw, sh: sh, x: x, y: y, w: w, h: h, copy: w == sw && h == sh}
+	p := plan{sw: sw, sh: sh, x: x, y: y, w: w, h: h}
+	p.stages, p.rw, p.rh = halvings(sw, sh, w, h)
+	for i, st := range p.stages {
+		if n := 3 * st.w * st.h; len(p.bufs[i%2]) < n {
+			p.bufs[i%2] = make([]byte, n)
+		}
+	}
+	p.copy = w == p.rw && h == p.rh
 	if !p.copy {
-		p.ax = newAxis(sw, w)
-		p.ay = newAxis(sh, h)
+		p.ax = newAxis(p.rw, w)
+		p.ay = newAxis(p.rh, h)
 		if p.ax.k == 2 {
 			p.h2 = make([]tap2, w)
 			for i := range p.h2 {
-				pp, qq := ipos(int(p.ax.start[i]), sw*3)
+				pp, qq := ipos(int(p.ax.start[i]), p.rw*3)
 				p.h2[i] = tap2{p: uint16(pp), q: uint16(qq), w0: uint16(p.ax.w[2*i])}
 			}
 		}
@@ -315,8 +363,11 @@ func (r *Resizer) prepare(sw, sh int) {
 func (r *Resizer) rows(ir *irow, y0, y1 int) {
 	p := &r.plan
 	src, dst := r.src.Data, r.dst
+	if n := len(p.stages); n > 0 {
+		src = p.bufs[(n-1)%2]
+	}
 	stride := r.width * 3
-	sw3 := p.sw * 3
+	sw3 := p.rw * 3
 	for y := y0; y < y1; y++ {
 		row := dst[(p.y+y)*stride : (p.y+y+1)*stride]
 		clear(row[:p.x*3])
