@@ -47,8 +47,8 @@ func (s selected) updated() <-chan struct{} { return s.arb.Updated(s.transmissio
 // frames, HLS segments of their length); a picture that delivers at about
 // the frame rate gets half an interval of grace first, so that a frame a
 // little late does not find a repeat just sent and wait behind it. Each
-// frame is brought to the encoding's size and stamped with the time it is
-// sent. The encoder never makes it wait: a frame it refuses (still busy
+// frame is brought to the encoding's size and stamped with the next slot
+// of the fps grid (see stamp), so timestamps keep the exact rate. The encoder never makes it wait: a frame it refuses (still busy
 // with earlier ones) is dropped and counted.
 type pump struct {
 	enc         encoding
@@ -73,6 +73,7 @@ type pump struct {
 	seenSeq uint64
 	seenAt  time.Time
 	period  time.Duration
+	slot    int64 // the fps grid slot of the last pts sent (-1: none yet)
 
 	sent, dropped atomic.Uint64
 	lastFrameAt   atomic.Int64 // unix microseconds of the last frame the encoder took
@@ -86,6 +87,7 @@ func newPump(e encoding, src picture, out frameWriter, epoch time.Time) *pump {
 		epoch:       epoch,
 		resizer:     frame.NewResizer(e.width, e.height),
 		placeholder: frame.Placeholder(e.width, e.height, e.placeholder),
+		slot:        -1,
 	}
 	for i := range p.ring {
 		p.ring[i] = &frame.Frame{Width: e.width, Height: e.height, Data: make([]byte, e.width*e.height*3)}
@@ -112,11 +114,20 @@ func (p *pump) run(ctx context.Context) {
 		case <-timer.C:
 		}
 		now := time.Now()
-		if p.tick(now.Sub(p.epoch)) {
+		if p.tick(p.stamp(now, interval)) {
 			lastNew = now
 		}
 		last = now
 	}
+}
+
+// stamp is the pts of a frame sent at now: the next slot of the fps grid
+// from the epoch (slots the pump missed are skipped), so that timestamps
+// keep the encoding's exact rate (players and ffprobe see it) while frames
+// are sent when they arrive, up to one slot early (see due).
+func (p *pump) stamp(now time.Time, interval time.Duration) time.Duration {
+	p.slot = max(p.slot+1, int64(now.Sub(p.epoch)/interval))
+	return time.Duration(p.slot) * interval
 }
 
 // observe follows the picture's pace from the frames it shows.
@@ -135,18 +146,28 @@ func (p *pump) observe(seq uint64, now time.Time) {
 	p.seenSeq, p.seenAt = seq, now
 }
 
-// due is when to send next, given the picture's newest frame seq.
+// due is when to send next, given the picture's newest frame seq: never
+// so early that the next slot's pts would be more than one interval ahead.
 func (p *pump) due(seq uint64, last, lastNew time.Time, interval time.Duration) time.Time {
+	var at time.Time
 	switch {
 	case seq != p.handedSeq && p.period >= interval*98/100:
-		return last.Add(interval * 9 / 10) // as it arrives
+		at = last.Add(interval * 9 / 10) // as it arrives
 	case seq != p.handedSeq:
-		return last.Add(interval) // a faster picture, sampled
+		at = last.Add(interval) // a faster picture, sampled
 	case lastNew.After(last.Add(-2 * interval)):
-		return last.Add(interval * 3 / 2) // a repeat, with grace for a late frame
+		at = last.Add(interval * 3 / 2) // a repeat, with grace for a late frame
 	default:
-		return last.Add(interval) // a still picture or the placeholder
+		at = last.Add(interval) // a still picture or the placeholder
 	}
+	return later(at, p.epoch.Add(time.Duration(p.slot)*interval))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // tick sends the frame of now with pts and reports whether it was a new

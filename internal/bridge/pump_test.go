@@ -63,13 +63,14 @@ type pacedWriter struct {
 }
 
 type pacedSend struct {
-	at time.Time
-	f  *frame.Frame
+	at  time.Time
+	pts time.Duration
+	f   *frame.Frame
 }
 
-func (w *pacedWriter) WriteFrame(_ time.Duration, f *frame.Frame) error {
+func (w *pacedWriter) WriteFrame(pts time.Duration, f *frame.Frame) error {
 	w.mu.Lock()
-	w.sends = append(w.sends, pacedSend{time.Now(), f})
+	w.sends = append(w.sends, pacedSend{time.Now(), pts, f})
 	w.mu.Unlock()
 	return nil
 }
@@ -92,7 +93,9 @@ func (w *pacedWriter) since(t time.Time) []pacedSend {
 func runPaced(t *testing.T, period time.Duration) (sends []pacedSend, published map[*frame.Frame]time.Time) {
 	arb := arbiter.New(arbiter.DefaultConfig(), nil, nil)
 	w := &pacedWriter{}
-	p := newPump(encoding{transmissionID: "t", width: 64, height: 48, fps: 30, placeholder: model.PlaceholderGray}, selected{arb, "t"}, w, time.Now())
+	epoch := time.Now()
+	p := newPump(encoding{transmissionID: "t", width: 64, height: 48, fps: 30, placeholder: model.PlaceholderGray}, selected{arb, "t"}, w, epoch)
+	defer func() { checkGrid(t, w.since(epoch), epoch) }()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); p.run(ctx) }()
@@ -109,6 +112,19 @@ func runPaced(t *testing.T, period time.Duration) (sends []pacedSend, published 
 	cancel()
 	<-done
 	return w.since(start.Add(2 * time.Second)), published
+}
+
+// checkGrid fails unless every pts is a slot of the 30 fps grid, later
+// than the one before and at most one slot ahead of its send time: players
+// and ffprobe see the exact rate however frames are sent.
+func checkGrid(t *testing.T, sends []pacedSend, epoch time.Time) {
+	t.Helper()
+	const interval = time.Second / 30
+	for i, s := range sends {
+		if s.pts%interval != 0 || i > 0 && s.pts <= sends[i-1].pts || s.pts > s.at.Sub(epoch)+interval {
+			t.Fatalf("send %d at %v: pts %v (before: %v) is off the grid or ahead", i, s.at.Sub(epoch), s.pts, sends[max(i-1, 0)].pts)
+		}
+	}
 }
 
 // A writer a little slower than the encoding's rate (the latency
