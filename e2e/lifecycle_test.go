@@ -207,7 +207,9 @@ func TestPrimeThenPortChange(t *testing.T) {
 	if status, out := f.call("POST", "/transmissions/"+f.id+"/demand/prime", ""); status != 200 {
 		t.Fatalf("prime: %d %v", status, out)
 	}
-	testutil.Eventually(t, 10*time.Second, "the primed publisher", func() bool { return f.output()["publisher_running"] == true })
+	// The encoder choice is probed first (four ffmpeg runs), which a loaded
+	// CI machine has taken over 10 s to finish.
+	testutil.Eventually(t, 30*time.Second, "the primed publisher", func() bool { return f.output()["publisher_running"] == true })
 	next := testutil.FreePorts(t, 1)[0]
 	if status, out := f.call("PATCH", "/settings", fmt.Sprintf(`{"engine":{"preferred_ports":{"rtsp":%d}}}`, next)); status != 200 {
 		t.Fatalf("patch: %d %v", status, out)

@@ -37,19 +37,17 @@ func (s selected) latest() (*frame.Frame, uint64) {
 
 func (s selected) updated() <-chan struct{} { return s.arb.Updated(s.transmissionID) }
 
-// pump feeds one encoder, at most at the encoding's frame rate. A picture
-// whose frames come no faster than that rate has each new frame sent the
-// moment it arrives (an encode waits for no tick), keeping at least 0.9
-// of a frame interval between two sends; a faster picture is sampled at
-// exactly the frame rate, its newest frame each time. When nothing new
-// came, the current frame (or the placeholder) is sent again, so the
-// encoder and the readers get a steady stream (a keyframe every fps
-// frames, HLS segments of their length); a picture that delivers at about
-// the frame rate gets half an interval of grace first, so that a frame a
-// little late does not find a repeat just sent and wait behind it. Each
-// frame is brought to the encoding's size and stamped with the next slot
-// of the fps grid (see stamp), so timestamps keep the exact rate. The encoder never makes it wait: a frame it refuses (still busy
-// with earlier ones) is dropped and counted.
+// pump feeds one encoder at exactly the encoding's frame rate in pts:
+// every slot of the fps grid from the epoch gets one frame. A new frame
+// of its picture is sent the moment it arrives, taking the next slot up to
+// one slot early, so an encode waits for no tick; when nothing new came by
+// a slot's time, the current frame (or the placeholder) is sent again for
+// it, so the encoder and the readers get a steady stream (a keyframe every
+// fps frames is one second, HLS segments of their length). A picture
+// faster than the rate is sampled: at most one new frame a slot, the
+// newest. Each frame is brought to the encoding's size first. The encoder
+// never makes it wait: a frame it refuses (still busy with earlier ones)
+// is dropped and counted.
 type pump struct {
 	enc         encoding
 	src         picture
@@ -67,13 +65,7 @@ type pump struct {
 	resizedSeq uint64
 	handed     [2]*frame.Frame // the last two frames the encoder took, newest first
 	handedSeq  uint64          // the source frame of handed[0]
-
-	// The picture's pace: its last frame seen, when, and the smoothed
-	// time between its frames (0: not known yet).
-	seenSeq uint64
-	seenAt  time.Time
-	period  time.Duration
-	slot    int64 // the fps grid slot of the last pts sent (-1: none yet)
+	slot       int64           // the fps grid slot of the last frame sent (-1: none yet)
 
 	sent, dropped atomic.Uint64
 	lastFrameAt   atomic.Int64 // unix microseconds of the last frame the encoder took
@@ -100,74 +92,32 @@ func (p *pump) run(ctx context.Context) {
 	interval := time.Second / time.Duration(p.enc.fps)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var last, lastNew time.Time // the last send, and the last send of a new frame
 	for {
 		updated := p.src.updated()
 		_, seq := p.src.latest()
-		p.observe(seq, time.Now())
-		timer.Reset(time.Until(p.due(seq, last, lastNew, interval)))
+		// A new frame may take the next slot once the current one began; a
+		// repeat waits for the next slot's own time.
+		due := p.epoch.Add(time.Duration(p.slot+1) * interval)
+		if seq != p.handedSeq {
+			due = due.Add(-interval)
+		}
+		timer.Reset(time.Until(due))
 		select {
 		case <-ctx.Done():
 			return
 		case <-updated:
-			continue // a new frame may be due sooner than the repeat
+			continue // a new frame is due sooner than the repeat
 		case <-timer.C:
 		}
-		now := time.Now()
-		if p.tick(p.stamp(now, interval)) {
-			lastNew = now
-		}
-		last = now
+		p.tick(p.stamp(time.Now(), interval))
 	}
 }
 
 // stamp is the pts of a frame sent at now: the next slot of the fps grid
-// from the epoch (slots the pump missed are skipped), so that timestamps
-// keep the encoding's exact rate (players and ffprobe see it) while frames
-// are sent when they arrive, up to one slot early (see due).
+// (slots the pump missed are skipped, never sent in a burst).
 func (p *pump) stamp(now time.Time, interval time.Duration) time.Duration {
 	p.slot = max(p.slot+1, int64(now.Sub(p.epoch)/interval))
 	return time.Duration(p.slot) * interval
-}
-
-// observe follows the picture's pace from the frames it shows.
-func (p *pump) observe(seq uint64, now time.Time) {
-	if seq == p.seenSeq {
-		return
-	}
-	if seq != 0 && p.seenSeq != 0 {
-		gap := now.Sub(p.seenAt)
-		if p.period == 0 {
-			p.period = gap
-		} else {
-			p.period += (gap - p.period) / 8
-		}
-	}
-	p.seenSeq, p.seenAt = seq, now
-}
-
-// due is when to send next, given the picture's newest frame seq: never
-// so early that the next slot's pts would be more than one interval ahead.
-func (p *pump) due(seq uint64, last, lastNew time.Time, interval time.Duration) time.Time {
-	var at time.Time
-	switch {
-	case seq != p.handedSeq && p.period >= interval*98/100:
-		at = last.Add(interval * 9 / 10) // as it arrives
-	case seq != p.handedSeq:
-		at = last.Add(interval) // a faster picture, sampled
-	case lastNew.After(last.Add(-2 * interval)):
-		at = last.Add(interval * 3 / 2) // a repeat, with grace for a late frame
-	default:
-		at = last.Add(interval) // a still picture or the placeholder
-	}
-	return later(at, p.epoch.Add(time.Duration(p.slot)*interval))
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // tick sends the frame of now with pts and reports whether it was a new
