@@ -277,6 +277,7 @@ func runCompare(ctx context.Context, o options, bin, tmp string) error {
 		txs[p] = tx{id, urls}
 	}
 	t := table.New(ours, theirs)
+	var failed []string // first-frame samples that failed, listed under the table
 	for round := 1; round <= o.runs; round++ {
 		logf("round %d/%d: glass-to-glass", round, o.runs)
 		stop, err := ref.directPublisher(ctx, filepath.Join(tmp, fmt.Sprintf("direct-%d.log", round)))
@@ -298,7 +299,7 @@ func runCompare(ctx context.Context, o options, bin, tmp string) error {
 					t.Add(theirs, name, "ms", "", table.Percentile(direct, q))
 				}
 				logf("%s p50 %.0f / direct p50 %.0f ms", p, table.Percentile(lat, 50), table.Percentile(direct, 50))
-				err = firstFrames(ctx, svc, ref, p, txs[p].urls, t)
+				err = firstFrames(ctx, svc, ref, p, txs[p].urls, t, &failed)
 			}
 			if wr := w.stop(); err == nil {
 				err = wr.err
@@ -314,20 +315,27 @@ func runCompare(ctx context.Context, o options, bin, tmp string) error {
 			return fmt.Errorf("bench/engine: %w", err)
 		}
 	}
-	return writeCompare(o, t, time.Since(began))
+	return writeCompare(o, t, failed, time.Since(began))
 }
 
 // firstFrames measures each protocol once on profile p's idle outputs, then
-// the same protocol on the reference's runOnDemand path.
-func firstFrames(ctx context.Context, svc *service, ref *reference, p string, urls map[string]string, t *table.Table) error {
+// the same protocol on the reference's runOnDemand path. A sample that
+// fails (either side) is left out of the table and listed in failed, so one
+// stalled player does not throw the whole run away; the table's sample
+// counts show it too.
+func firstFrames(ctx context.Context, svc *service, ref *reference, p string, urls map[string]string, t *table.Table, failed *[]string) error {
 	for _, proto := range protocols {
+		name := fmt.Sprintf("first frame, idle output, %s, %s (MediaMTX: runOnDemand)", proto, p)
 		if err := svc.waitIdle(15 * time.Second); err != nil {
 			return err
 		}
 		time.Sleep(300 * time.Millisecond)
 		a, err := firstFrame(ctx, proto, urls[proto])
 		if err != nil {
-			return fmt.Errorf("first frame %s: %w", proto, err)
+			*failed = append(*failed, fmt.Sprintf("%s, ours: %v", name, err))
+			logf("%s: ours failed: %v", name, err)
+		} else {
+			t.Add(ours, name, "ms", "", a)
 		}
 		if err := ref.waitIdle("ondemand", 15*time.Second); err != nil {
 			return err
@@ -335,11 +343,11 @@ func firstFrames(ctx context.Context, svc *service, ref *reference, p string, ur
 		time.Sleep(300 * time.Millisecond)
 		b, err := firstFrame(ctx, proto, ref.url(proto, "ondemand"))
 		if err != nil {
-			return fmt.Errorf("reference first frame %s: %w", proto, err)
+			*failed = append(*failed, fmt.Sprintf("%s, MediaMTX: %v", name, err))
+			logf("%s: MediaMTX failed: %v", name, err)
+		} else {
+			t.Add(theirs, name, "ms", "", b)
 		}
-		name := fmt.Sprintf("first frame, idle output, %s, %s (MediaMTX: runOnDemand)", proto, p)
-		t.Add(ours, name, "ms", "", a)
-		t.Add(theirs, name, "ms", "", b)
 		logf("%s: ours %.0f ms, MediaMTX runOnDemand %.0f ms", name, a, b)
 	}
 	return nil
@@ -378,7 +386,7 @@ func engineRound(ctx context.Context, o options, bin, jsonPath string, t *table.
 }
 
 // writeCompare prints the section and writes it into BENCHMARKS.md.
-func writeCompare(o options, t *table.Table, took time.Duration) error {
+func writeCompare(o options, t *table.Table, failed []string, took time.Duration) error {
 	var sb strings.Builder
 	sb.WriteString("## make bench\n\n")
 	fmt.Fprintf(&sb, "Date: %s. Machine: %d CPUs (nproc), %s, Go %s, ffmpeg %s. Took %v.\n\n",
@@ -387,6 +395,12 @@ func writeCompare(o options, t *table.Table, took time.Duration) error {
 	sb.WriteString("Cells: min / median / max (samples) over the rounds; the ratio is toposync-streaming ÷ MediaMTX, medians. " +
 		"What each row measures: \"What make bench measures\" below.\n\n")
 	sb.WriteString(t.Markdown())
+	if len(failed) > 0 {
+		sb.WriteString("\nSamples that failed (left out of the table):\n\n")
+		for _, f := range failed {
+			fmt.Fprintf(&sb, "- %s\n", f)
+		}
+	}
 	section := sb.String()
 	fmt.Println()
 	fmt.Print(section)
