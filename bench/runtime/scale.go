@@ -77,15 +77,21 @@ func scaleOnce(ctx context.Context, o options, bin, dir string, env []string, ki
 		}
 		writers = append(writers, startWriter(ctx, svc, id, "bench:scale", fmt.Sprintf("width=%d&height=%d", w, h), fps, newStampedBGR(w, h)))
 		for range 2 {
-			r, err := readers.DialRTSP(urls["rtsp"], nil)
-			if err != nil {
+			// A new transmission's paths reach MediaMTX through its API a
+			// moment after the answer: until then readers are refused.
+			var r *readers.RTSP
+			if err := retrying(10*time.Second, func() (err error) { r, err = readers.DialRTSP(urls["rtsp"], nil); return err }); err != nil {
 				return fmt.Errorf("RTSP reader: %w", err)
 			}
 			rtspRs = append(rtspRs, r)
-			dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			s, err := whep.Dial(dctx, urls["webrtc"], "", "")
-			cancel()
-			if err != nil {
+			var s *whep.Session
+			if err := retrying(20*time.Second, func() error {
+				dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				defer cancel()
+				var err error
+				s, err = whep.Dial(dctx, urls["webrtc"], "", "")
+				return err
+			}); err != nil {
 				return fmt.Errorf("WHEP reader: %w", err)
 			}
 			sessions = append(sessions, s)
@@ -144,4 +150,17 @@ func parseSize(s string) (int, int, error) {
 		return 0, 0, fmt.Errorf("size %q: want WIDTHxHEIGHT", s)
 	}
 	return w, h, nil
+}
+
+// retrying calls dial until it succeeds or within has passed, and returns
+// its last error.
+func retrying(within time.Duration, dial func() error) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := dial()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
