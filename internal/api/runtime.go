@@ -164,7 +164,11 @@ func (s *server) primeDemand(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	n := s.bridge.Prime(t.ID)
+	s.bridge.Prime(t.ID)
+	n := 0 // the outputs the prime runs: those of t once its paths are in the engine
+	if t.Enabled {
+		n = len(t.Targets())
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"transmission_id": t.ID, "primed": n > 0, "primed_outputs": n})
 }
 

@@ -94,7 +94,7 @@ type Bridge struct {
 	sinks      map[string]*pathSink               // by engine path: raw-frame paths' sinks, kept across groups
 	releasing  map[string]int                     // by engine path: its sinks still being closed
 	active     map[string]bool                    // paths demanded or primed at the last reconcile
-	primed     map[string]time.Time               // path -> primed until
+	primed     map[string]time.Time               // transmission id -> primed until (kept before its paths reach the engine state)
 	stopDue    map[string]time.Time               // path -> it stops being wanted (a debounce after it lost its demand)
 	failures   map[string]string                  // path -> why it cannot be published
 	selections map[model.H264Encoder]*probeResult // by requested encoder; done false while probing
@@ -133,7 +133,7 @@ type probeResult struct {
 
 type primeRequest struct {
 	transmissionID string
-	result         chan int
+	done           chan struct{} // closed once the prime is applied
 }
 
 // Initialize subscribes to the engine state and demand and starts the
@@ -221,7 +221,8 @@ func (b *Bridge) run(states <-chan *engine.State, demand <-chan engine.DemandEve
 		case res := <-b.outputs:
 			res <- b.outputStatuses()
 		case req := <-b.primes:
-			req.result <- b.prime(req.transmissionID)
+			b.prime(req.transmissionID)
+			close(req.done)
 		case <-b.done:
 			for _, g := range b.groups {
 				b.stopGroup(g, "shutting down")
@@ -374,10 +375,7 @@ func (b *Bridge) inputFor(ps engine.PathState, outputs int) pathInput {
 // demanded or primed, and for the debounce after that ended.
 func (b *Bridge) trackDemand(now time.Time) {
 	for path := range b.inputs {
-		primed := now.Before(b.primed[path])
-		if !primed {
-			delete(b.primed, path)
-		}
+		primed := now.Before(b.primed[b.inputs[path].enc.transmissionID])
 		switch {
 		case primed || b.Engine.Demanded(path):
 			b.active[path] = true
@@ -390,11 +388,14 @@ func (b *Bridge) trackDemand(now time.Time) {
 			delete(b.stopDue, path)
 		}
 	}
-	for _, m := range []map[string]time.Time{b.primed, b.stopDue} {
-		for path := range m {
-			if _, ok := b.inputs[path]; !ok {
-				delete(m, path)
-			}
+	for path := range b.stopDue {
+		if _, ok := b.inputs[path]; !ok {
+			delete(b.stopDue, path)
+		}
+	}
+	for id, until := range b.primed {
+		if !now.Before(until) {
+			delete(b.primed, id)
 		}
 	}
 	for path := range b.active {
@@ -559,31 +560,24 @@ func (b *Bridge) selection(requested model.H264Encoder) (*probeResult, bool) {
 }
 
 // Prime makes the publishers of a transmission run without viewers for the
-// prime window (then the normal debounce). It returns how many it primed.
-func (b *Bridge) Prime(transmissionID string) int {
-	req := primeRequest{transmissionID: transmissionID, result: make(chan int, 1)}
+// prime window (then the normal debounce). The prime is kept by
+// transmission: a transmission just created or enabled is primed too when
+// its paths reach the engine state after this call.
+func (b *Bridge) Prime(transmissionID string) {
+	req := primeRequest{transmissionID: transmissionID, done: make(chan struct{})}
 	select {
 	case b.primes <- req:
-		return <-req.result
+		<-req.done
 	case <-b.done:
-		return 0
 	}
 }
 
-func (b *Bridge) prime(transmissionID string) int {
+func (b *Bridge) prime(transmissionID string) {
 	until := time.Now().Add(seconds(b.state.Runtime.PrimeSeconds))
-	n := 0
-	for _, t := range b.state.Targets() {
-		if t.TransmissionID != transmissionID {
-			continue
-		}
-		n++
-		if until.After(b.primed[t.Path]) {
-			b.primed[t.Path] = until
-		}
+	if until.After(b.primed[transmissionID]) {
+		b.primed[transmissionID] = until
 	}
 	b.reconcile()
-	return n
 }
 
 // OutputStatus is one output's runtime state.
@@ -625,7 +619,7 @@ func (b *Bridge) outputStatuses() []OutputStatus {
 	for _, t := range b.state.Targets() {
 		st := OutputStatus{Target: t, ViewerCount: len(b.state.Readers(t.Path))}
 		st.DemandSignal = st.ViewerCount > 0
-		if until, ok := b.primed[t.Path]; ok && time.Now().Before(until) {
+		if until, ok := b.primed[t.TransmissionID]; ok && time.Now().Before(until) {
 			u := float64(until.UnixMicro()) / 1e6
 			st.PrimedUntilUnix = &u
 		}
