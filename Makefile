@@ -1,12 +1,16 @@
 # toposync-streaming: see README.md.
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
+# JPEG ingest decodes with libjpeg-turbo (internal/frame/jpeg_turbo.go); a plain
+# `go build` without the tag uses image/jpeg. Every go command below inherits it.
+export GOFLAGS := $(strip $(GOFLAGS) -tags=turbojpeg)
+export CGO_ENABLED := 1
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/toposync-streaming
 ARGS ?=
 
-.PHONY: run test build deps web fuzz bench clean
+.PHONY: run test build deps cdeps web fuzz bench clean
 
 ## run: install what is missing, build the UI and the binary, run the service on 127.0.0.1:8100 with the live demo
 run: deps web build
@@ -17,11 +21,15 @@ test: web
 	scripts/test.sh
 
 ## build: build the binary into bin/
-build:
+build: cdeps
 	go build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/toposync-streaming
 
 deps:
 	scripts/deps.sh ffmpeg
+
+# cdeps: the C compiler and libjpeg-turbo headers the turbojpeg build links
+cdeps:
+	scripts/deps.sh turbojpeg
 
 ## web: type-check and bundle the UI (web/) into internal/webui/dist, which the
 ## binary embeds; npm ci runs only when node_modules is missing or older than
@@ -43,7 +51,7 @@ fuzz:
 ## 2 cores); writes its table into BENCHMARKS.md ("make bench"). Not part of make test.
 ## BENCH_FLAGS=-quick is a short trial run; BENCH_FLAGS=-h lists the flags.
 BENCH_FLAGS ?=
-bench: deps
+bench: deps cdeps
 	go run ./bench/runtime -scenario compare -runs 2 -mediamtx-mirror $${TOPOSYNC_TEST_MEDIAMTX_MIRROR:-../shared/mediamtx-mirror} $(BENCH_FLAGS)
 
 clean:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what toposync-streaming needs and is missing; skips what is there.
-# Usage: scripts/deps.sh [ffmpeg] [chromium] [node]
+# Usage: scripts/deps.sh [ffmpeg] [chromium] [node] [turbojpeg]
 # Go must already be installed (it is on the Go machine image at /usr/local/go).
 set -euo pipefail
 
@@ -56,6 +56,14 @@ for want in "$@"; do
         log "node present: $(command -v node) $(node --version)"
       else
         apt_install nodejs npm
+      fi
+      ;;
+    turbojpeg)
+      # cgo needs a C compiler; the turbojpeg build tag links libturbojpeg.
+      if command -v gcc >/dev/null 2>&1 && [ -f /usr/include/turbojpeg.h ]; then
+        log "gcc and libjpeg-turbo headers present"
+      else
+        apt_install gcc libc6-dev libturbojpeg0-dev
       fi
       ;;
     *)

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
 
 # chromium: the browser tests of the web UI (e2e/ui_test.go) drive it headless.
-scripts/deps.sh ffmpeg chromium
+# turbojpeg: gcc and libjpeg-turbo for the Makefile's -tags=turbojpeg build.
+scripts/deps.sh ffmpeg chromium turbojpeg
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -27,3 +28,10 @@ go tool staticcheck ./...
 
 step "go test -race"
 go test -race -count=1 -timeout 12m ./...
+
+# The Makefile builds with libjpeg-turbo (GOFLAGS=-tags=turbojpeg); a plain
+# `go build` uses image/jpeg: its decode tests run once without the tag too.
+step "go test (image/jpeg build)"
+GOFLAGS= go vet ./internal/frame/
+GOFLAGS= go tool staticcheck ./internal/frame/
+GOFLAGS= go test -count=1 -run 'Decode|JPEG|FromImage' ./internal/frame/ ./internal/api/

@@ -17,6 +17,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/encoder"
 	"github.com/toposync/toposync-streaming/internal/engine/mediamtx"
+	"github.com/toposync/toposync-streaming/internal/frame"
 	"github.com/toposync/toposync-streaming/internal/model"
 	"github.com/toposync/toposync-streaming/internal/publisher"
 	"github.com/toposync/toposync-streaming/internal/store"
@@ -66,6 +67,7 @@ func check(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	dir := config.ExpandHome(*dataDir)
 	settings := checkDataDir(r, dir)
 	checkFFmpeg(ctx, r, getenv, settings.Engine.H264Encoder)
+	r.ok("JPEG ingest decoder", frame.JPEGDecoder)
 	checkListen(r, *listen)
 	checkEnginePorts(r, settings.Engine)
 	if settings.Engine.Kind == model.EngineMediaMTX {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/toposync/toposync-streaming/internal/frame"
 	"github.com/toposync/toposync-streaming/internal/testutil"
 )
 
@@ -32,7 +33,7 @@ func TestCheck(t *testing.T) {
 	listen := "127.0.0.1:" + strconv.Itoa(free)
 	dir := t.TempDir()
 	code, out := runCheck(t, nil, "--data-dir", dir, "--listen", listen)
-	for _, want := range []string{"ok    data dir", "ok    ffmpeg", "ok    H.264 encoder: libx264", "ok    API address", "Ready"} {
+	for _, want := range []string{"ok    data dir", "ok    ffmpeg", "ok    H.264 encoder: libx264", "ok    API address", "ok    JPEG ingest decoder: " + frame.JPEGDecoder, "Ready"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/toposync/toposync-streaming/internal/app"
 	"github.com/toposync/toposync-streaming/internal/config"
 	"github.com/toposync/toposync-streaming/internal/engine/mediamtx"
+	"github.com/toposync/toposync-streaming/internal/frame"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -108,7 +109,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log.Info("starting toposync-streaming", "version", version)
+	log.Info("starting toposync-streaming", "version", version, "jpeg_decoder", frame.JPEGDecoder)
 	err := app.Run(ctx, app.Config{Listen: *listen, DataDir: config.ExpandHome(*dataDir), ServerID: serverID, Getenv: getenv, Logger: log, Demo: *demo, Out: stdout, InsecureNoAPIAuth: *insecure})
 	if err != nil {
 		log.Error("service stopped with an error", "err", err)

@@ -66,7 +66,7 @@ func imageType(contentType string) (string, error) {
 // another error.
 //
 // PNG is decoded by this package straight into the frame (working memory:
-// the frame and two rows, whatever the bit depth); JPEG by image/jpeg.
+// the frame and two rows, whatever the bit depth); JPEG by JPEGDecoder.
 // Transparent PNG pixels are composited onto black.
 func Decode(contentType string, body []byte) (*Frame, error) {
 	mt, err := imageType(contentType)
@@ -91,6 +91,11 @@ func decode(mt string, body []byte) (*Frame, error) {
 	if err := CheckSize(cfg.Width, cfg.Height); err != nil {
 		return nil, err
 	}
+	return decodeJPEG(body, cfg.Width, cfg.Height)
+}
+
+// decodeStdJPEG decodes with image/jpeg, then converts to BGR.
+func decodeStdJPEG(body []byte) (*Frame, error) {
 	img, err := jpeg.Decode(bytes.NewReader(body))
 	if err != nil {
 		return nil, err
