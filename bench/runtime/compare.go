@@ -276,6 +276,10 @@ func runCompare(ctx context.Context, o options, bin, tmp string) error {
 		}
 		txs[p] = tx{id, urls}
 	}
+	wake, err := svc.createWakeCase()
+	if err != nil {
+		return err
+	}
 	t := table.New(ours, theirs)
 	var failed []string // first-frame samples that failed, listed under the table
 	for round := 1; round <= o.runs; round++ {
@@ -307,6 +311,10 @@ func runCompare(ctx context.Context, o options, bin, tmp string) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
+		}
+		logf("round %d/%d: first frame after waking an on_demand pipeline", round, o.runs)
+		if err := wakeFirstFrames(ctx, svc, ref, wake, t, &failed); err != nil {
+			return fmt.Errorf("wake: %w", err)
 		}
 		if err := scaleRound(ctx, o, bin, filepath.Join(tmp, fmt.Sprintf("scale-%d", round)), t); err != nil {
 			return fmt.Errorf("scale: %w", err)
@@ -351,6 +359,137 @@ func firstFrames(ctx context.Context, svc *service, ref *reference, p string, ur
 		logf("%s: ours %.0f ms, MediaMTX runOnDemand %.0f ms", name, a, b)
 	}
 	return nil
+}
+
+// wakeCase is a transmission (one output per protocol, normal profile) whose
+// only writer is an on_demand pipeline reading the built-in test scene: with
+// nobody watching the pipeline rests (no camera session, no compute) and
+// the output's encoder is stopped.
+type wakeCase struct {
+	id   string
+	urls map[string]string
+}
+
+const wakePipeline = "bench__wake"
+
+func (s *service) createWakeCase() (wakeCase, error) {
+	if err := s.callJSON("POST", "/../cameras", `{"id":"bench-scene","name":"Bench test scene","url":"testsrc","fps":30}`, 200, nil); err != nil {
+		return wakeCase{}, err
+	}
+	id, urls, err := s.createOutputs("cmp-wake", outW, outH, latFPS, "normal", bitrate, protocols)
+	if err != nil {
+		return wakeCase{}, err
+	}
+	p := fmt.Sprintf(`{"name":%q,"enabled":true,"run_mode":"on_demand","graph":{"schema_version":1,"nodes":[`+
+		`{"id":"source","type":"camera.source","config":{"camera_id":"bench-scene"}},`+
+		`{"id":"stream","type":"stream.publish_video","config":{"transmission_id":%q}}],`+
+		`"edges":[{"from":{"node":"source","port":"out"},"to":{"node":"stream","port":"in"}}]}}`, wakePipeline, id)
+	if err := s.callJSON("POST", "/../pipelines", p, 200, nil); err != nil {
+		return wakeCase{}, err
+	}
+	return wakeCase{id, urls}, nil
+}
+
+// waitResting waits until the wake case's pipeline rests.
+func (s *service) waitResting(within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		var st struct {
+			State string `json:"state"`
+		}
+		if err := s.callJSON("GET", "/../pipelines/"+wakePipeline+"/status", "", 200, &st); err != nil {
+			return err
+		}
+		if st.State == "resting" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pipeline %s still %s after %v", wakePipeline, st.State, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// wakeFirstFrames measures, per protocol, the first frame at a reader of
+// the wake case's output while its pipeline and encoder rest: the
+// placeholder's IDR comes from the encoder the reader starts, the
+// pipeline's picture follows once the woken pipeline delivers. For RTSP it
+// also times the first frame that is the pipeline's (not the flat gray
+// placeholder). MediaMTX's side is a runOnDemand first frame of the same
+// round.
+func wakeFirstFrames(ctx context.Context, svc *service, ref *reference, wake wakeCase, t *table.Table, failed *[]string) error {
+	for _, proto := range protocols {
+		name := fmt.Sprintf("first frame, on_demand pipeline woken, %s, normal (MediaMTX: runOnDemand)", proto)
+		if err := svc.waitIdle(15 * time.Second); err != nil {
+			return err
+		}
+		if err := svc.waitResting(15 * time.Second); err != nil {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond)
+		var a, pic float64
+		var err error
+		if proto == "rtsp" {
+			a, pic, err = wakeRTSP(ctx, wake.urls[proto])
+		} else {
+			a, err = firstFrame(ctx, proto, wake.urls[proto])
+		}
+		if err != nil {
+			*failed = append(*failed, fmt.Sprintf("%s, ours: %v", name, err))
+			logf("%s: ours failed: %v", name, err)
+		} else {
+			t.Add(ours, name, "ms", "", a)
+		}
+		if err := ref.waitIdle("ondemand", 15*time.Second); err != nil {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond)
+		b, err := firstFrame(ctx, proto, ref.url(proto, "ondemand"))
+		if err != nil {
+			*failed = append(*failed, fmt.Sprintf("%s, MediaMTX: %v", name, err))
+			logf("%s: MediaMTX failed: %v", name, err)
+			continue
+		}
+		t.Add(theirs, name, "ms", "", b)
+		if proto == "rtsp" && pic > 0 {
+			picName := "first pipeline frame (not the placeholder), on_demand pipeline woken, rtsp, normal (MediaMTX: runOnDemand first frame)"
+			t.Add(ours, picName, "ms", "", pic)
+			t.Add(theirs, picName, "ms", "", b)
+		}
+		logf("%s: ours %.0f ms (pipeline picture %.0f ms), MediaMTX runOnDemand %.0f ms", name, a, pic, b)
+	}
+	return nil
+}
+
+// wakeRTSP reads url from starting ffmpeg until the first frame that is not
+// the flat placeholder, and returns the times (ms) of the first frame and
+// of that one.
+func wakeRTSP(ctx context.Context, url string) (first, picture float64, err error) {
+	var at, pic time.Time
+	started, err := readFrames(ctx, url, readerNoProbe, outW, outH, 20*time.Second, func(t time.Time, gray []byte) bool {
+		if at.IsZero() {
+			at = t
+		}
+		if !flat(gray) {
+			pic = t
+			return false
+		}
+		return true
+	})
+	if err == nil && pic.IsZero() {
+		err = fmt.Errorf("%s: no pipeline picture within 20 s", url)
+	}
+	return float64(at.Sub(started)) / 1e6, float64(pic.Sub(started)) / 1e6, err
+}
+
+// flat reports whether a gray frame is one level everywhere (within the
+// encoder's noise), as the placeholder is; the test scene never is.
+func flat(gray []byte) bool {
+	lo, hi := byte(255), byte(0)
+	for i := 0; i < len(gray); i += 97 {
+		lo, hi = min(lo, gray[i]), max(hi, gray[i])
+	}
+	return hi-lo < 24
 }
 
 // engineRound runs bench/engine -kind both for one round (joins, WHEP
