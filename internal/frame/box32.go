@@ -14,11 +14,6 @@ package frame
 // errors by at most 1/3, and adds its own 1/3: the result is within 2/3 of
 // the exact filter, so within ±1 of its rounding; flat colours are exact.
 
-// useBox32 selects the 3:2 kernel for the plans built from now on: true
-// where the CPU has the SIMD version. Tests set it to false to run the
-// general passes on the same sizes.
-var useBox32 = box32SIMD
-
 // isBox32 reports whether resampling rw x rh to w x h is exactly 3:2 on
 // both axes.
 func isBox32(rw, rh, w, h int) bool { return rw*2 == w*3 && rh*2 == h*3 }

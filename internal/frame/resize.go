@@ -345,7 +345,7 @@ func (r *Resizer) prepare(sw, sh int) {
 		}
 	}
 	p.copy = w == p.rw && h == p.rh
-	p.box32 = useBox32 && isBox32(p.rw, p.rh, w, h)
+	p.box32 = useSIMD && isBox32(p.rw, p.rh, w, h)
 	if !p.copy && !p.box32 {
 		p.ax = newAxis(p.rw, w)
 		p.ay = newAxis(p.rh, h)

@@ -7,22 +7,22 @@ import (
 	"testing"
 )
 
-// kernels runs f with the 3:2 SIMD kernel (where the CPU has it) and with
-// the general passes.
+// kernels runs f with the SIMD kernels (where the CPU has them) and with
+// the portable code.
 func kernels(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	for _, simd := range []bool{true, false} {
-		if simd && !box32SIMD {
+		if simd && !hasSIMD {
 			continue
 		}
 		name := "generic"
 		if simd {
-			name = "box32"
+			name = "simd"
 		}
 		t.Run(name, func(t *testing.T) {
-			old := useBox32
-			useBox32 = simd
-			t.Cleanup(func() { useBox32 = old })
+			old := useSIMD
+			useSIMD = simd
+			t.Cleanup(func() { useSIMD = old })
 			f(t)
 		})
 	}
@@ -31,7 +31,7 @@ func kernels(t *testing.T, f func(t *testing.T)) {
 // 1080p -> 720p takes the 3:2 kernel where the CPU has its SIMD version,
 // and only exact 3:2 resamples do.
 func TestContainChoosesBox32(t *testing.T) {
-	if !box32SIMD {
+	if !hasSIMD {
 		t.Skip("no SIMD 3:2 kernel on this CPU")
 	}
 	for _, tt := range []struct {
@@ -123,4 +123,28 @@ func FuzzBox32(f *testing.F) {
 		}
 		checkBox32(t, g, data)
 	})
+}
+
+// The SIMD row means of the halving give exactly what the portable loop
+// gives.
+func TestHalveRowsSIMD(t *testing.T) {
+	if !hasSIMD {
+		t.Skip("no SIMD kernels on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{1, 8, 31, 32, 33, 64, 100, 3240, 5760} {
+		r0, r1 := make([]byte, n), make([]byte, n)
+		for i := range n {
+			r0[i], r1[i] = uint8(rng.IntN(256)), uint8(rng.IntN(256))
+		}
+		r0[0], r1[0] = 255, 254 // (255+254+1)/2 = 255: no overflow
+		got, want := make([]byte, n), make([]byte, n)
+		halveRows(got, r0, r1)
+		useSIMD = false
+		halveRows(want, r0, r1)
+		useSIMD = true
+		if !bytes.Equal(got, want) {
+			t.Errorf("%d bytes: SIMD differs at byte %d", n, firstDiff(got, want))
+		}
+	}
 }

@@ -2,8 +2,8 @@ package frame
 
 import "golang.org/x/sys/cpu"
 
-// box32SIMD: the AVX2 kernels of box32_amd64.s can run.
-var box32SIMD = cpu.X86.HasAVX2
+// hasSIMD: the AVX2 kernels (box32_amd64.s, halve_amd64.s) can run.
+var hasSIMD = cpu.X86.HasAVX2
 
 // vbox32AVX2 runs the vertical pass on blocks*32 bytes of each row.
 //
@@ -39,4 +39,20 @@ func hbox32(out, in []byte) {
 		hbox32AVX2(&out[0], &in[0], b)
 	}
 	hbox32Go(out, in, 16*max(b, 0))
+}
+
+// avgRowsAVX2 sets blocks*32 bytes of dst to the means of r0 and r1,
+// rounding half up (VPAVGB).
+//
+//go:noescape
+func avgRowsAVX2(dst, r0, r1 *byte, blocks int)
+
+// avgRows sets the first 32*k bytes of dst to the means of r0 and r1
+// (rounding half up) for the largest such k, and returns 32*k.
+func avgRows(dst, r0, r1 []byte) int {
+	b := min(len(dst), len(r0), len(r1)) / 32
+	if b > 0 {
+		avgRowsAVX2(&dst[0], &r0[0], &r1[0], b)
+	}
+	return 32 * b
 }
