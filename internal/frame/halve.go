@@ -53,6 +53,9 @@ func halveRows(dst, r0, r1 []byte) {
 	n := len(dst)
 	r0, r1 = r0[:n], r1[:n]
 	i := 0
+	if useSIMD {
+		i = avgRows(dst, r0, r1)
+	}
 	for ; i+8 <= n; i += 8 {
 		binary.LittleEndian.PutUint64(dst[i:i+8], avgUp(binary.LittleEndian.Uint64(r0[i:i+8]), binary.LittleEndian.Uint64(r1[i:i+8])))
 	}

@@ -175,6 +175,7 @@ type plan struct {
 	bufs   [2][]byte
 	rw, rh int
 	copy   bool // content size == rw x rh: straight row copies
+	box32  bool // exactly 3:2 on both axes, with a SIMD kernel (box32.go)
 	ax, ay axis
 	h2     []tap2 // ax.k == 2
 }
@@ -210,9 +211,10 @@ type Resizer struct {
 // maxWorkers caps the goroutines of one Contain call.
 const maxWorkers = 16
 
-// chunkRows is how many content rows a worker takes at a time. Workers take
-// chunks as they go rather than a fixed share, so a core slowed down by
-// other processes does not hold the call back.
+// chunkRows is how many content rows a worker takes at a time (even: the 3:2
+// kernel renders rows in pairs). Workers take chunks as they go rather than
+// a fixed share, so a core slowed down by other processes does not hold the
+// call back.
 const chunkRows = 8
 
 // minRowsPerWorker keeps small frames on fewer goroutines, where splitting
@@ -343,7 +345,8 @@ func (r *Resizer) prepare(sw, sh int) {
 		}
 	}
 	p.copy = w == p.rw && h == p.rh
-	if !p.copy {
+	p.box32 = useSIMD && isBox32(p.rw, p.rh, w, h)
+	if !p.copy && !p.box32 {
 		p.ax = newAxis(p.rw, w)
 		p.ay = newAxis(p.rh, h)
 		if p.ax.k == 2 {
@@ -373,6 +376,15 @@ func (r *Resizer) rows(ir *irow, y0, y1 int) {
 		clear(row[:p.x*3])
 		clear(row[(p.x+p.w)*3:])
 		out := row[p.x*3 : (p.x+p.w)*3]
+		if p.box32 {
+			// Rows come in pairs: h is even, and so are chunkRows and
+			// thus y0. Row y+1 is padded in the next iteration.
+			if y%2 == 0 {
+				o1 := dst[(p.y+y+1)*stride+p.x*3 : (p.y+y+1)*stride+(p.x+p.w)*3]
+				box32Rows(out, o1, src, sw3, y, ir)
+			}
+			continue
+		}
 		if p.copy {
 			copy(out, src[y*sw3:(y+1)*sw3])
 			continue

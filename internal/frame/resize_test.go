@@ -116,35 +116,42 @@ var containSizes = []struct{ sw, sh, dw, dh int }{
 	{1281, 720, 1280, 720},
 	{1280, 720, 1280, 720}, // same size
 	{640, 720, 1280, 720},  // content == source size: copy with padding
+	{300, 300, 400, 200},   // 3:2 both ways (box32), pillarbox
+	{198, 66, 132, 44},     // 3:2 with SIMD tails on both passes
+	{384, 216, 128, 72},    // 2x2 halving, then 3:2
 }
 
 func TestContainPaddingWhite(t *testing.T) {
-	for _, tt := range containSizes {
-		t.Run(fmt.Sprintf("%dx%d_to_%dx%d", tt.sw, tt.sh, tt.dw, tt.dh), func(t *testing.T) {
-			src := flatFrame(t, tt.sw, tt.sh, 255, 255, 255)
-			dst := garbage(tt.dw * tt.dh * 3)
-			NewResizer(tt.dw, tt.dh).Contain(dst, src)
-			checkContent(t, dst, tt.sw, tt.sh, tt.dw, tt.dh, func(_, _ int, px []byte) bool {
-				return px[0] == 255 && px[1] == 255 && px[2] == 255
-			})
-		})
-	}
-}
-
-func TestContainFlatColour(t *testing.T) {
-	colours := [][3]uint8{{1, 2, 3}, {127, 127, 127}, {0, 128, 255}, {254, 1, 77}}
-	for _, tt := range containSizes {
-		for _, c := range colours {
-			t.Run(fmt.Sprintf("%dx%d_to_%dx%d_%v", tt.sw, tt.sh, tt.dw, tt.dh, c), func(t *testing.T) {
-				src := flatFrame(t, tt.sw, tt.sh, c[0], c[1], c[2])
+	kernels(t, func(t *testing.T) {
+		for _, tt := range containSizes {
+			t.Run(fmt.Sprintf("%dx%d_to_%dx%d", tt.sw, tt.sh, tt.dw, tt.dh), func(t *testing.T) {
+				src := flatFrame(t, tt.sw, tt.sh, 255, 255, 255)
 				dst := garbage(tt.dw * tt.dh * 3)
 				NewResizer(tt.dw, tt.dh).Contain(dst, src)
 				checkContent(t, dst, tt.sw, tt.sh, tt.dw, tt.dh, func(_, _ int, px []byte) bool {
-					return px[0] == c[0] && px[1] == c[1] && px[2] == c[2]
+					return px[0] == 255 && px[1] == 255 && px[2] == 255
 				})
 			})
 		}
-	}
+	})
+}
+
+func TestContainFlatColour(t *testing.T) {
+	kernels(t, func(t *testing.T) {
+		colours := [][3]uint8{{1, 2, 3}, {127, 127, 127}, {0, 128, 255}, {254, 1, 77}}
+		for _, tt := range containSizes {
+			for _, c := range colours {
+				t.Run(fmt.Sprintf("%dx%d_to_%dx%d_%v", tt.sw, tt.sh, tt.dw, tt.dh, c), func(t *testing.T) {
+					src := flatFrame(t, tt.sw, tt.sh, c[0], c[1], c[2])
+					dst := garbage(tt.dw * tt.dh * 3)
+					NewResizer(tt.dw, tt.dh).Contain(dst, src)
+					checkContent(t, dst, tt.sw, tt.sh, tt.dw, tt.dh, func(_, _ int, px []byte) bool {
+						return px[0] == c[0] && px[1] == c[1] && px[2] == c[2]
+					})
+				})
+			}
+		}
+	})
 }
 
 // grayFrame builds a frame from gray rows.
@@ -174,70 +181,72 @@ func grayOut(dst []byte, w, h int) [][]uint8 {
 }
 
 func TestContainKnownValues(t *testing.T) {
-	tests := []struct {
-		name   string
-		src    [][]uint8
-		dw, dh int
-		want   [][]uint8
-	}{
-		{
-			// Box filter: each output averages a 2x2 block of two 0 and
-			// two 255: 127.5, rounded up.
-			name: "checkerboard 4x4 to 2x2",
-			src:  [][]uint8{{0, 255, 0, 255}, {255, 0, 255, 0}, {0, 255, 0, 255}, {255, 0, 255, 0}},
-			dw:   2, dh: 2,
-			want: [][]uint8{{128, 128}, {128, 128}},
-		},
-		{
-			// Box filter, 2x per axis: plain block means.
-			name: "blocks 4x2 to 2x1",
-			src:  [][]uint8{{10, 20, 100, 200}, {30, 40, 0, 0}},
-			dw:   2, dh: 1,
-			want: [][]uint8{{25, 75}},
-		},
-		{
-			// Box filter, 1.5x: output 0 covers pixel 0 and half of
-			// pixel 1: (0*1 + 90*0.5)/1.5 = 30; output 1: (90*0.5 +
-			// 210*1)/1.5 = 170.
-			name: "area 3 to 2",
-			src:  [][]uint8{{0, 90, 210}},
-			dw:   2, dh: 1,
-			want: [][]uint8{{30, 170}},
-		},
-		{
-			// Bilinear with pixel centres aligned: outputs sample the
-			// source at -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped
-			// to 1): 0, 63.75, 191.25, 255.
-			name: "bilinear 2x2 to 4x4 horizontal ramp",
-			src:  [][]uint8{{0, 255}, {0, 255}},
-			dw:   4, dh: 4,
-			want: [][]uint8{{0, 64, 191, 255}, {0, 64, 191, 255}, {0, 64, 191, 255}, {0, 64, 191, 255}},
-		},
-		{
-			// Both axes: value(x,y) = 255*fx*fy with f = 0, .25, .75, 1.
-			name: "bilinear 2x2 to 4x4 corner",
-			src:  [][]uint8{{0, 0}, {0, 255}},
-			dw:   4, dh: 4,
-			want: [][]uint8{{0, 0, 0, 0}, {0, 16, 48, 64}, {0, 48, 143, 191}, {0, 64, 191, 255}},
-		},
-		{
-			name: "box 4x2 to 2x1",
-			src:  [][]uint8{{0, 100, 200, 40}, {10, 110, 210, 50}},
-			dw:   2, dh: 1,
-			want: [][]uint8{{55, 125}},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			src := grayFrame(t, tt.src)
-			dst := garbage(tt.dw * tt.dh * 3)
-			NewResizer(tt.dw, tt.dh).Contain(dst, src)
-			got := grayOut(dst, tt.dw, tt.dh)
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-		})
-	}
+	kernels(t, func(t *testing.T) {
+		tests := []struct {
+			name   string
+			src    [][]uint8
+			dw, dh int
+			want   [][]uint8
+		}{
+			{
+				// Box filter: each output averages a 2x2 block of two 0 and
+				// two 255: 127.5, rounded up.
+				name: "checkerboard 4x4 to 2x2",
+				src:  [][]uint8{{0, 255, 0, 255}, {255, 0, 255, 0}, {0, 255, 0, 255}, {255, 0, 255, 0}},
+				dw:   2, dh: 2,
+				want: [][]uint8{{128, 128}, {128, 128}},
+			},
+			{
+				// Box filter, 2x per axis: plain block means.
+				name: "blocks 4x2 to 2x1",
+				src:  [][]uint8{{10, 20, 100, 200}, {30, 40, 0, 0}},
+				dw:   2, dh: 1,
+				want: [][]uint8{{25, 75}},
+			},
+			{
+				// Box filter, 1.5x: output 0 covers pixel 0 and half of
+				// pixel 1: (0*1 + 90*0.5)/1.5 = 30; output 1: (90*0.5 +
+				// 210*1)/1.5 = 170.
+				name: "area 3 to 2",
+				src:  [][]uint8{{0, 90, 210}},
+				dw:   2, dh: 1,
+				want: [][]uint8{{30, 170}},
+			},
+			{
+				// Bilinear with pixel centres aligned: outputs sample the
+				// source at -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped
+				// to 1): 0, 63.75, 191.25, 255.
+				name: "bilinear 2x2 to 4x4 horizontal ramp",
+				src:  [][]uint8{{0, 255}, {0, 255}},
+				dw:   4, dh: 4,
+				want: [][]uint8{{0, 64, 191, 255}, {0, 64, 191, 255}, {0, 64, 191, 255}, {0, 64, 191, 255}},
+			},
+			{
+				// Both axes: value(x,y) = 255*fx*fy with f = 0, .25, .75, 1.
+				name: "bilinear 2x2 to 4x4 corner",
+				src:  [][]uint8{{0, 0}, {0, 255}},
+				dw:   4, dh: 4,
+				want: [][]uint8{{0, 0, 0, 0}, {0, 16, 48, 64}, {0, 48, 143, 191}, {0, 64, 191, 255}},
+			},
+			{
+				name: "box 4x2 to 2x1",
+				src:  [][]uint8{{0, 100, 200, 40}, {10, 110, 210, 50}},
+				dw:   2, dh: 1,
+				want: [][]uint8{{55, 125}},
+			},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				src := grayFrame(t, tt.src)
+				dst := garbage(tt.dw * tt.dh * 3)
+				NewResizer(tt.dw, tt.dh).Contain(dst, src)
+				got := grayOut(dst, tt.dw, tt.dh)
+				if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+					t.Errorf("got %v, want %v", got, tt.want)
+				}
+			})
+		}
+	})
 }
 
 // refAxisWeights is the obviously-correct float definition of one axis:
@@ -354,54 +363,56 @@ func randomFrame(t testing.TB, rng *rand.Rand, w, h int) *Frame {
 }
 
 func TestContainMatchesReference(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	sizes := []struct{ sw, sh, dw, dh int }{
-		{192, 108, 128, 72},  // 1.5x, two taps
-		{96, 54, 128, 72},    // enlarge
-		{108, 192, 128, 72},  // 2.67x, more taps
-		{64, 48, 128, 72},    // enlarge, pillarbox
-		{333, 201, 97, 61},   // odd, ~3.4x
-		{31, 17, 30, 16},     // barely shrinking: up to 3 taps at ratio < 2
-		{50, 400, 100, 300},  // 8x
-		{40, 10, 30, 20},     // letterbox
-		{13, 7, 40, 9},       // enlarge, letterbox
-		{2, 300, 50, 40},     // 2 columns
-		{500, 3, 40, 50},     // letterbox, 3 rows
-		{1, 50, 20, 20},      // single column
-		{50, 1, 20, 20},      // single row
-		{1920, 1080, 64, 36}, // 30x
-		{129, 72, 128, 72},   // near-identity sizes
-		{128, 73, 128, 72},
-		{127, 72, 128, 72},
-		{65, 36, 128, 72},
-		{640, 100, 320, 200}, // halved to the content size: a copy after halving
-		{256, 64, 60, 40},    // halved twice each way
-		{258, 40, 60, 40},    // halved across only
-		{60, 202, 20, 60},    // halved down only
-	}
-	for _, tt := range sizes {
-		t.Run(fmt.Sprintf("%dx%d_to_%dx%d", tt.sw, tt.sh, tt.dw, tt.dh), func(t *testing.T) {
-			src := randomFrame(t, rng, tt.sw, tt.sh)
-			want := refContain(src, tt.dw, tt.dh)
-			got := garbage(tt.dw * tt.dh * 3)
-			NewResizer(tt.dw, tt.dh).Contain(got, src)
-			maxDiff, diffs := 0, 0
-			for i := range want {
-				d := int(got[i]) - int(want[i])
-				if d < 0 {
-					d = -d
+	kernels(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		sizes := []struct{ sw, sh, dw, dh int }{
+			{192, 108, 128, 72},  // 1.5x, two taps
+			{96, 54, 128, 72},    // enlarge
+			{108, 192, 128, 72},  // 2.67x, more taps
+			{64, 48, 128, 72},    // enlarge, pillarbox
+			{333, 201, 97, 61},   // odd, ~3.4x
+			{31, 17, 30, 16},     // barely shrinking: up to 3 taps at ratio < 2
+			{50, 400, 100, 300},  // 8x
+			{40, 10, 30, 20},     // letterbox
+			{13, 7, 40, 9},       // enlarge, letterbox
+			{2, 300, 50, 40},     // 2 columns
+			{500, 3, 40, 50},     // letterbox, 3 rows
+			{1, 50, 20, 20},      // single column
+			{50, 1, 20, 20},      // single row
+			{1920, 1080, 64, 36}, // 30x
+			{129, 72, 128, 72},   // near-identity sizes
+			{128, 73, 128, 72},
+			{127, 72, 128, 72},
+			{65, 36, 128, 72},
+			{640, 100, 320, 200}, // halved to the content size: a copy after halving
+			{256, 64, 60, 40},    // halved twice each way
+			{258, 40, 60, 40},    // halved across only
+			{60, 202, 20, 60},    // halved down only
+		}
+		for _, tt := range sizes {
+			t.Run(fmt.Sprintf("%dx%d_to_%dx%d", tt.sw, tt.sh, tt.dw, tt.dh), func(t *testing.T) {
+				src := randomFrame(t, rng, tt.sw, tt.sh)
+				want := refContain(src, tt.dw, tt.dh)
+				got := garbage(tt.dw * tt.dh * 3)
+				NewResizer(tt.dw, tt.dh).Contain(got, src)
+				maxDiff, diffs := 0, 0
+				for i := range want {
+					d := int(got[i]) - int(want[i])
+					if d < 0 {
+						d = -d
+					}
+					if d > 0 {
+						diffs++
+					}
+					maxDiff = max(maxDiff, d)
 				}
-				if d > 0 {
-					diffs++
+				if maxDiff > 1 {
+					t.Errorf("max difference to the reference %d, want <= 1", maxDiff)
 				}
-				maxDiff = max(maxDiff, d)
-			}
-			if maxDiff > 1 {
-				t.Errorf("max difference to the reference %d, want <= 1", maxDiff)
-			}
-			t.Logf("%d of %d bytes differ by 1", diffs, len(want))
-		})
-	}
+				t.Logf("%d of %d bytes differ by 1", diffs, len(want))
+			})
+		}
+	})
 }
 
 // On natural-looking content (gradients, hard edges, a little noise),

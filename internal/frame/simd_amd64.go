@@ -1,0 +1,58 @@
+package frame
+
+import "golang.org/x/sys/cpu"
+
+// hasSIMD: the AVX2 kernels (box32_amd64.s, halve_amd64.s) can run.
+var hasSIMD = cpu.X86.HasAVX2
+
+// vbox32AVX2 runs the vertical pass on blocks*32 bytes of each row.
+//
+//go:noescape
+func vbox32AVX2(d0, d1, r0, r1, r2 *byte, blocks int)
+
+// hbox32AVX2 runs the horizontal pass on blocks of 16 groups: 144 bytes of
+// src (reading 146) into 96 bytes of dst.
+//
+//go:noescape
+func hbox32AVX2(dst, src *byte, blocks int)
+
+// vbox32 is the vertical pass over whole rows (see vbox32Go).
+func vbox32(d0, d1, r0, r1, r2 []byte) {
+	n := len(d0)
+	d1, r0, r1, r2 = d1[:n], r0[:n], r1[:n], r2[:n]
+	b := n / 32
+	if b > 0 {
+		vbox32AVX2(&d0[0], &d1[0], &r0[0], &r1[0], &r2[0], b)
+	}
+	vbox32Go(d0, d1, r0, r1, r2, 32*b)
+}
+
+// hbox32 is the horizontal pass into all of out (see hbox32Go); in must
+// hold 3/2 as many bytes as out, and may hold more, which the SIMD loop
+// reads (never uses) past the last block.
+func hbox32(out, in []byte) {
+	b := len(out) / 96
+	if 144*b+2 > len(in) {
+		b--
+	}
+	if b > 0 {
+		hbox32AVX2(&out[0], &in[0], b)
+	}
+	hbox32Go(out, in, 16*max(b, 0))
+}
+
+// avgRowsAVX2 sets blocks*32 bytes of dst to the means of r0 and r1,
+// rounding half up (VPAVGB).
+//
+//go:noescape
+func avgRowsAVX2(dst, r0, r1 *byte, blocks int)
+
+// avgRows sets the first 32*k bytes of dst to the means of r0 and r1
+// (rounding half up) for the largest such k, and returns 32*k.
+func avgRows(dst, r0, r1 []byte) int {
+	b := min(len(dst), len(r0), len(r1)) / 32
+	if b > 0 {
+		avgRowsAVX2(&dst[0], &r0[0], &r1[0], b)
+	}
+	return 32 * b
+}

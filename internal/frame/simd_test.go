@@ -1,0 +1,150 @@
+package frame
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// kernels runs f with the SIMD kernels (where the CPU has them) and with
+// the portable code.
+func kernels(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	for _, simd := range []bool{true, false} {
+		if simd && !hasSIMD {
+			continue
+		}
+		name := "generic"
+		if simd {
+			name = "simd"
+		}
+		t.Run(name, func(t *testing.T) {
+			old := useSIMD
+			useSIMD = simd
+			t.Cleanup(func() { useSIMD = old })
+			f(t)
+		})
+	}
+}
+
+// 1080p -> 720p takes the 3:2 kernel where the CPU has its SIMD version,
+// and only exact 3:2 resamples do.
+func TestContainChoosesBox32(t *testing.T) {
+	if !hasSIMD {
+		t.Skip("no SIMD 3:2 kernel on this CPU")
+	}
+	for _, tt := range []struct {
+		sw, sh, dw, dh int
+		want           bool
+	}{
+		{1920, 1080, 1280, 720, true},
+		{3840, 2160, 1280, 720, true}, // halved to 1920x1080 first
+		{1080, 1920, 1280, 720, false},
+		{1921, 1080, 1280, 720, false},
+		{1920, 1080, 1278, 720, false}, // content 1278x719
+		{1280, 720, 1920, 1080, false},
+	} {
+		r := NewResizer(tt.dw, tt.dh)
+		r.Contain(make([]byte, tt.dw*tt.dh*3), flatFrame(t, tt.sw, tt.sh, 1, 2, 3))
+		if r.plan.box32 != tt.want {
+			t.Errorf("%dx%d -> %dx%d: box32 = %v, want %v", tt.sw, tt.sh, tt.dw, tt.dh, r.plan.box32, tt.want)
+		}
+	}
+}
+
+// checkBox32 runs both passes of the 3:2 kernel on in (groups 3-pixel
+// groups of one row, three rows) and compares them with the scalar loops.
+func checkBox32(t *testing.T, groups int, rows []byte) {
+	t.Helper()
+	n := 9 * groups
+	r0, r1, r2 := rows[:n], rows[n:2*n], rows[2*n:3*n]
+	got, want := make([]byte, 2*n), make([]byte, 2*n)
+	vbox32(got[:n], got[n:], r0, r1, r2)
+	vbox32Go(want[:n], want[n:], r0, r1, r2, 0)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%d groups: vertical pass differs from the scalar one at byte %d", groups, firstDiff(got, want))
+	}
+	// The horizontal pass, on a row alone and on a row followed by more
+	// bytes (which the SIMD loop may read but must not use).
+	for _, in := range [][]byte{r0, rows[:n+2]} {
+		gotH, wantH := make([]byte, 6*groups), make([]byte, 6*groups)
+		hbox32(gotH, in)
+		hbox32Go(wantH, in, 0)
+		if !bytes.Equal(gotH, wantH) {
+			t.Fatalf("%d groups, input of %d bytes: horizontal pass differs from the scalar one at byte %d", groups, len(in), firstDiff(gotH, wantH))
+		}
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// The SIMD passes give exactly what the scalar loops give, at widths
+// around their block sizes (32 bytes down, 16 groups across) and with
+// extreme values.
+func TestBox32MatchesScalar(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, g := range []int{1, 2, 3, 15, 16, 17, 31, 32, 33, 47, 48, 100, 427, 640, 2560} {
+		rows := make([]byte, 27*g+2)
+		for _, fill := range []string{"random", "zero", "max", "edges"} {
+			t.Run(fmt.Sprintf("%d_groups_%s", g, fill), func(t *testing.T) {
+				for i := range rows {
+					switch fill {
+					case "random":
+						rows[i] = uint8(rng.IntN(256))
+					case "zero":
+						rows[i] = 0
+					case "max":
+						rows[i] = 255
+					default:
+						rows[i] = uint8(255 * (i / 5 % 2))
+					}
+				}
+				checkBox32(t, g, rows)
+			})
+		}
+	}
+}
+
+func FuzzBox32(f *testing.F) {
+	f.Add([]byte{0, 90, 210, 1, 2, 3, 255, 254, 253})
+	f.Add(bytes.Repeat([]byte{255, 0, 128}, 9*40))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g := (len(data) - 2) / 27
+		if g < 1 {
+			return
+		}
+		checkBox32(t, g, data)
+	})
+}
+
+// The SIMD row means of the halving give exactly what the portable loop
+// gives.
+func TestHalveRowsSIMD(t *testing.T) {
+	if !hasSIMD {
+		t.Skip("no SIMD kernels on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{1, 8, 31, 32, 33, 64, 100, 3240, 5760} {
+		r0, r1 := make([]byte, n), make([]byte, n)
+		for i := range n {
+			r0[i], r1[i] = uint8(rng.IntN(256)), uint8(rng.IntN(256))
+		}
+		r0[0], r1[0] = 255, 254 // (255+254+1)/2 = 255: no overflow
+		got, want := make([]byte, n), make([]byte, n)
+		halveRows(got, r0, r1)
+		useSIMD = false
+		halveRows(want, r0, r1)
+		useSIMD = true
+		if !bytes.Equal(got, want) {
+			t.Errorf("%d bytes: SIMD differs at byte %d", n, firstDiff(got, want))
+		}
+	}
+}
