@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"image"
 	"testing"
+
+	"github.com/toposync/toposync-streaming/internal/frame/turbojpeg"
 )
 
 // bgrImage is f as an image for the JPEG encoder.
@@ -33,7 +35,7 @@ func TestTurboDecodesLikeTheStandardDecoder(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := &Frame{Width: want.Width, Height: want.Height, Data: make([]byte, len(want.Data))}
-			if err := turboDecode(got, body); err != nil {
+			if err := turbojpeg.DecodeBGR(got.Data, body, got.Width, got.Height); err != nil {
 				t.Fatalf("libjpeg-turbo refused it: %v", err)
 			}
 			worst, sum := 0, 0
@@ -63,7 +65,7 @@ func TestTurboWarningFallsBackToTheStandardDecoder(t *testing.T) {
 		t.Fatalf("image/jpeg refused the junk too: %v", err)
 	}
 	probe := &Frame{Width: want.Width, Height: want.Height, Data: make([]byte, len(want.Data))}
-	if err := turboDecode(probe, junk); err == nil {
+	if err := turbojpeg.DecodeBGR(probe.Data, junk, probe.Width, probe.Height); err == nil {
 		t.Fatal("libjpeg-turbo did not stop at the warning: the fallback is not tested")
 	}
 	got, err := Decode("image/jpeg", junk)
