@@ -72,6 +72,9 @@ func halvePixels(dst, src []byte, up bool) {
 	w := len(dst) / 3
 	src = src[:6*w]
 	x := 0
+	if useSIMD {
+		x = pairMeans(dst, src, up)
+	}
 	// Whole loads and 4-byte stores (the 4th byte is overwritten by the
 	// next pixel) while they stay inside the rows.
 	for ; 6*x+8 <= len(src) && 3*x+4 <= len(dst); x++ {

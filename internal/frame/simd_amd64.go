@@ -47,6 +47,28 @@ func hbox32(out, in []byte) {
 //go:noescape
 func avgRowsAVX2(dst, r0, r1 *byte, blocks int)
 
+// halvePixelsAVX2 averages pixel pairs (see halvePixels) in blocks of 6
+// output pixels: 36 bytes of src (reading 37) into 18 bytes of dst (writing
+// 25), rounding half up (flip 0) or down (flip all ones).
+//
+//go:noescape
+func halvePixelsAVX2(dst, src *byte, blocks int, flip uint64)
+
+// pairMeans averages the pixel pairs of src into the first 6*k pixels of
+// dst for the largest k whose blocks stay inside both, and returns 6*k.
+func pairMeans(dst, src []byte, up bool) int {
+	b := min((len(dst)-7)/18, (len(src)-1)/36)
+	if b <= 0 {
+		return 0
+	}
+	flip := ^uint64(0)
+	if up {
+		flip = 0
+	}
+	halvePixelsAVX2(&dst[0], &src[0], b, flip)
+	return 6 * b
+}
+
 // avgRows sets the first 32*k bytes of dst to the means of r0 and r1
 // (rounding half up) for the largest such k, and returns 32*k.
 func avgRows(dst, r0, r1 []byte) int {

@@ -148,3 +148,65 @@ func TestHalveRowsSIMD(t *testing.T) {
 		}
 	}
 }
+
+// checkHalvePixels compares the SIMD pixel-pair means of src (whole pixel
+// pairs) with the portable loop, rounding both ways, and checks that the
+// SIMD loop writes nothing past dst (the next row, another worker's).
+func checkHalvePixels(t *testing.T, src []byte) {
+	t.Helper()
+	w := len(src) / 6
+	src = src[:6*w]
+	for _, up := range []bool{true, false} {
+		buf := bytes.Repeat([]byte{0xa5}, 3*w+32)
+		got, want := buf[:3*w], make([]byte, 3*w)
+		halvePixels(got, src, up)
+		useSIMD = false
+		halvePixels(want, src, up)
+		useSIMD = true
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d pixels, up %v: SIMD differs at byte %d", w, up, firstDiff(got, want))
+		}
+		if tail := buf[3*w:]; !bytes.Equal(tail, bytes.Repeat([]byte{0xa5}, len(tail))) {
+			t.Fatalf("%d pixels, up %v: SIMD wrote past the row", w, up)
+		}
+	}
+}
+
+// The SIMD pixel-pair means of the halving give exactly what the portable
+// loop gives, at every width around the block size (6 pixels) and with
+// extreme values.
+func TestHalvePixelsSIMD(t *testing.T) {
+	if !hasSIMD {
+		t.Skip("no SIMD kernels on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	widths := []int{540, 960, 1920}
+	for w := 1; w <= 80; w++ {
+		widths = append(widths, w)
+	}
+	for _, w := range widths {
+		src := make([]byte, 6*w)
+		for _, fill := range []func(i int) byte{
+			func(int) byte { return uint8(rng.IntN(256)) },
+			func(int) byte { return 255 },
+			func(i int) byte { return uint8(255 * (i / 3 % 2)) }, // pixels alternate black, white
+			func(i int) byte { return uint8(i % 2) },             // odd sums in every byte
+		} {
+			for i := range src {
+				src[i] = fill(i)
+			}
+			checkHalvePixels(t, src)
+		}
+	}
+}
+
+func FuzzHalvePixels(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 255, 254, 253})
+	f.Add(bytes.Repeat([]byte{255, 0, 1, 0, 255, 2}, 41))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !hasSIMD {
+			t.Skip("no SIMD kernels on this CPU")
+		}
+		checkHalvePixels(t, data)
+	})
+}
