@@ -6,7 +6,7 @@ import "encoding/binary"
 // axis that shrinks by 2 or more (repeatedly), averaging pairs of pixels.
 // What is left shrinks by less than 2 and takes the fast two-tap passes
 // instead of the general ones: the 1080x1920 -> 1280x720 portrait case
-// becomes one 2x2 halving and a 1.33x area resample. The result is an area
+// becomes one 2x2 halving and an exact 4:3 area resample (box43.go). The result is an area
 // filter on the halved image, not the exact area filter on the source: on
 // smooth content the two agree within a level or two (TestContainNearArea).
 //

@@ -41,6 +41,74 @@ func hbox32(out, in []byte) {
 	hbox32Go(out, in, 16*max(b, 0))
 }
 
+// The SIMD horizontal pass works on blocks of 16 groups: 192 source bytes
+// into 144 output bytes, 18 lanes of 8 output bytes. Output byte o of a
+// block (group o/9, byte o%9 of it) reads source bytes box43Src(o) and
+// box43Src(o)+3 with the weights of its pixel; a lane's 8 pairs come from
+// one 16-byte load, shuffled into (a, b) pairs for VPMADDUBSW.
+const (
+	box43Lanes = 18
+	box43Block = 192 // source bytes of a block
+)
+
+func box43Src(o int) int { return 12*(o/9) + o%9 }
+
+// box43Load is the offset of lane u's load: its first source byte, or
+// earlier for the last lane so that a block reads only its own 192 bytes.
+// box43_amd64.s has these offsets as constants.
+func box43Load(u int) int { return min(box43Src(8*u), box43Block-16) }
+
+// box43Tab holds each lane's shuffle (mask) and weights, in the order the
+// SIMD pass reads them: registers of two lanes (u, u+1).
+type box43Tab struct {
+	mask, weight [box43Lanes][16]uint8
+}
+
+var box43Table = func() (t box43Tab) {
+	for u := range box43Lanes {
+		for j := range 8 {
+			o := 8*u + j
+			s := box43Src(o) - box43Load(u)
+			t.mask[u][2*j], t.mask[u][2*j+1] = uint8(s), uint8(s+3)
+			w := box43Weights[o%9/3]
+			t.weight[u][2*j], t.weight[u][2*j+1] = w[0], w[1]
+		}
+	}
+	return t
+}()
+
+// vbox43AVX2 runs the 4:3 vertical pass on blocks*32 bytes of each row.
+//
+//go:noescape
+func vbox43AVX2(d, x, y, z *byte, blocks int)
+
+// hbox43AVX2 runs the 4:3 horizontal pass on blocks of 16 groups: 192
+// bytes of src into 144 bytes of dst.
+//
+//go:noescape
+func hbox43AVX2(dst, src *byte, tab *box43Tab, blocks int)
+
+// vbox43 is the 4:3 vertical pass over whole rows (see vbox43Go).
+func vbox43(d, x, y, z []byte) {
+	n := len(d)
+	x, y, z = x[:n], y[:n], z[:n]
+	b := n / 32
+	if b > 0 {
+		vbox43AVX2(&d[0], &x[0], &y[0], &z[0], b)
+	}
+	vbox43Go(d, x, y, z, 32*b)
+}
+
+// hbox43 is the 4:3 horizontal pass into all of out (see hbox43Go); in
+// holds 4/3 as many bytes.
+func hbox43(out, in []byte) {
+	b := min(len(out)/144, len(in)/box43Block)
+	if b > 0 {
+		hbox43AVX2(&out[0], &in[0], &box43Table, b)
+	}
+	hbox43Go(out, in, 16*b)
+}
+
 // avgRowsAVX2 sets blocks*32 bytes of dst to the means of r0 and r1,
 // rounding half up (VPAVGB).
 //
