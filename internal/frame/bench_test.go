@@ -64,7 +64,7 @@ func benchContain(b *testing.B, sw, sh, dw, dh int) {
 func BenchmarkContain1080pTo720p(b *testing.B)    { benchContain(b, 1920, 1080, 1280, 720) }
 func BenchmarkContainVGATo720p(b *testing.B)      { benchContain(b, 640, 480, 1280, 720) }
 func BenchmarkContainSameSize720p(b *testing.B)   { benchContain(b, 1280, 720, 1280, 720) }
-func BenchmarkContainPortraitTo720p(b *testing.B) { benchContain(b, 1080, 1920, 1280, 720) } // 4-tap general paths
+func BenchmarkContainPortraitTo720p(b *testing.B) { benchContain(b, 1080, 1920, 1280, 720) } // 2x2 halving, then 4:3
 
 func BenchmarkDecodeJPEG720p(b *testing.B) {
 	f := testImage(b, 1280, 720)

@@ -6,9 +6,10 @@ import "encoding/binary"
 // axis that shrinks by 2 or more (repeatedly), averaging pairs of pixels.
 // What is left shrinks by less than 2 and takes the fast two-tap passes
 // instead of the general ones: the 1080x1920 -> 1280x720 portrait case
-// becomes one 2x2 halving and a 1.33x area resample. The result is an area
-// filter on the halved image, not the exact area filter on the source: on
-// smooth content the two agree within a level or two (TestContainNearArea).
+// becomes one 2x2 halving and an exact 4:3 area resample (box43.go). The
+// result is an area filter on the halved image, not the exact area filter
+// on the source: on smooth content the two agree within a level or two
+// (TestContainNearArea).
 //
 // Only even sizes are halved, so the halved image covers exactly the
 // source; an odd axis goes to the general passes as it is.
@@ -67,11 +68,15 @@ func halveRows(dst, r0, r1 []byte) {
 // halvePixels sets each BGR pixel of dst to the mean of source pixels 2x
 // and 2x+1, rounding half up or down. One 8-byte load holds pixels 2x and
 // 2x+1 in bytes 0-5; shifted by 3 bytes it lines pixel 2x+1 up with pixel
-// 2x, and the low 3 bytes of their mean are the output pixel.
+// 2x, and the low 3 bytes of their mean are the output pixel. With SIMD,
+// pairMeans does the same 6 pixels at a time first (halve_amd64.s).
 func halvePixels(dst, src []byte, up bool) {
 	w := len(dst) / 3
 	src = src[:6*w]
 	x := 0
+	if useSIMD {
+		x = pairMeans(dst, src, up)
+	}
 	// Whole loads and 4-byte stores (the 4th byte is overwritten by the
 	// next pixel) while they stay inside the rows.
 	for ; 6*x+8 <= len(src) && 3*x+4 <= len(dst); x++ {

@@ -176,6 +176,7 @@ type plan struct {
 	rw, rh int
 	copy   bool // content size == rw x rh: straight row copies
 	box32  bool // exactly 3:2 on both axes, with a SIMD kernel (box32.go)
+	box43  bool // exactly 4:3 on both axes, with a SIMD kernel (box43.go)
 	ax, ay axis
 	h2     []tap2 // ax.k == 2
 }
@@ -346,7 +347,8 @@ func (r *Resizer) prepare(sw, sh int) {
 	}
 	p.copy = w == p.rw && h == p.rh
 	p.box32 = useSIMD && isBox32(p.rw, p.rh, w, h)
-	if !p.copy && !p.box32 {
+	p.box43 = useSIMD && isBox43(p.rw, p.rh, w, h)
+	if !p.copy && !p.box32 && !p.box43 {
 		p.ax = newAxis(p.rw, w)
 		p.ay = newAxis(p.rh, h)
 		if p.ax.k == 2 {
@@ -383,6 +385,10 @@ func (r *Resizer) rows(ir *irow, y0, y1 int) {
 				o1 := dst[(p.y+y+1)*stride+p.x*3 : (p.y+y+1)*stride+(p.x+p.w)*3]
 				box32Rows(out, o1, src, sw3, y, ir)
 			}
+			continue
+		}
+		if p.box43 {
+			box43Row(out, src, sw3, y, ir)
 			continue
 		}
 		if p.copy {

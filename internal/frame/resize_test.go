@@ -388,6 +388,8 @@ func TestContainMatchesReference(t *testing.T) {
 			{256, 64, 60, 40},    // halved twice each way
 			{258, 40, 60, 40},    // halved across only
 			{60, 202, 20, 60},    // halved down only
+			{216, 384, 256, 144}, // halved to 108x192, then 4:3
+			{400, 300, 300, 225}, // 4:3
 		}
 		for _, tt := range sizes {
 			t.Run(fmt.Sprintf("%dx%d_to_%dx%d", tt.sw, tt.sh, tt.dw, tt.dh), func(t *testing.T) {
@@ -533,13 +535,16 @@ func TestContainZeroAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	src := testImage(t, 1920, 1080)
-	for _, sz := range [][2]int{{1280, 720}, {640, 360}, {1920, 1080}} {
-		r := NewResizer(sz[0], sz[1])
-		dst := make([]byte, sz[0]*sz[1]*3)
-		r.Contain(dst, src)
-		if n := testing.AllocsPerRun(20, func() { r.Contain(dst, src) }); n != 0 {
-			t.Errorf("%v: %v allocations per Contain, want 0", sz, n)
+	land, port := testImage(t, 1920, 1080), testImage(t, 1080, 1920)
+	for _, tt := range []struct {
+		src  *Frame
+		w, h int
+	}{{land, 1280, 720}, {land, 640, 360}, {land, 1920, 1080}, {port, 1280, 720}} {
+		r := NewResizer(tt.w, tt.h)
+		dst := make([]byte, tt.w*tt.h*3)
+		r.Contain(dst, tt.src)
+		if n := testing.AllocsPerRun(20, func() { r.Contain(dst, tt.src) }); n != 0 {
+			t.Errorf("%dx%d -> %dx%d: %v allocations per Contain, want 0", tt.src.Width, tt.src.Height, tt.w, tt.h, n)
 		}
 	}
 }
