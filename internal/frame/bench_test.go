@@ -66,7 +66,8 @@ func BenchmarkContainVGATo720p(b *testing.B)      { benchContain(b, 640, 480, 12
 func BenchmarkContainSameSize720p(b *testing.B)   { benchContain(b, 1280, 720, 1280, 720) }
 func BenchmarkContainPortraitTo720p(b *testing.B) { benchContain(b, 1080, 1920, 1280, 720) } // 2x2 halving, then 4:3
 
-func BenchmarkDecodeJPEG720p(b *testing.B) {
+// testJPEG720p is testImage at 1280x720 as a q85 4:2:0 JPEG.
+func testJPEG720p(b *testing.B) []byte {
 	f := testImage(b, 1280, 720)
 	img := image.NewRGBA(image.Rect(0, 0, 1280, 720))
 	for i := 0; i < 1280*720; i++ {
@@ -76,7 +77,13 @@ func BenchmarkDecodeJPEG720p(b *testing.B) {
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
 		b.Fatal(err)
 	}
-	body := buf.Bytes()
+	return buf.Bytes()
+}
+
+// BenchmarkDecodeJPEG720p is the ingest's decode: header check, a new
+// frame, the pixels (JPEGDecoder of this build).
+func BenchmarkDecodeJPEG720p(b *testing.B) {
+	body := testJPEG720p(b)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.ResetTimer()
