@@ -456,7 +456,11 @@ func wakeFirstFrames(ctx context.Context, svc *service, ref *reference, wake wak
 			t.Add(ours, picName, "ms", "", pic)
 			t.Add(theirs, picName, "ms", "", b)
 		}
-		logf("%s: ours %.0f ms (pipeline picture %.0f ms), MediaMTX runOnDemand %.0f ms", name, a, pic, b)
+		if proto == "rtsp" {
+			logf("%s: ours %.0f ms (the pipeline's picture at %.0f ms), MediaMTX runOnDemand %.0f ms", name, a, pic, b)
+		} else {
+			logf("%s: ours %.0f ms, MediaMTX runOnDemand %.0f ms", name, a, b)
+		}
 	}
 	return nil
 }
