@@ -249,21 +249,32 @@ func (s *service) createOutputs(path string, w, h, fps int, profile string, bitr
 	return created.ID, m, nil
 }
 
+// startSides starts the reference MediaMTX and our service (embedded
+// engine, demand debounce 0.5 s); stop ends both.
+func startSides(ctx context.Context, o options, bin, tmp string) (ref *reference, svc *service, stop func(), err error) {
+	if ref, err = startReference(ctx, o, filepath.Join(tmp, "reference")); err != nil {
+		return nil, nil, nil, err
+	}
+	stopRef := func() { _ = ref.cmd.Process.Kill(); _ = ref.cmd.Wait() }
+	if svc, err = startService(bin, filepath.Join(tmp, "data"), filepath.Join(tmp, "service.log")); err != nil {
+		stopRef()
+		return nil, nil, nil, err
+	}
+	stop = func() { svc.stop(); stopRef() }
+	if err := svc.enableEngine(0.5); err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return ref, svc, stop, nil
+}
+
 func runCompare(ctx context.Context, o options, bin, tmp string) error {
 	began := time.Now()
-	ref, err := startReference(ctx, o, filepath.Join(tmp, "reference"))
+	ref, svc, stop, err := startSides(ctx, o, bin, tmp)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = ref.cmd.Process.Kill(); _ = ref.cmd.Wait() }()
-	svc, err := startService(bin, filepath.Join(tmp, "data"), filepath.Join(tmp, "service.log"))
-	if err != nil {
-		return err
-	}
-	defer svc.stop()
-	if err := svc.enableEngine(0.5); err != nil {
-		return err
-	}
+	defer stop()
 	type tx struct {
 		id   string
 		urls map[string]string

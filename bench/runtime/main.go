@@ -61,7 +61,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 5, "runs of each first-frame measurement (measurement 2)")
 	flag.DurationVar(&o.throughput, "throughput", 5*time.Second, "length of the ingest throughput run (measurement 4)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (binary, data dir, service log)")
-	flag.StringVar(&o.scenario, "scenario", "runtime", "runtime: measurements 1-4; sharing: 5 (the demo watched on its three outputs) and 6 (three pipelines on one RTSP camera); compare: make bench, ours beside MediaMTX")
+	flag.StringVar(&o.scenario, "scenario", "runtime", "runtime: measurements 1-4; sharing: 5 (the demo watched on its three outputs) and 6 (three pipelines on one RTSP camera); compare: make bench, ours beside MediaMTX; firstframe: the WHEP first frame of idle outputs split into its phases")
 	flag.StringVar(&o.mirror, "mediamtx-mirror", filepath.Join("..", "shared", "mediamtx-mirror"), "MediaMTX release mirror directory; sharing plays the camera with its MediaMTX")
 	flag.BoolVar(&o.quick, "quick", false, "compare: a short trial run of every measurement (1 round, few frames and readers, short windows); sets the flags not given")
 	flag.IntVar(&o.scaleTx, "scale-transmissions", 16, "compare: transmissions of the scale load (0: skip it)")
@@ -132,9 +132,11 @@ func run(o options) error {
 			o.benchFile = filepath.Join(root, o.benchFile)
 		}
 		return runCompare(ctx, o, bin, tmp)
+	case "firstframe":
+		return runFirstFrame(ctx, o, bin, tmp)
 	case "runtime":
 	default:
-		return fmt.Errorf("-scenario %q: want runtime, sharing or compare", o.scenario)
+		return fmt.Errorf("-scenario %q: want runtime, sharing, compare or firstframe", o.scenario)
 	}
 	svc, err := startService(bin, filepath.Join(tmp, "data"), filepath.Join(tmp, "service.log"))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,7 +126,11 @@ func (e *Encoder) Initialize() error {
 	}
 	e.sel = sel
 	if sel.Warning != "" && e.Supervision.Logger != nil {
-		e.Supervision.Logger.Warn("H.264 encoder fallback", "encoder", e.Name, "warning", sel.Warning)
+		level := slog.LevelDebug
+		if prober.firstWarning(sel.Warning) {
+			level = slog.LevelWarn
+		}
+		e.Supervision.Logger.Log(context.Background(), level, "H.264 encoder fallback", "encoder", e.Name, "warning", sel.Warning)
 	}
 	params := Params{Codec: sel.Codec, Width: e.Width, Height: e.Height, FPS: e.FPS, BitrateKbps: e.BitrateKbps,
 		Profile: e.Profile, LogLevel: e.LogLevel, VAAPIDevice: prober.VAAPIDevice}

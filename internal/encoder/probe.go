@@ -45,6 +45,22 @@ type Prober struct {
 
 	mu      sync.Mutex
 	results map[probeKey]*probeResult
+	warned  map[string]bool // Selection warnings already logged
+}
+
+// firstWarning reports whether this Prober sees the warning w for the first
+// time, so that a fallback is logged once rather than at every encoder start.
+func (p *Prober) firstWarning(w string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.warned[w] {
+		return false
+	}
+	if p.warned == nil {
+		p.warned = map[string]bool{}
+	}
+	p.warned[w] = true
+	return true
 }
 
 type probeKey struct {

@@ -115,3 +115,13 @@ func TestProbeErrors(t *testing.T) {
 		t.Errorf("no libx264: %v", err)
 	}
 }
+
+// TestFallbackWarnedOnce: the fallback warning of a Prober is logged at
+// Warn level once, not at every encoder start (each viewer of an idle output
+// starts one).
+func TestFallbackWarnedOnce(t *testing.T) {
+	p := &Prober{}
+	if !p.firstWarning("no hardware") || p.firstWarning("no hardware") || !p.firstWarning("h264_vaapi: no device") {
+		t.Fatal("want each distinct warning reported as new exactly once")
+	}
+}

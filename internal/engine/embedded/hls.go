@@ -139,7 +139,7 @@ func (h *hlsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// the entry point: hold until the path is ready, then make sure a
 		// muxer exists
 		var err error
-		if _, err = p.waitReady(r.Context(), false, func() { c = p.touchHLSLocked(key) }); err == nil {
+		if _, err = p.waitStage(r.Context(), stageReady, func() { c = p.touchHLSLocked(key) }); err == nil {
 			m, err = p.hlsMuxer()
 		}
 		if err != nil {
@@ -261,7 +261,7 @@ func (p *path) hlsMuxer() (*hlsMuxer, error) {
 		return nil, errPathNotFound
 	}
 	pub := p.pub
-	if pub == nil || !pub.ready {
+	if pub == nil || pub.stage < stageReady {
 		return nil, errHoldTimeout
 	}
 	track := &gohlslib.Track{

@@ -50,12 +50,13 @@ type path struct {
 	bytesSentDirect atomic.Uint64 // RTSP bytes queued to sessions directly (fast join, see rtspjoin.go)
 	drops           atomic.Uint64
 
-	mu        sync.Mutex
-	conf      PathConfig
-	removed   bool
-	pub       *publisher
-	readyCh   chan struct{} // closed once pub is ready; replaced when it leaves
-	armedCh   chan struct{} // closed once pub records with known SPS/PPS; replaced when it leaves
+	mu      sync.Mutex
+	conf    PathConfig
+	removed bool
+	pub     *publisher
+	// reached[s] is closed once pub reached stage s, and replaced when it
+	// leaves (stageRecording and later; see waitStage).
+	reached   [stageReady + 1]chan struct{}
 	refusedCh chan struct{} // closed by refuse; replaced at once
 	refusal   error         // why refusedCh was last closed
 	readyTime time.Time
@@ -106,13 +107,31 @@ type publisher struct {
 	dropped bool // a packet the stream refused was logged
 
 	// guarded by path.mu
-	sps, pps  []byte
-	gop       []*accessUnit // from the last IDR; nil while no IDR
-	recording bool
-	gopBytes  int
-	armed     bool // recording, SPS/PPS known: RTSP readers can start (they get the first IDR live)
-	ready     bool // armed and an IDR received: every reader can start
+	sps, pps []byte
+	gop      []*accessUnit // from the last IDR; nil while no IDR
+	gopBytes int
+	stage    stage
 }
+
+// stage is how far the publisher of a path has come. Each reader type waits
+// for the stage it needs (path.waitStage); every stage implies the ones
+// before it.
+type stage int
+
+const (
+	// stageAnnounced: attached, not sending yet (RTSP ANNOUNCE..RECORD).
+	stageAnnounced stage = iota
+	// stageRecording: media is coming (RTSP RECORD, or an in-process sink
+	// opened). WHEP answers here, so that ICE and DTLS run while the
+	// publisher's first IDR is still being encoded.
+	stageRecording
+	// stageArmed: recording with SPS/PPS known. RTSP readers start here:
+	// they SETUP and PLAY in time to get the first IDR live.
+	stageArmed
+	// stageReady: an IDR received; the GOP cache can start any decoder
+	// (HLS needs it to make a segment).
+	stageReady
+)
 
 // sourceType is the publisher's PathInfo.Source type.
 func (pub *publisher) sourceType() string {
@@ -160,19 +179,21 @@ type hlsClient struct {
 }
 
 func newPath(s *Server, conf PathConfig) *path {
-	return &path{
+	p := &path{
 		s:          s,
 		name:       conf.Name,
 		conf:       conf,
 		removedCh:  make(chan struct{}),
-		readyCh:    make(chan struct{}),
-		armedCh:    make(chan struct{}),
 		refusedCh:  make(chan struct{}),
 		subs:       map[*subscriber]struct{}{},
 		readers:    map[string]Reader{},
 		hlsClients: map[hlsClientKey]*hlsClient{},
 		whep:       map[string]*whepSession{},
 	}
+	for st := stageRecording; st <= stageReady; st++ {
+		p.reached[st] = make(chan struct{})
+	}
+	return p
 }
 
 func (p *path) config() PathConfig {
@@ -243,13 +264,10 @@ func (p *path) detachLocked(pub *publisher, closeSession bool) func() {
 	p.pub = nil
 	p.bytesReceivedPrev += pub.bytesReceived()
 	p.bytesSentPrev += pub.stream.Stats().BytesSent
-	if pub.armed {
-		p.armedCh = make(chan struct{})
+	for st := stageRecording; st <= pub.stage; st++ {
+		p.reached[st] = make(chan struct{})
 	}
-	if pub.ready {
-		p.readyCh = make(chan struct{})
-		p.readyTime = time.Time{}
-	}
+	p.readyTime = time.Time{}
 	hls := p.hls
 	p.hls = nil
 	wheps := make([]*whepSession, 0, len(p.whep))
@@ -331,10 +349,9 @@ func (p *path) addAULocked(pub *publisher, pts int64, nalus [][]byte, idr bool) 
 	}
 
 	p.armLocked(pub)
-	if idr && !pub.ready {
-		pub.ready = true
+	if idr && pub.stage < stageReady {
+		p.advanceLocked(pub, stageReady)
 		p.readyTime = time.Now()
-		close(p.readyCh)
 		p.s.log.Info("path ready", "path", p.name, "publisher", pub.id, "source", pub.sourceType(),
 			"after", time.Since(pub.since).Round(time.Millisecond).String())
 	}
@@ -348,7 +365,7 @@ func (p *path) startRecording(pub *publisher) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.pub == pub {
-		pub.recording = true
+		p.advanceLocked(pub, stageRecording)
 		p.armLocked(pub)
 	}
 }
@@ -356,10 +373,29 @@ func (p *path) startRecording(pub *publisher) {
 // armLocked releases held RTSP readers once the publisher records and its
 // SPS/PPS are known: they SETUP and PLAY in time for the first IDR.
 func (p *path) armLocked(pub *publisher) {
-	if !pub.armed && pub.recording && pub.sps != nil && pub.pps != nil {
-		pub.armed = true
-		close(p.armedCh)
+	if pub.stage == stageRecording && pub.sps != nil && pub.pps != nil {
+		p.advanceLocked(pub, stageArmed)
 	}
+}
+
+// advanceLocked moves pub (the current publisher) on to stage to, releasing
+// the readers waiting for it and for every stage before it.
+func (p *path) advanceLocked(pub *publisher, to stage) {
+	for st := pub.stage + 1; st <= to; st++ {
+		close(p.reached[st])
+	}
+	pub.stage = max(pub.stage, to)
+}
+
+// reachedCh returns the channel closed when pub reaches stage st; ok is
+// false when pub is no longer the publisher.
+func (p *path) reachedCh(pub *publisher, st stage) (ch <-chan struct{}, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pub != pub {
+		return nil, false
+	}
+	return p.reached[st], true
 }
 
 // offerLocked queues au for sub without blocking; a full queue drops and
@@ -388,7 +424,7 @@ func (p *path) offerLocked(sub *subscriber, au *accessUnit) {
 func (p *path) subscribe(capacity int, squeeze bool) (*subscriber, *publisher) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.removed || p.pub == nil || !p.pub.ready {
+	if p.removed || p.pub == nil || p.pub.stage < stageReady {
 		return nil, nil
 	}
 	sub := &subscriber{ch: make(chan *accessUnit, capacity)}
@@ -414,18 +450,13 @@ func (p *path) unsubscribe(sub *subscriber) {
 	p.mu.Unlock()
 }
 
-// waitReady returns the publisher once the path is ready (for rtsp: armed),
-// holding the caller (and raising demand) up to ReaderHoldTimeout. onReady runs under the path
-// lock on success, so that the caller can register itself as a reader
-// without the demand ever dropping in between.
-func (p *path) waitReady(ctx context.Context, rtsp bool, onReady func()) (*publisher, error) {
-	usable := func() bool { return p.pub != nil && (p.pub.ready || (rtsp && p.pub.armed)) }
-	waitCh := func() chan struct{} {
-		if rtsp {
-			return p.armedCh
-		}
-		return p.readyCh
-	}
+// waitStage returns the publisher once it reached stage need, holding the
+// caller (and raising demand) up to ReaderHoldTimeout. onReady runs under
+// the path lock on success, so that the caller can register itself as a
+// reader without the demand ever dropping in between.
+func (p *path) waitStage(ctx context.Context, need stage, onReady func()) (*publisher, error) {
+	usable := func() bool { return p.pub != nil && p.pub.stage >= need }
+	waitCh := func() chan struct{} { return p.reached[need] }
 	p.mu.Lock()
 	if p.removed {
 		p.mu.Unlock()
@@ -490,7 +521,7 @@ func (p *path) waitReady(ctx context.Context, rtsp bool, onReady func()) (*publi
 	}
 }
 
-// unservedHTTP answers an HTTP reader that waitReady did not serve: 503
+// unservedHTTP answers an HTTP reader that waitStage did not serve: 503
 // with the reason when the service refused it or is closing, else 404.
 func unservedHTTP(w http.ResponseWriter, err error) {
 	var refused *refusedError
@@ -595,7 +626,7 @@ func (p *path) info(now time.Time) PathInfo {
 		ReaderDrops:   p.drops.Load(),
 	}
 	if pub := p.pub; pub != nil {
-		pi.Ready = pub.ready
+		pi.Ready = pub.stage == stageReady
 		pi.ReadyTime = p.readyTime
 		pi.Source = &Source{Type: pub.sourceType(), ID: pub.id, Since: pub.since}
 		pi.BytesReceived += pub.bytesReceived()

@@ -44,7 +44,7 @@ func unitPath(t *testing.T) (*path, *publisher, *Server) {
 	}
 	s.SetReaderHold(s.cfg.ReaderHoldTimeout)
 	p := newPath(s, PathConfig{Name: "u"})
-	pub := &publisher{id: "pub", since: time.Now(), format: &format.H264{}, recording: true}
+	pub := &publisher{id: "pub", since: time.Now(), format: &format.H264{}, stage: stageRecording}
 	p.pub = pub
 	return p, pub, s
 }
@@ -58,8 +58,8 @@ func TestSlowSubscriberDropsAndResyncs(t *testing.T) {
 	}
 	write([][]byte{testSPS, testPPS, testIDR})
 	write([][]byte{testP})
-	if !pub.ready || !pub.armed || len(pub.gop) != 2 {
-		t.Fatalf("ready=%v armed=%v gop=%d", pub.ready, pub.armed, len(pub.gop))
+	if pub.stage != stageReady || len(pub.gop) != 2 {
+		t.Fatalf("stage=%v gop=%d", pub.stage, len(pub.gop))
 	}
 
 	// a new subscriber starts with the cached GOP, squeezed in time
@@ -109,7 +109,7 @@ func TestWaitReadyAndDemand(t *testing.T) {
 
 	got := make(chan error, 1)
 	go func() {
-		_, err := p.waitReady(context.Background(), false, nil)
+		_, err := p.waitStage(context.Background(), stageReady, nil)
 		got <- err
 	}()
 	if ev := <-s.demand.Out(); ev != (DemandEvent{Path: "u", Demanded: true}) {
@@ -131,7 +131,7 @@ func TestWaitReadyAndDemand(t *testing.T) {
 	p2.pub = nil
 	p2.s = s
 	start := time.Now()
-	if _, err := p2.waitReady(context.Background(), false, nil); err != errHoldTimeout || time.Since(start) < time.Second {
+	if _, err := p2.waitStage(context.Background(), stageReady, nil); err != errHoldTimeout || time.Since(start) < time.Second {
 		t.Fatalf("err %v after %v", err, time.Since(start))
 	}
 }

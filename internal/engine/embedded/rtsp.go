@@ -90,7 +90,7 @@ func readerAllowed(c *gortsplib.ServerConn, req *base.Request, pc PathConfig) bo
 	return !pc.readAuth() || c.VerifyCredentials(req, pc.ReadUser, pc.ReadPass)
 }
 
-// holdReader waits until p is ready (see path.waitReady) on behalf of an
+// holdReader waits until p is armed (see path.waitStage) on behalf of an
 // RTSP connection, which then counts as a pending reader until PLAY.
 func (h *rtspHandler) holdReader(c *gortsplib.ServerConn, p *path) (*publisher, *base.Response) {
 	st := connState(c)
@@ -101,7 +101,7 @@ func (h *rtspHandler) holdReader(c *gortsplib.ServerConn, p *path) (*publisher, 
 		releasePending(st) // the connection switched paths
 	}
 	start := time.Now()
-	pub, err := p.waitReady(context.Background(), true, func() {
+	pub, err := p.waitStage(context.Background(), stageArmed, func() {
 		// under p.mu
 		st.mu.Lock()
 		if st.pending == nil {
@@ -187,6 +187,7 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 		decoder: video.decoder,
 		sps:     video.sps,
 		pps:     video.pps,
+		stage:   stageAnnounced, // until RECORD
 	}
 	if !p.attachPublisher(pub) {
 		stream.Close()

@@ -65,13 +65,14 @@ func (s *Server) OpenSink(name string) (engine.VideoSink, error) {
 	if err := stream.Initialize(); err != nil {
 		return nil, err
 	}
-	// recording from the start: RTSP readers are let in as soon as the
-	// parameter sets are known
-	pub := &publisher{id: uuid.NewString(), since: time.Now(), stream: stream, media: medi, format: f, recording: true}
+	pub := &publisher{id: uuid.NewString(), since: time.Now(), stream: stream, media: medi, format: f}
 	if !p.attachPublisher(pub) {
 		stream.Close()
 		return nil, fmt.Errorf("%w: %q", engine.ErrUnknownPath, name)
 	}
+	// recording from the start: WHEP readers are answered now, RTSP
+	// readers as soon as the parameter sets are known
+	p.startRecording(pub)
 	s.log.Info("in-process publisher opened", "path", p.name, "id", pub.id)
 	return &sink{p: p, pub: pub, pack: pack}, nil
 }

@@ -269,10 +269,12 @@ func (w *whepServer) handleOffer(rw http.ResponseWriter, r *http.Request, name s
 		return
 	}
 
-	// Hold until the path is ready; from then on this request counts as a
-	// pending reader until the session is registered (or fails).
+	// Hold until a publisher records (it need not have sent an IDR yet: the
+	// session waits for that once connected, so that ICE and DTLS overlap
+	// the encoder's start). From then on this request counts as a pending
+	// reader until the session is registered (or fails).
 	pendingHeld := false
-	pub, err := p.waitReady(r.Context(), false, func() { p.pending++; pendingHeld = true })
+	pub, err := p.waitStage(r.Context(), stageRecording, func() { p.pending++; pendingHeld = true })
 	if err != nil {
 		w.s.log.Info("[WebRTC] reader not served", "path", p.name, "reason", err.Error(), "remote", r.RemoteAddr)
 		unservedHTTP(rw, err)
@@ -467,22 +469,15 @@ func (sess *whepSession) readRTCP(sender *webrtc.RTPSender) {
 	}
 }
 
-// run waits for the connection, then sends the cached GOP and the live
-// access units, repacketized for WebRTC.
+// run waits for the connection and for the publisher's first IDR, then
+// sends the cached GOP and the live access units, repacketized for WebRTC.
 func (sess *whepSession) run() {
 	defer sess.close()
-	t := time.NewTimer(whepConnectTimeout)
-	select {
-	case <-sess.connected:
-		t.Stop()
-	case <-t.C:
-		sess.w.s.log.Info("[WebRTC] peer did not connect in time", "path", sess.p.name, "id", sess.id)
+	if !sess.await(sess.connected, whepConnectTimeout, "peer did not connect in time") {
 		return
-	case <-sess.failed:
-		t.Stop()
-		return
-	case <-sess.stop:
-		t.Stop()
+	}
+	ready, ok := sess.p.reachedCh(sess.pub, stageReady)
+	if !ok || !sess.await(ready, sess.w.s.currentReaderHold(), "publisher sent no IDR in time") {
 		return
 	}
 	sub, pub := sess.p.subscribe(whepQueueSize, true)
@@ -526,6 +521,22 @@ func (sess *whepSession) run() {
 			sess.p.bytesSentHTTP.Add(n)
 		}
 	}
+}
+
+// await waits for ch up to within; false (logging timeout when that is
+// why) when the session ended or the time ran out first.
+func (sess *whepSession) await(ch <-chan struct{}, within time.Duration, timeout string) bool {
+	t := time.NewTimer(within)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		sess.w.s.log.Info("[WebRTC] "+timeout, "path", sess.p.name, "id", sess.id)
+	case <-sess.failed:
+	case <-sess.stop:
+	}
+	return false
 }
 
 // close ends the session and unregisters it. It never waits for the

@@ -17,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/toposync/toposync-streaming/internal/testutil"
+	"github.com/toposync/toposync-streaming/internal/whep"
 )
 
 // fakePublisher makes a path of a running server ready with an in-process
@@ -175,5 +176,56 @@ func FuzzWHEPOffer(f *testing.F) {
 		default:
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
+	})
+}
+
+// TestWHEPAnsweredBeforeTheFirstIDR: a WHEP offer to a path whose publisher
+// records but has sent nothing yet (an encoder that just started) is
+// answered at once and the peer connects, so that ICE and DTLS overlap the
+// encoder's first frame; the IDR then reaches the reader when it comes. A
+// publisher that never sends an IDR ends the session after the reader hold.
+func TestWHEPAnsweredBeforeTheFirstIDR(t *testing.T) {
+	ts := newTestServer(t, []PathConfig{{Name: "cam"}, {Name: "mute"}}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sink, err := ts.OpenSink("cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+
+	d := whep.Dialer{HTTPClient: testHTTP}
+	w, err := d.Dial(ctx, "http://"+ts.webrtcAddr+"/cam/whep", "", "")
+	if err != nil {
+		t.Fatalf("offer to a recording path with no IDR yet: %v", err)
+	}
+	defer w.Close()
+	testutil.Eventually(t, 10*time.Second, "the peer connected", func() bool { return !w.Stats().Connected.IsZero() })
+	if pi, _ := ts.pathInfo("cam"); pi.Ready || !hasReaderType(pi.Readers, ReaderWebRTC) {
+		t.Fatalf("before the first IDR: ready=%v readers=%v", pi.Ready, pi.Readers)
+	}
+	if err := sink.WriteAccessUnit(0, [][]byte{testSPS, testPPS, testIDR}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.FirstIDR():
+	case <-ctx.Done():
+		t.Fatal("the IDR written after the answer did not reach the reader")
+	}
+
+	ts.SetReaderHold(time.Second)
+	mute, err := ts.OpenSink("mute")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	m, err := d.Dial(ctx, "http://"+ts.webrtcAddr+"/mute/whep", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	testutil.Eventually(t, 15*time.Second, "the session of a publisher with no IDR closed", func() bool {
+		pi, _ := ts.pathInfo("mute")
+		return !hasReaderType(pi.Readers, ReaderWebRTC) && !m.Stats().Connected.IsZero()
 	})
 }
