@@ -206,7 +206,9 @@ func firstFrame(ctx context.Context, proto, url string) (float64, error) {
 		defer s.Close()
 		select {
 		case <-s.FirstIDR():
-			return float64(s.Stats().FirstIDR.Sub(t0)) / 1e6, nil
+			st := s.Stats()
+			logf("    WHEP %s: %s", url, phases(st))
+			return float64(st.FirstIDR.Sub(t0)) / 1e6, nil
 		case <-ctx.Done():
 			return 0, fmt.Errorf("WHEP %s: no IDR: %w", url, ctx.Err())
 		}
@@ -337,6 +339,21 @@ func runCompare(ctx context.Context, o options, bin, tmp string) error {
 	return writeCompare(o, t, failed, time.Since(began))
 }
 
+// settle waits until neither side runs an encoder for an idle output, then
+// 300 ms more, so that every first-frame sample starts on a quiet machine.
+// MediaMTX keeps its runOnDemand ffmpeg 1 s after the last reader: without
+// this, our sample right after a MediaMTX one shared the CPU with it.
+func settle(svc *service, ref *reference) error {
+	if err := svc.waitIdle(15 * time.Second); err != nil {
+		return err
+	}
+	if err := ref.waitIdle("ondemand", 15*time.Second); err != nil {
+		return err
+	}
+	time.Sleep(300 * time.Millisecond)
+	return nil
+}
+
 // firstFrames measures each protocol once on profile p's idle outputs, then
 // the same protocol on the reference's runOnDemand path. A sample that
 // fails (either side) is left out of the table and listed in failed, so one
@@ -345,10 +362,9 @@ func runCompare(ctx context.Context, o options, bin, tmp string) error {
 func firstFrames(ctx context.Context, svc *service, ref *reference, p string, urls map[string]string, t *table.Table, failed *[]string) error {
 	for _, proto := range protocols {
 		name := fmt.Sprintf("first frame, idle output, %s, %s (MediaMTX: runOnDemand)", proto, p)
-		if err := svc.waitIdle(15 * time.Second); err != nil {
+		if err := settle(svc, ref); err != nil {
 			return err
 		}
-		time.Sleep(300 * time.Millisecond)
 		a, err := firstFrame(ctx, proto, urls[proto])
 		if err != nil {
 			*failed = append(*failed, fmt.Sprintf("%s, ours: %v", name, err))
@@ -356,10 +372,9 @@ func firstFrames(ctx context.Context, svc *service, ref *reference, p string, ur
 		} else {
 			t.Add(ours, name, "ms", "", a)
 		}
-		if err := ref.waitIdle("ondemand", 15*time.Second); err != nil {
+		if err := settle(svc, ref); err != nil {
 			return err
 		}
-		time.Sleep(300 * time.Millisecond)
 		b, err := firstFrame(ctx, proto, ref.url(proto, "ondemand"))
 		if err != nil {
 			*failed = append(*failed, fmt.Sprintf("%s, MediaMTX: %v", name, err))
@@ -431,13 +446,12 @@ func (s *service) waitResting(within time.Duration) error {
 func wakeFirstFrames(ctx context.Context, svc *service, ref *reference, wake wakeCase, t *table.Table, failed *[]string) error {
 	for _, proto := range protocols {
 		name := fmt.Sprintf("first frame, on_demand pipeline woken, %s, normal (MediaMTX: runOnDemand)", proto)
-		if err := svc.waitIdle(15 * time.Second); err != nil {
-			return err
-		}
 		if err := svc.waitResting(15 * time.Second); err != nil {
 			return err
 		}
-		time.Sleep(300 * time.Millisecond)
+		if err := settle(svc, ref); err != nil {
+			return err
+		}
 		var a, pic float64
 		var err error
 		if proto == "rtsp" {
@@ -451,10 +465,9 @@ func wakeFirstFrames(ctx context.Context, svc *service, ref *reference, wake wak
 		} else {
 			t.Add(ours, name, "ms", "", a)
 		}
-		if err := ref.waitIdle("ondemand", 15*time.Second); err != nil {
+		if err := settle(svc, ref); err != nil {
 			return err
 		}
-		time.Sleep(300 * time.Millisecond)
 		b, err := firstFrame(ctx, proto, ref.url(proto, "ondemand"))
 		if err != nil {
 			*failed = append(*failed, fmt.Sprintf("%s, MediaMTX: %v", name, err))

@@ -21,34 +21,29 @@ func runFirstFrame(ctx context.Context, o options, bin, tmp string) error {
 	}
 	defer stop()
 	for _, p := range profiles {
-		id, urls, err := svc.createOutputs("ff-"+strings.ReplaceAll(p, "_", "-"), outW, outH, latFPS, p, bitrate, []string{"webrtc"})
+		id, urls, err := svc.createOutputs("ff-"+strings.ReplaceAll(p, "_", "-"), outW, outH, latFPS, p, bitrate, protocols)
 		if err != nil {
 			return err
 		}
 		w := startWriter(ctx, svc, id, "bench:firstframe", fmt.Sprintf("width=%d&height=%d", outW, outH), latFPS*240.0/241.0, newStampedBGR(outW, outH))
 		for run := 1; run <= o.runs; run++ {
-			if err := svc.waitIdle(15 * time.Second); err != nil {
+			if err := settle(svc, ref); err != nil {
 				return err
 			}
-			time.Sleep(300 * time.Millisecond)
 			began := time.Now()
-			st, err := whepPhases(ctx, urls["webrtc"])
+			took, err := firstFrame(ctx, "webrtc", urls["webrtc"])
 			if err != nil {
 				return fmt.Errorf("%s ours: %w", p, err)
 			}
-			logf("%s ours:     %s", p, st)
-			for _, l := range svc.logsBetween(began, st.FirstIDR) {
-				logf("    +%5.1f ms %s", ms(l.at.Sub(began)), l.text)
+			for _, l := range svc.logsBetween(began, began.Add(time.Duration(took*1e6))) {
+				logf("      +%5.1f ms %s", ms(l.at.Sub(began)), l.text)
 			}
-			if err := ref.waitIdle("ondemand", 15*time.Second); err != nil {
+			if err := settle(svc, ref); err != nil {
 				return err
 			}
-			time.Sleep(300 * time.Millisecond)
-			st, err = whepPhases(ctx, ref.url("webrtc", "ondemand"))
-			if err != nil {
+			if _, err := firstFrame(ctx, "webrtc", ref.url("webrtc", "ondemand")); err != nil {
 				return fmt.Errorf("%s MediaMTX: %w", p, err)
 			}
-			logf("%s MediaMTX: %s", p, st)
 		}
 		if wr := w.stop(); wr.err != nil {
 			return wr.err
@@ -61,27 +56,11 @@ func runFirstFrame(ctx context.Context, o options, bin, tmp string) error {
 type phases whep.Stats
 
 func (s phases) String() string {
-	return fmt.Sprintf("answer %5.1f  connected %5.1f  first IDR %5.1f ms",
+	return fmt.Sprintf("answer %5.1f, connected %5.1f, first IDR %5.1f ms",
 		ms(s.Answered.Sub(s.Started)), ms(s.Connected.Sub(s.Started)), ms(s.FirstIDR.Sub(s.Started)))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
-
-func whepPhases(ctx context.Context, url string) (phases, error) {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	s, err := whep.Dial(ctx, url, "", "")
-	if err != nil {
-		return phases{}, err
-	}
-	defer s.Close()
-	select {
-	case <-s.FirstIDR():
-		return phases(s.Stats()), nil
-	case <-ctx.Done():
-		return phases{}, fmt.Errorf("WHEP %s: no IDR: %w", url, ctx.Err())
-	}
-}
 
 // logsBetween returns the service's log lines that arrived in [from, to].
 func (s *service) logsBetween(from, to time.Time) []logLine {
