@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,47 @@ func TestRuntimeOutputsReportTheSharedEncoder(t *testing.T) {
 			!strings.Contains(fmt.Sprint(o["publisher_encoder_warning"]), "h264_nvenc") {
 			t.Errorf("%s: codec %v, hardware %v, warning %v: want libx264 without hardware and the fallback warning", name,
 				o["publisher_active_codec"], o["publisher_hardware_accelerated"], o["publisher_encoder_warning"])
+		}
+	}
+}
+
+// TestWritesAnswerOnceTheEngineServesThem: the answer to creating or
+// deleting a transmission comes once the engine serves the change, so a
+// client can use (or no longer reach) its URLs right away. A WHEP offer
+// without the login is 401 for a path the engine knows and 404 for one it
+// does not; before, the path reached the engine a moment after the answer
+// (a fresh transmission's URL was sometimes 404).
+func TestWritesAnswerOnceTheEngineServesThem(t *testing.T) {
+	c := newServer(t, "local")
+	p := testutil.FreePorts(t, 4)
+	c.expect(200, "PATCH", "/settings", fmt.Sprintf(`{"engine":{"enabled":true,
+		"preferred_ports":{"rtsp":%d,"hls":%d,"webrtc":%d,"api":%d,"rtp":%d}}}`, p[0], p[1], p[2], p[3], testutil.FreeRTPPort(t)))
+	testutil.Eventually(t, 10*time.Second, "the engine running", func() bool {
+		return c.expect(200, "GET", "/engine/status", nil)["running"] == true
+	})
+	const tx = `{"name":"Gate","path":"gate","outputs":[{"id":"rtc","protocol":"webrtc",
+		"authentication":{"enabled":true,"username":"viewer","password":"s3cret"}}]}`
+	offer := func(url string) int {
+		resp, err := http.Post(url, "application/sdp", strings.NewReader("v=0\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// the same path every round, so the same URL
+	id := c.expect(200, "POST", "/transmissions", tx)["id"].(string)
+	url := c.expect(200, "GET", "/transmissions/"+id+"/urls", nil)["outputs"].([]any)[0].(map[string]any)["url"].(string)
+	for i := range 20 {
+		if i > 0 {
+			id = c.expect(200, "POST", "/transmissions", tx)["id"].(string)
+		}
+		if got := offer(url); got != http.StatusUnauthorized {
+			t.Fatalf("round %d: WHEP offer right after the create: %d, want 401", i, got)
+		}
+		c.expect(200, "DELETE", "/transmissions/"+id, nil)
+		if got := offer(url); got != http.StatusNotFound {
+			t.Fatalf("round %d: WHEP offer right after the delete: %d, want 404", i, got)
 		}
 	}
 }

@@ -40,6 +40,7 @@ func (s *server) patchSettings(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.awaitEngine(r, doc.Revision)
 	writeSettings(w, r, doc)
 }
 

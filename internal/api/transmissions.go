@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -67,6 +68,7 @@ func (s *server) createTransmission(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, bodyConflict(err, "streams", "transmissions", 0))
 		return
 	}
+	s.awaitEngine(r, doc.Revision)
 	writeJSON(w, http.StatusOK, doc.Streams.Transmissions[doc.Streams.Find(t.ID)].ForAnswer(includeSecrets(r)))
 }
 
@@ -74,14 +76,17 @@ func (s *server) createTransmission(w http.ResponseWriter, r *http.Request) {
 // different id in the body is refused), created_at is kept, updated_at is
 // now, and output passwords left out are kept.
 func (s *server) putTransmission(w http.ResponseWriter, r *http.Request) {
+	var rev int64
 	c, _, at, ok := s.replaceTransmission(w, r, func(fn func(*model.Config) error) (model.Config, error) {
 		doc, err := s.store.UpdateConfig(fn)
 		if err != nil {
 			return model.Config{}, err
 		}
+		rev = doc.Revision
 		return doc.Config, nil
 	})
 	if ok {
+		s.awaitEngine(r, rev)
 		writeJSON(w, http.StatusOK, c.Streams.Transmissions[at].ForAnswer(includeSecrets(r)))
 	}
 }
@@ -136,9 +141,25 @@ func (s *server) replaceIn(c *model.Config, id string, t model.Transmission) (in
 	return i, nil
 }
 
+// engineApplyWait bounds how long a write waits for the engine (see
+// awaitEngine); an engine that is still starting answers later anyway.
+const engineApplyWait = 2 * time.Second
+
+// awaitEngine holds the answer of a write that may change the engine's
+// paths until the engine serves revision rev (up to engineApplyWait), so
+// that a client can open the URLs of a transmission it just created, and no
+// longer reach one it just deleted, as soon as the answer arrives.
+func (s *server) awaitEngine(r *http.Request, rev int64) {
+	ctx, cancel := context.WithTimeout(r.Context(), engineApplyWait)
+	defer cancel()
+	if !s.engine.AwaitRevision(ctx, rev) && r.Context().Err() == nil {
+		s.log.Warn("the engine did not apply the new settings in time; answering anyway", "revision", rev, "waited", engineApplyWait)
+	}
+}
+
 func (s *server) deleteTransmission(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	_, err := s.store.Update(func(cur *model.Settings) error {
+	doc, err := s.store.Update(func(cur *model.Settings) error {
 		i := cur.Find(id)
 		if i < 0 {
 			return errorf(http.StatusNotFound, "Transmission not found")
@@ -150,6 +171,7 @@ func (s *server) deleteTransmission(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.awaitEngine(r, doc.Revision)
 	writeJSON(w, http.StatusOK, map[string]bool{"deleted": true})
 }
 

@@ -445,6 +445,28 @@ func (m *Manager) State() *State { return m.state.Current() }
 // one (a slow subscriber skips to the newest). Call cancel when done.
 func (m *Manager) SubscribeState() (<-chan *State, func()) { return m.state.Subscribe(true) }
 
+// AwaitRevision waits until the published state was made from settings
+// revision rev or a newer one, or until ctx ends, and reports whether it
+// got there. The embedded engine then serves the paths of that revision;
+// MediaMTX gets them through its API a moment later.
+func (m *Manager) AwaitRevision(ctx context.Context, rev int64) bool {
+	states, cancel := m.SubscribeState()
+	defer cancel()
+	for {
+		select {
+		case st, ok := <-states:
+			if !ok {
+				return false
+			}
+			if st.Revision >= rev {
+				return true
+			}
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
 // PublishSecretFor returns the credentials of path, to redact them.
 func (m *Manager) PublishSecretFor(path string) (user, pass string) {
 	return PublishCredentials(m.secret, path)
