@@ -89,7 +89,10 @@ func TestMediaMTXOrphansAreReclaimed(t *testing.T) {
 	data := t.TempDir()
 	env := "TOPOSYNC_STREAMING_ENGINE_DOWNLOAD_BASE_URL=file://" + mirror
 	s := startService(t, data, env)
-	p := testutil.FreePorts(t, 4)
+	// all five ports fixed: the second runEngine then changes nothing, so
+	// its status is the start beside the stray (a new RTP port would
+	// restart the engine, and a restart's warnings are its own)
+	p := enginePorts(t, testutil.FreePorts(t, 4))
 	first := s.runEngine("mediamtx", p)
 	managed := int(first["pid"].(float64))
 	s.stop(syscall.SIGKILL)
